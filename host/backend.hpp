@@ -1,0 +1,83 @@
+// The op interface: every op a model needs, with one implementation per device (cpu/: the
+// reference and fallback; cuda/: kernels + cuBLAS). Models and the trainer call only this.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "host/tensor.hpp"
+#include "kernels/philox.cuh"
+
+namespace cuvae {
+
+enum class Activation { none, relu, sigmoid };
+std::string_view to_string(Activation a);
+
+struct AdamConfig {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;  // decoupled (AdamW) when > 0
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual std::string describe() const = 0;  // one line for logs: device name, threads
+
+  // ---- memory ----
+  virtual float* allocate(std::int64_t count) = 0;
+  virtual void release(float* p) noexcept = 0;
+  virtual void to_device(const Tensor& dst, const float* host) = 0;  // dst.numel() floats
+  virtual void to_host(float* host, const Tensor& src) = 0;          // src.numel() floats
+  virtual void fill(const Tensor& t, float value) = 0;
+  virtual void synchronize() = 0;
+
+  // ---- ops (shapes are checked here, once, by the caller-facing wrappers in ops.cpp) ----
+  // dst[i, :] = src[rows[i], :]; rows are host indices into src.
+  virtual void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst) = 0;
+
+  // y = act(x w^T + b).  x [B, in], w [out, in], b [out], y [B, out].
+  virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act,
+                              const Tensor& y) = 0;
+
+  // dy [B, out] is the gradient w.r.t. this layer's pre-activation output.
+  // dw = dy^T x and db = column sums of dy (overwritten). If dx is given:
+  // dx = (dy w) * act'(x), where x = x_act(previous pre-activation), so the previous layer
+  // receives the gradient w.r.t. its own pre-activation.
+  virtual void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy,
+                               const Tensor* dx, const Tensor& dw, const Tensor& db) = 0;
+
+  // stats [B, 2L] holds [mu | logvar]. eps[b, l] = Philox normal (key, element b*L + l);
+  // z = mu + eps * exp(0.5 * logvar).  eps, z: [B, L].
+  virtual void reparameterize(const Tensor& stats, RngKey key, const Tensor& eps, const Tensor& z) = 0;
+
+  // dstats[:, :L] += dz;  dstats[:, L:] += dz * eps * 0.5 * exp(0.5 * logvar).
+  virtual void reparameterize_backward(const Tensor& stats, const Tensor& eps, const Tensor& dz,
+                                       const Tensor& dstats) = 0;
+
+  // Fused VAE loss over a batch. recon = sum of Bernoulli cross-entropy of x given logits;
+  // kl = -0.5 * sum(1 + logvar - mu^2 - exp(logvar)); loss = recon + beta * kl.
+  // terms [2] receives (recon, kl) summed over the batch, in a fixed order (deterministic).
+  // If given: dlogits = sigmoid(logits) - x, dstats = beta * d kl / d(mu, logvar) (overwritten).
+  virtual void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float beta,
+                        const Tensor* dlogits, const Tensor* dstats, const Tensor& terms) = 0;
+
+  // One bias-corrected Adam step (t >= 1) over flat buffers, as torch.optim.Adam/AdamW.
+  virtual void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
+                         const AdamConfig& cfg, std::int64_t t) = 0;
+
+  // y = sigmoid(x), elementwise (decoder logits to pixels for images).
+  virtual void sigmoid(const Tensor& x, const Tensor& y) = 0;
+
+  // out[i] = Philox normal (key, i).
+  virtual void normal(RngKey key, const Tensor& out) = 0;
+};
+
+// The CPU backend (host/cpu/): threads <= 0 means all hardware threads.
+std::unique_ptr<Backend> make_cpu_backend(int threads);
+
+}  // namespace cuvae

@@ -1,0 +1,90 @@
+// The CPU backend: host memory and the reference ops of host/cpu/, behind the Backend interface.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "host/cpu/ops.hpp"
+#include "host/op_checks.hpp"
+
+extern "C" void openblas_set_num_threads(int);
+extern "C" int openblas_get_num_threads(void);
+
+namespace cuvae {
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) {
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // OpenBLAS keeps one process-wide pool; this is the one setting of it we make.
+    openblas_set_num_threads(threads);
+    threads_ = threads;
+  }
+  Device device() const override { return Device::cpu; }
+  std::string describe() const override { return "cpu (OpenBLAS, " + std::to_string(threads_) + " threads)"; }
+
+  float* allocate(std::int64_t count) override {
+    CUVAE_CHECK(count > 0, "allocate " + std::to_string(count) + " floats");
+    std::size_t bytes = (static_cast<std::size_t>(count) * sizeof(float) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw Error("cpu: out of memory allocating " + std::to_string(bytes) + " bytes");
+    return static_cast<float*>(p);
+  }
+  void release(float* p) noexcept override { std::free(p); }
+  void to_device(const Tensor& dst, const float* host) override {
+    std::memcpy(dst.data, host, static_cast<std::size_t>(dst.numel()) * sizeof(float));
+  }
+  void to_host(float* host, const Tensor& src) override {
+    std::memcpy(host, src.data, static_cast<std::size_t>(src.numel()) * sizeof(float));
+  }
+  void fill(const Tensor& t, float value) override { std::fill(t.data, t.data + t.numel(), value); }
+  void synchronize() override {}
+
+  void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst) override {
+    cpu::gather_rows(src, rows, dst);
+  }
+  void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y) override {
+    cpu::linear_forward(x, w, b, act, y);
+  }
+  void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
+                       const Tensor& dw, const Tensor& db) override {
+    cpu::linear_backward(x, x_act, w, dy, dx, dw, db);
+  }
+  void reparameterize(const Tensor& stats, RngKey key, const Tensor& eps, const Tensor& z) override {
+    cpu::reparameterize(stats, key, eps, z);
+  }
+  void reparameterize_backward(const Tensor& stats, const Tensor& eps, const Tensor& dz,
+                               const Tensor& dstats) override {
+    cpu::reparameterize_backward(stats, eps, dz, dstats);
+  }
+  void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float beta, const Tensor* dlogits,
+                const Tensor* dstats, const Tensor& terms) override {
+    cpu::vae_loss(logits, x, stats, beta, dlogits, dstats, terms);
+  }
+  void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
+                 const AdamConfig& cfg, std::int64_t t) override {
+    cpu::adam_step(params, grads, m, v, cfg, t);
+  }
+  void sigmoid(const Tensor& x, const Tensor& y) override { cpu::sigmoid(x, y); }
+  void normal(RngKey key, const Tensor& out) override { cpu::normal(key, out); }
+
+ private:
+  int threads_ = 1;
+};
+
+}  // namespace
+
+namespace cpu {
+void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst) {
+  checks::gather_rows(src, rows, dst);
+  const std::int64_t D = src.cols();
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(dst.data + static_cast<std::int64_t>(i) * D, src.data + rows[i] * D,
+                static_cast<std::size_t>(D) * sizeof(float));
+}
+}  // namespace cpu
+
+std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
+
+}  // namespace cuvae

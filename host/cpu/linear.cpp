@@ -1,0 +1,62 @@
+// CPU linear layer: OpenBLAS sgemm plus one pass for bias and activation (forward) or the
+// activation derivative (backward).
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "host/cpu/ops.hpp"
+#include "host/op_checks.hpp"
+
+namespace cuvae::cpu {
+namespace {
+
+inline float activate(Activation a, float v) {
+  switch (a) {
+    case Activation::relu: return v > 0.f ? v : 0.f;
+    case Activation::sigmoid: return v >= 0.f ? 1.f / (1.f + std::exp(-v)) : std::exp(v) / (1.f + std::exp(v));
+    case Activation::none: break;
+  }
+  return v;
+}
+
+// Derivative of the activation, written in terms of its output y = act(pre).
+inline float derivative_from_output(Activation a, float y) {
+  switch (a) {
+    case Activation::relu: return y > 0.f ? 1.f : 0.f;
+    case Activation::sigmoid: return y * (1.f - y);
+    case Activation::none: break;
+  }
+  return 1.f;
+}
+
+}  // namespace
+
+void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y) {
+  checks::linear_forward(x, w, b, y);
+  const int B = static_cast<int>(x.shape[0]), in = static_cast<int>(x.shape[1]), out = static_cast<int>(w.shape[0]);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.f, x.data, in, w.data, in, 0.f, y.data, out);
+  for (int r = 0; r < B; ++r) {
+    float* row = y.data + static_cast<std::int64_t>(r) * out;
+    for (int c = 0; c < out; ++c) row[c] = activate(act, row[c] + b.data[c]);
+  }
+}
+
+void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
+                     const Tensor& dw, const Tensor& db) {
+  checks::linear_backward(x, w, dy, dx, dw, db);
+  const int B = static_cast<int>(x.shape[0]), in = static_cast<int>(x.shape[1]), out = static_cast<int>(w.shape[0]);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.f, dy.data, out, x.data, in, 0.f, dw.data, in);
+  std::fill(db.data, db.data + out, 0.f);
+  for (int r = 0; r < B; ++r) {
+    const float* row = dy.data + static_cast<std::int64_t>(r) * out;
+    for (int c = 0; c < out; ++c) db.data[c] += row[c];
+  }
+  if (!dx) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.f, dy.data, out, w.data, in, 0.f, dx->data, in);
+  if (x_act == Activation::none) return;
+  const std::int64_t n = x.numel();
+  for (std::int64_t i = 0; i < n; ++i) dx->data[i] *= derivative_from_output(x_act, x.data[i]);
+}
+
+}  // namespace cuvae::cpu

@@ -1,0 +1,55 @@
+// ParamStore: every parameter of a model in one contiguous buffer, with its gradient and Adam
+// moments in three more buffers of the same layout, so the optimizer is one pass.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/backend.hpp"
+
+namespace cuvae {
+
+struct ParamInfo {
+  std::string name;      // PyTorch state_dict name, e.g. "fc1.weight"
+  Shape shape;
+  std::int64_t offset;   // in floats, into the flat buffers
+  std::int64_t fan_in;   // for PyTorch's default initialisation bound 1/sqrt(fan_in)
+};
+
+class ParamStore {
+ public:
+  // Registers a parameter; returns its index. Call before allocate().
+  std::size_t add(std::string name, Shape shape, std::int64_t fan_in);
+  // Allocates values, grads and both moments on the backend; moments start at zero.
+  void allocate(Backend& backend);
+  // PyTorch's nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases,
+  // drawn from Philox (seed, init, parameter index), so it is the same on every backend.
+  void init_uniform(Backend& backend, std::uint64_t seed);
+
+  const std::vector<ParamInfo>& infos() const { return infos_; }
+  std::optional<std::size_t> find(std::string_view name) const;
+  std::int64_t total() const { return total_; }
+
+  Tensor value(std::size_t i) const { return slice(values_, i); }
+  Tensor grad(std::size_t i) const { return slice(grads_, i); }
+  // A view over the consecutive parameters [first, first+count) of equal trailing shape, as
+  // one tensor with their leading dimensions added (fc21.weight + fc22.weight -> one GEMM).
+  Tensor value_span(std::size_t first, std::size_t count) const { return span(values_, first, count); }
+  Tensor grad_span(std::size_t first, std::size_t count) const { return span(grads_, first, count); }
+
+  const Tensor& values() const { return values_.tensor(); }
+  const Tensor& grads() const { return grads_.tensor(); }
+  const Tensor& adam_m() const { return m_.tensor(); }
+  const Tensor& adam_v() const { return v_.tensor(); }
+
+ private:
+  Tensor slice(const Buffer& b, std::size_t i) const;
+  Tensor span(const Buffer& b, std::size_t first, std::size_t count) const;
+
+  std::vector<ParamInfo> infos_;
+  std::int64_t total_ = 0;
+  Buffer values_, grads_, m_, v_;
+};
+
+}  // namespace cuvae
