@@ -14,13 +14,25 @@ namespace cuvae {
 enum class Activation { none, relu, sigmoid };
 std::string_view to_string(Activation a);
 
+// Hyperparameters in double, as PyTorch holds them (Python floats); each kernel receives the
+// float scalars PyTorch would pass (for example 1 - beta2 rounded once, not 1 - float(beta2)).
 struct AdamConfig {
-  float lr = 1e-3f;
-  float beta1 = 0.9f;
-  float beta2 = 0.999f;
-  float eps = 1e-8f;
-  float weight_decay = 0.0f;  // decoupled (AdamW) when > 0
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;  // decoupled (AdamW) when > 0
 };
+
+// The float scalars of one Adam step t >= 1, computed once on the host for every backend.
+struct AdamScalars {
+  float beta1, one_minus_beta1, beta2, one_minus_beta2;
+  float step_size;   // lr / (1 - beta1^t)
+  float bc2_sqrt;    // sqrt(1 - beta2^t)
+  float eps;
+  float decay;       // 1 - lr * weight_decay (1 when there is no weight decay)
+};
+AdamScalars adam_scalars(const AdamConfig& cfg, std::int64_t t);
 
 class Backend {
  public:

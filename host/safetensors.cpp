@@ -54,7 +54,13 @@ std::string kind_of(const nlohmann::json& v) {
   return (t == "array" || t == "object" ? "an " : "a ") + t;
 }
 
-std::string quote_name(std::string_view name) { return "'" + printable(name) + "'"; }
+// Built by append: `"'" + std::string` trips GCC 12's false -Wrestrict warning (PR 105329).
+std::string quote_name(std::string_view name) {
+  std::string q = "'";
+  q += printable(name);
+  q += '\'';
+  return q;
+}
 
 std::string shape_string(const std::vector<std::int64_t>& shape) {
   std::string s = "[";

@@ -3,6 +3,8 @@
 
 #include "host/backend.hpp"
 
+#include <cmath>
+
 namespace cuvae {
 
 std::string_view to_string(Device d) { return d == Device::cpu ? "cpu" : "cuda"; }
@@ -64,6 +66,16 @@ std::string_view to_string(Activation a) {
     case Activation::sigmoid: return "sigmoid";
   }
   return "?";
+}
+
+AdamScalars adam_scalars(const AdamConfig& cfg, std::int64_t t) {
+  CUVAE_CHECK(t >= 1, "adam step " + std::to_string(t) + " must be >= 1");
+  const double bc1 = 1.0 - std::pow(cfg.beta1, double(t));
+  const double bc2 = 1.0 - std::pow(cfg.beta2, double(t));
+  return AdamScalars{static_cast<float>(cfg.beta1), static_cast<float>(1.0 - cfg.beta1),
+                     static_cast<float>(cfg.beta2), static_cast<float>(1.0 - cfg.beta2),
+                     static_cast<float>(cfg.lr / bc1), static_cast<float>(std::sqrt(bc2)),
+                     static_cast<float>(cfg.eps), static_cast<float>(1.0 - cfg.lr * cfg.weight_decay)};
 }
 
 }  // namespace cuvae

@@ -44,8 +44,8 @@ Checkpoint parse_header(const std::filesystem::path& file, const std::map<std::s
       s.batch_size = j.at("batch_size").get<std::int64_t>();
       s.epoch_loss_sum = std::stod(j.at("epoch_loss_sum").get<std::string>());
       const auto& a = j.at("adam");
-      s.adam = AdamConfig{a.at("lr").get<float>(), a.at("beta1").get<float>(), a.at("beta2").get<float>(),
-                          a.at("eps").get<float>(), a.at("weight_decay").get<float>()};
+      s.adam = AdamConfig{a.at("lr").get<double>(), a.at("beta1").get<double>(), a.at("beta2").get<double>(),
+                          a.at("eps").get<double>(), a.at("weight_decay").get<double>()};
       if (s.step < 0 || s.epoch < 1 || s.batch_in_epoch < 0 || s.batch_size < 1)
         throw bad("training state out of range: " + t->second);
       ck.train = s;

@@ -56,6 +56,7 @@ class MlpVae {
   // Views valid after a forward over b rows.
   Tensor logits(std::int64_t b) const { return logits_.tensor().rows_view(0, b); }
   Tensor stats(std::int64_t b) const { return stats_.tensor().rows_view(0, b); }
+  Tensor eps(std::int64_t b) const { return eps_.tensor().rows_view(0, b); }
 
  private:
   void forward(Backend& backend, const Tensor& x, RngKey key, bool with_grads);

@@ -1,0 +1,2 @@
+# Model, trainer and checkpoint tests (CPU backend), PyTorch parity included.
+cuvae_add_test(test_training SOURCES test_training.cpp LIBS cuvae_lib GTest::gmock LABELS models)

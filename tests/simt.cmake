@@ -1,0 +1,8 @@
+# SIMT-on-CPU runtime tests: the CUDA subset item by item, misuse reports and planted bugs (death
+# tests), sample kernels against plain CPU loops. Each runs in two thread orders (label `kernels`).
+cuvae_add_kernel_test(test_simt_runtime SOURCES test_simt_runtime.cpp)
+cuvae_add_kernel_test(test_simt_warp SOURCES test_simt_warp.cpp)
+cuvae_add_kernel_test(test_simt_atomics_math SOURCES test_simt_atomics_math.cpp)
+cuvae_add_kernel_test(test_simt_wmma SOURCES test_simt_wmma.cpp)
+cuvae_add_kernel_test(test_simt_samples SOURCES test_simt_samples.cpp)
+cuvae_add_kernel_test(test_simt_errors SOURCES test_simt_errors.cpp)

@@ -1,0 +1,76 @@
+// Test helpers shared by the op tests: host tensors, seeded random data, and a comparison
+// that checks NaN/inf first, then the max error against a tolerance scaled to the reference
+// (tol * max|ref|, so one wrong tile cannot hide behind an average), printing the first
+// mismatches.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "host/tensor.hpp"
+
+namespace cuvae::test {
+
+struct HostTensor {
+  std::vector<float> v;
+  Shape shape;
+  explicit HostTensor(Shape s, float fill = 0.f) : v(static_cast<std::size_t>(s.numel()), fill), shape(s) {}
+  Tensor t() { return Tensor{v.data(), shape, Device::cpu}; }
+  float& operator[](std::size_t i) { return v[i]; }
+};
+
+inline HostTensor random_tensor(Shape s, std::uint64_t seed, float lo = -1.f, float hi = 1.f) {
+  HostTensor h(s);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  for (float& x : h.v) x = d(rng);
+  return h;
+}
+
+// Poison value for outputs: NaN, so an element a kernel never wrote fails the comparison.
+inline HostTensor poisoned(Shape s) { return HostTensor(s, std::nanf("")); }
+
+inline ::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<double>& ref, double rtol,
+                                            const std::string& what) {
+  if (got.size() != ref.size())
+    return ::testing::AssertionFailure() << what << ": size " << got.size() << " vs reference " << ref.size();
+  double scale = 0;
+  for (double r : ref) scale = std::max(scale, std::fabs(r));
+  const double tol = rtol * std::max(scale, 1e-30);
+  double worst = 0;
+  std::size_t worst_i = 0, bad = 0;
+  std::string first;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const double e = std::isfinite(got[i]) ? std::fabs(got[i] - ref[i]) : INFINITY;
+    if (e > worst) worst = e, worst_i = i;
+    if (e > tol && bad++ < 5)
+      first += " [" + std::to_string(i) + "] got " + std::to_string(got[i]) + " want " + std::to_string(ref[i]) + ";";
+  }
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << what << ": " << bad << " of " << got.size() << " elements off (max error "
+                                       << worst << " at " << worst_i << ", tolerance " << tol << " = " << rtol
+                                       << " * max|ref| " << scale << ");" << first;
+}
+
+inline ::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<float>& ref, double rtol,
+                                            const std::string& what) {
+  return all_close(got, std::vector<double>(ref.begin(), ref.end()), rtol, what);
+}
+
+// Central finite difference of a scalar function of one element of `x`, in double steps.
+template <class F>
+double central_difference(std::vector<float>& x, std::size_t i, double h, F&& f) {
+  const float saved = x[i];
+  x[i] = static_cast<float>(saved + h);
+  const double up = f();
+  x[i] = static_cast<float>(saved - h);
+  const double down = f();
+  x[i] = saved;
+  return (up - down) / (2 * h);
+}
+
+}  // namespace cuvae::test
