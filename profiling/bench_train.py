@@ -1,0 +1,77 @@
+"""Training benchmark: one epoch of the MLP VAE (784-400-20, Adam, Fashion-MNIST) with cuvae and
+with PyTorch on the same device, threads, batch size and data; prints both and the ratio.
+
+Run (Debian's Python, which has torch), after building cuvae:
+  /usr/bin/python3 profiling/bench_train.py --device cpu --threads 2            # CPU backend vs PyTorch CPU
+  /usr/bin/python3 profiling/bench_train.py --device cuda --batch-size 128 1024 --compile
+cuvae's figure is its second epoch (the first includes one-time start-up), training only, as
+reported in metrics.jsonl; PyTorch's is profiling/pytorch_vae.py --bench (a warm-up, then one
+timed epoch, no test pass). --json FILE writes the table.
+"""
+import argparse, json, os, subprocess, sys, tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def cuvae_epoch(binary, device, threads, batch, data):
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [binary, "train", "--device", device, "--threads", str(threads), "--epochs", "2",
+               "--batch-size", str(batch), "--test-limit", "512", "--no-progress", "--out", out]
+        if data:
+            cmd += ["--data", data]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(out, "metrics.jsonl")) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+    return records[-1]["seconds"]
+
+
+def pytorch_epoch(device, threads, batch, data, compile_):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "pt.json")
+        cmd = [sys.executable, os.path.join(HERE, "pytorch_vae.py"), "--bench", "--device", device,
+               "--threads", str(threads), "--batch-size", str(batch), "--json", out]
+        if data:
+            cmd += ["--data", data]
+        if compile_:
+            cmd.append("--compile")
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            return json.load(f)["epochs"][-1]["seconds"]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cuvae", default=os.path.join(ROOT, "build", "default", "cuvae"))
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch-size", type=int, nargs="+", default=[128])
+    p.add_argument("--data", default="")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile (torch >= 2)")
+    p.add_argument("--json")
+    a = p.parse_args()
+    if not os.path.exists(a.cuvae):
+        sys.exit(f"bench_train: {a.cuvae}: no such binary; build first (README) or pass --cuvae")
+    n = 60000
+    rows = []
+    print(f"{'device':6} {'batch':>5} {'cuvae s':>9} {'img/s':>9} {'baseline':>16} {'base s':>9} {'img/s':>9} {'speed-up':>8}")
+    for batch in a.batch_size:
+        ours = cuvae_epoch(a.cuvae, a.device, a.threads, batch, a.data)
+        baselines = [("pytorch eager", False)] + ([("torch.compile", True)] if a.compile else [])
+        for name, comp in baselines:
+            try:
+                theirs = pytorch_epoch(a.device, a.threads, batch, a.data, comp)
+            except subprocess.CalledProcessError as e:
+                print(f"{a.device:6} {batch:5d} {name}: failed ({e})")
+                continue
+            rows.append(dict(device=a.device, batch=batch, threads=a.threads, cuvae_s=ours, baseline=name,
+                             baseline_s=theirs, speedup=theirs / ours))
+            print(f"{a.device:6} {batch:5d} {ours:9.3f} {n / ours:9.0f} {name:>16} {theirs:9.3f} {n / theirs:9.0f} "
+                  f"{theirs / ours:7.2f}x")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
