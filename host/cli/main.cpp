@@ -20,6 +20,7 @@ void add_run_flags(CLI::App& cmd, cuvae::RunOptions& run) {
 int main(int argc, char** argv) {
   CLI::App app{"cuvae: train, evaluate and sample variational autoencoders on the GPU or the CPU"};
   app.require_subcommand(1);
+  app.failure_message(CLI::FailureMessage::help);  // a wrong flag prints the message and the usage
   app.set_version_flag("--version", "cuvae 0.1.0");
 
   cuvae::TrainOptions t;
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);  // prints the message and, for a wrong flag, the usage; 0 for --help
+    // Prints the message (and, for a wrong flag, a pointer to --help); 0 for --help itself.
+    return app.exit(e) == 0 ? 0 : 2;
   }
 
   try {
