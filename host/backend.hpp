@@ -2,6 +2,7 @@
 // reference and fallback; cuda/: kernels + cuBLAS). Models and the trainer call only this.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -48,10 +49,24 @@ class Backend {
   virtual void fill(const Tensor& t, float value) = 0;
   virtual void synchronize() = 0;
 
-  // ---- ops (shapes are checked here, once, by the caller-facing wrappers in ops.cpp) ----
-  // dst[i, :] = src[rows[i], :]; rows are host indices into src.
-  virtual void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst) = 0;
+  // ---- the training-step position ----
+  // Kept on the device, so that a captured training step replays unchanged: the ops below that
+  // work "at the position" read it there. step: Adam's t and the Philox counter of the step's
+  // eps; batch: the index of the batch within the epoch.
+  virtual void set_position(std::int64_t step, std::int64_t batch) = 0;
+  virtual void advance_position() = 0;  // step += 1, batch += 1
+  // This epoch's order of the training rows (uploaded once per epoch).
+  virtual void set_order(std::span<const std::int64_t> order) = 0;
+  // At the position: dst[i, :] = src[order[batch * batch_size + i], :] for i < dst.rows().
+  virtual void gather_batch(const Tensor& src, std::int64_t batch_size, const Tensor& dst) = 0;
+  // At the position: history[batch, :] = terms (the per-batch loss terms of an epoch, [n, 2]).
+  virtual void record_loss(const Tensor& terms, const Tensor& history) = 0;
+  // Runs one training step as a replayable unit: the CUDA backend captures it into a graph the
+  // first time it sees `shape_key` and replays that graph afterwards (so `step` must only
+  // launch ops: no host reads, no allocation); the CPU backend calls it.
+  virtual void run_step(std::uint64_t shape_key, const std::function<void()>& step) { step(); }
 
+  // ---- ops (each checks its shapes once, with host/op_checks.hpp) ----
   // y = act(x w^T + b).  x [B, in], w [out, in], b [out], y [B, out].
   virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act,
                               const Tensor& y) = 0;
@@ -63,9 +78,10 @@ class Backend {
   virtual void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy,
                                const Tensor* dx, const Tensor& dw, const Tensor& db) = 0;
 
-  // stats [B, 2L] holds [mu | logvar]. eps[b, l] = Philox normal (key, element b*L + l);
-  // z = mu + eps * exp(0.5 * logvar).  eps, z: [B, L].
-  virtual void reparameterize(const Tensor& stats, RngKey key, const Tensor& eps, const Tensor& z) = 0;
+  // stats [B, 2L] holds [mu | logvar]. eps[b, l] = Philox normal (key, element b*L + l), where
+  // with at_step the position's step is added to key.stream; z = mu + eps * exp(0.5 * logvar).
+  virtual void reparameterize(const Tensor& stats, RngKey key, bool at_step, const Tensor& eps,
+                              const Tensor& z) = 0;
 
   // dstats[:, :L] += dz;  dstats[:, L:] += dz * eps * 0.5 * exp(0.5 * logvar).
   virtual void reparameterize_backward(const Tensor& stats, const Tensor& eps, const Tensor& dz,
@@ -78,9 +94,10 @@ class Backend {
   virtual void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float beta,
                         const Tensor* dlogits, const Tensor* dstats, const Tensor& terms) = 0;
 
-  // One bias-corrected Adam step (t >= 1) over flat buffers, as torch.optim.Adam/AdamW.
+  // One bias-corrected Adam step over flat buffers, as torch.optim.Adam/AdamW, with t = the
+  // position's step (>= 1).
   virtual void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
-                         const AdamConfig& cfg, std::int64_t t) = 0;
+                         const AdamConfig& cfg) = 0;
 
   // y = sigmoid(x), elementwise (decoder logits to pixels for images).
   virtual void sigmoid(const Tensor& x, const Tensor& y) = 0;

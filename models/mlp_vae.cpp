@@ -84,7 +84,7 @@ void MlpVae::allocate_workspace(Backend& backend, std::int64_t max_batch) {
   terms_ = Buffer(backend, Shape{2});
 }
 
-void MlpVae::forward(Backend& backend, const Tensor& x, RngKey key, bool with_grads) {
+void MlpVae::forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, bool with_grads) {
   const std::int64_t b = x.rows();
   CUVAE_CHECK(b > 0 && b <= max_batch_ && x.cols() == config_.input_dim,
               "batch " + x.str() + " vs workspace [" + std::to_string(max_batch_) + ", " +
@@ -98,7 +98,7 @@ void MlpVae::forward(Backend& backend, const Tensor& x, RngKey key, bool with_gr
   Tensor stats = stats_.tensor().rows_view(0, b);
   backend.linear_forward(h, weight(head_), bias(head_), head_.act, stats);
   Tensor z = z_.tensor().rows_view(0, b);
-  backend.reparameterize(stats, key, eps_.tensor().rows_view(0, b), z);
+  backend.reparameterize(stats, key, at_step, eps_.tensor().rows_view(0, b), z);
   run_decoder(backend, z);
   Tensor dlogits = dlogits_.tensor().rows_view(0, b), dstats = dstats_.tensor().rows_view(0, b);
   backend.vae_loss(logits(b), x, stats, config_.beta, with_grads ? &dlogits : nullptr,
@@ -115,10 +115,10 @@ void MlpVae::run_decoder(Backend& backend, const Tensor& z) {
   }
 }
 
-void MlpVae::forward_loss(Backend& backend, const Tensor& x, RngKey key) { forward(backend, x, key, false); }
+void MlpVae::forward_loss(Backend& backend, const Tensor& x, RngKey key) { forward(backend, x, key, false, false); }
 
-void MlpVae::forward_backward(Backend& backend, const Tensor& x, RngKey key) {
-  forward(backend, x, key, true);
+void MlpVae::forward_backward(Backend& backend, const Tensor& x, RngKey key, bool at_step) {
+  forward(backend, x, key, at_step, true);
   const std::int64_t b = x.rows();
   auto rows = [b](const Buffer& buf) { return buf.tensor().rows_view(0, b); };
   auto layer_backward = [&](const Linear& l, const Tensor& input, Activation input_act, const Tensor& dy,

@@ -45,8 +45,9 @@ class MlpVae {
 
   // One training step's forward and backward: fills params.grads() with d loss / d params
   // for loss = sum over the batch of (recon + beta * kl). x: [b, input_dim], b <= max_batch.
-  // Returns the loss terms tensor (device, [2]); read it with read_loss() when needed.
-  void forward_backward(Backend& backend, const Tensor& x, RngKey key);
+  // eps is drawn with `key` (plus the backend's step position when at_step). The loss terms
+  // stay on the device in terms(); read_loss() fetches them.
+  void forward_backward(Backend& backend, const Tensor& x, RngKey key, bool at_step);
   // Forward and loss only (evaluation). Logits stay in logits() for images.
   void forward_loss(Backend& backend, const Tensor& x, RngKey key);
   // Decodes z [b, latent] into pixel means [b, input_dim] (sigmoid of the logits).
@@ -57,9 +58,10 @@ class MlpVae {
   Tensor logits(std::int64_t b) const { return logits_.tensor().rows_view(0, b); }
   Tensor stats(std::int64_t b) const { return stats_.tensor().rows_view(0, b); }
   Tensor eps(std::int64_t b) const { return eps_.tensor().rows_view(0, b); }
+  const Tensor& terms() const { return terms_.tensor(); }  // [2]: (recon, kl) batch sums
 
  private:
-  void forward(Backend& backend, const Tensor& x, RngKey key, bool with_grads);
+  void forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, bool with_grads);
   void run_decoder(Backend& backend, const Tensor& z);  // z [b, latent] -> logits(b)
   Tensor weight(const Linear& l) const { return params_.value_span(l.weight, l.count); }
   Tensor bias(const Linear& l) const { return params_.value_span(l.bias, l.count); }

@@ -40,8 +40,9 @@ DeviceSplit load_split(Backend& backend, const std::filesystem::path& dir, const
 class Progress {
  public:
   Progress(std::ostream& out, bool enabled) : out_(out), tty_(enabled && ::isatty(STDOUT_FILENO)) {}
+  // True at most ten times a second on a terminal: only then is the loss read from the device.
+  bool due() const { return tty_ && seconds_since(last_) >= 0.1; }
   void update(std::int64_t epoch, std::int64_t epochs, std::int64_t done, std::int64_t total, double loss) {
-    if (!tty_ || (done != total && seconds_since(last_) < 0.1)) return;
     last_ = Clock::now();
     const int width = 30, filled = static_cast<int>(width * done / std::max<std::int64_t>(total, 1));
     char line[160];
@@ -84,6 +85,13 @@ EvalResult evaluate(Backend& backend, MlpVae& model, const DeviceSplit& test, st
   r.images = n;
   r.recon /= static_cast<double>(n), r.kl /= static_cast<double>(n);
   return r;
+}
+
+// The loss (recon + beta * kl) of one row of the loss history: a device read, a synchronisation.
+double read_row(Backend& backend, const Buffer& history, std::int64_t row, float beta) {
+  float t[2];
+  backend.to_host(t, history.tensor().rows_view(row, 1));
+  return double(t[0]) + beta * double(t[1]);
 }
 
 void write_samples(Backend& backend, MlpVae& model, const std::filesystem::path& png, int count, RngKey key,
@@ -173,27 +181,43 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   Progress progress(out, opt.progress);
   const auto [img_rows, img_cols] = image_shape(train_set.host);
   const std::int64_t n = train_set.host.count, nb = batch_count(n, batch);
+  Buffer history(*backend, Shape{nb, 2});  // per-batch (recon, kl) sums of the epoch, on the device
+  const RngKey step_key = rng_key(state.seed, RngPurpose::reparam, 0);  // + the step, on the device
   for (; state.epoch <= opt.epochs; ++state.epoch, state.batch_in_epoch = 0, state.epoch_loss_sum = 0) {
     const auto t0 = Clock::now();
     const std::int64_t first_batch = state.batch_in_epoch;
-    std::vector<std::int64_t> order = shuffled_indices(n, state.seed, state.epoch);
-    for (std::int64_t bi = state.batch_in_epoch; bi < nb; ++bi) {
+    backend->set_order(shuffled_indices(n, state.seed, state.epoch));
+    backend->set_position(state.step + 1, first_batch);
+    std::int64_t bi = first_batch;
+    for (; bi < nb && !(opt.max_steps > 0 && state.step >= opt.max_steps); ++bi) {
       const std::int64_t b = std::min(batch, n - bi * batch);
-      Tensor xb = x.tensor().rows_view(0, b);
-      backend->gather_rows(train_set.images, std::span(order).subspan(static_cast<std::size_t>(bi * batch), static_cast<std::size_t>(b)), xb);
+      const Tensor xb = x.tensor().rows_view(0, b);
+      // Everything a step does, as one unit the CUDA backend captures once per batch size.
+      backend->run_step(static_cast<std::uint64_t>(b), [&] {
+        backend->gather_batch(train_set.images, batch, xb);
+        model.forward_backward(*backend, xb, step_key, true);
+        backend->adam_step(params.values(), params.grads(), params.adam_m(), params.adam_v(), state.adam);
+        backend->record_loss(model.terms(), history);
+        backend->advance_position();
+      });
       ++state.step;
-      model.forward_backward(*backend, xb, rng_key(state.seed, RngPurpose::reparam, static_cast<std::uint64_t>(state.step)));
-      backend->adam_step(params.values(), params.grads(), params.adam_m(), params.adam_v(), state.adam, state.step);
-      const BatchLoss l = model.read_loss(*backend);
-      const double loss = l.loss(config.beta);
-      state.epoch_loss_sum += loss;
-      state.batch_in_epoch = bi + 1;
-      progress.update(state.epoch, opt.epochs, bi + 1, nb, loss / static_cast<double>(b));
-      if (opt.log_every > 0 && state.step % opt.log_every == 0)
-        append_jsonl(metrics_path, {{"step", state.step}, {"epoch", state.epoch}, {"loss", loss / b},
-                                    {"recon", l.recon / b}, {"kl", l.kl / b}});
-      if (opt.max_steps > 0 && state.step >= opt.max_steps) break;
+      if (progress.due()) progress.update(state.epoch, opt.epochs, bi + 1, nb, read_row(*backend, history, bi, config.beta) / b);
     }
+    // The host reads the epoch's losses once, here, in batch order (so the sum is the same on
+    // every backend and after a resume).
+    const std::int64_t done = bi - first_batch;
+    std::vector<float> terms(static_cast<std::size_t>(2 * done));
+    if (done > 0) backend->to_host(terms.data(), history.tensor().rows_view(first_batch, done));
+    for (std::int64_t k = 0; k < done; ++k) {
+      const double recon = terms[static_cast<std::size_t>(2 * k)], kl = terms[static_cast<std::size_t>(2 * k + 1)];
+      const double loss = recon + config.beta * kl;
+      state.epoch_loss_sum += loss;
+      const std::int64_t step = state.step - done + k + 1, b = std::min(batch, n - (first_batch + k) * batch);
+      if (opt.log_every > 0 && step % opt.log_every == 0)
+        append_jsonl(metrics_path, {{"step", step}, {"epoch", state.epoch}, {"loss", loss / b}, {"recon", recon / b},
+                                    {"kl", kl / b}});
+    }
+    state.batch_in_epoch = bi;
     progress.finish();
     summary.steps = state.step;
     if (state.batch_in_epoch < nb) {  // stopped by --max-steps inside the epoch

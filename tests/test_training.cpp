@@ -49,7 +49,7 @@ int run_parity(const VaeConfig& config, int batch, std::string& output) {
   for (std::size_t i = 0; i < x.v.size(); i += 5) x[i] = 0.f;  // images have exact zeros
   Buffer xd(*backend, Shape{batch, config.input_dim});
   backend->to_device(xd, x.v.data());
-  model.forward_backward(*backend, xd, rng_key(3, RngPurpose::reparam, 1));
+  model.forward_backward(*backend, xd, rng_key(3, RngPurpose::reparam, 1), false);
   const BatchLoss l = model.read_loss(*backend);
 
   std::vector<float> values = host_copy(*backend, params.values()), grads = host_copy(*backend, params.grads());

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <new>
 #include <thread>
+#include <vector>
 
 #include "host/cpu/ops.hpp"
 #include "host/op_checks.hpp"
@@ -41,8 +42,20 @@ class CpuBackend final : public Backend {
   void fill(const Tensor& t, float value) override { std::fill(t.data, t.data + t.numel(), value); }
   void synchronize() override {}
 
-  void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst) override {
-    cpu::gather_rows(src, rows, dst);
+  void set_position(std::int64_t step, std::int64_t batch) override { step_ = step, batch_ = batch; }
+  void advance_position() override { ++step_, ++batch_; }
+  void set_order(std::span<const std::int64_t> order) override { order_.assign(order.begin(), order.end()); }
+  void gather_batch(const Tensor& src, std::int64_t batch_size, const Tensor& dst) override {
+    const std::int64_t first = batch_ * batch_size;
+    if (first < 0 || first + dst.rows() > static_cast<std::int64_t>(order_.size()))
+      CUVAE_FAIL("gather_batch: rows [" + std::to_string(first) + ", " + std::to_string(first + dst.rows()) +
+                 ") outside the order of " + std::to_string(order_.size()));
+    cpu::gather_rows(src, std::span(order_).subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(dst.rows())), dst);
+  }
+  void record_loss(const Tensor& terms, const Tensor& history) override {
+    CUVAE_CHECK(terms.numel() == 2 && history.cols() == 2 && batch_ < history.rows(),
+                "record_loss: terms " + terms.str() + ", history " + history.str() + ", batch " + std::to_string(batch_));
+    std::copy(terms.data, terms.data + 2, history.data + 2 * batch_);
   }
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y) override {
     cpu::linear_forward(x, w, b, act, y);
@@ -51,7 +64,8 @@ class CpuBackend final : public Backend {
                        const Tensor& dw, const Tensor& db) override {
     cpu::linear_backward(x, x_act, w, dy, dx, dw, db);
   }
-  void reparameterize(const Tensor& stats, RngKey key, const Tensor& eps, const Tensor& z) override {
+  void reparameterize(const Tensor& stats, RngKey key, bool at_step, const Tensor& eps, const Tensor& z) override {
+    if (at_step) key.stream += static_cast<std::uint64_t>(step_);
     cpu::reparameterize(stats, key, eps, z);
   }
   void reparameterize_backward(const Tensor& stats, const Tensor& eps, const Tensor& dz,
@@ -63,14 +77,16 @@ class CpuBackend final : public Backend {
     cpu::vae_loss(logits, x, stats, beta, dlogits, dstats, terms);
   }
   void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
-                 const AdamConfig& cfg, std::int64_t t) override {
-    cpu::adam_step(params, grads, m, v, cfg, t);
+                 const AdamConfig& cfg) override {
+    cpu::adam_step(params, grads, m, v, cfg, step_);
   }
   void sigmoid(const Tensor& x, const Tensor& y) override { cpu::sigmoid(x, y); }
   void normal(RngKey key, const Tensor& out) override { cpu::normal(key, out); }
 
  private:
   int threads_ = 1;
+  std::int64_t step_ = 1, batch_ = 0;
+  std::vector<std::int64_t> order_;
 };
 
 }  // namespace

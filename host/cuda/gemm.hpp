@@ -8,22 +8,37 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "host/backend.hpp"
 
 typedef struct CUstream_st* cudaStream_t;
 
+// The SIMT build of the launcher (host/cuda/gemm.cu compiled by the host compiler, see
+// tests/test_gemm_simt.cpp; every TU that uses it defines CUVAE_GEMM_SIMT) lives in its own inline
+// namespace, so it links next to the nvcc build in cuvae_lib without clashing symbols.
+#if defined(CUVAE_GEMM_SIMT)
+#define CUVAE_GEMM_BUILD simt_build
+#else
+#define CUVAE_GEMM_BUILD gpu_build
+#endif
+
 namespace cuvae::cuda {
+inline namespace CUVAE_GEMM_BUILD {
 
 enum class Precision { fp32, tf32, bf16 };  // bf16/tf32: GEMM inputs rounded, FP32 accumulation
+// automatic: times custom and cuBLAS(Lt) once per shape at first use and keeps the faster (so,
+// unlike the other two, results may differ in the last bits from one process to the next).
+// The SIMT build has no cuBLAS: automatic means custom there, cublas throws.
 enum class GemmImpl { custom, cublas, automatic };
 Precision parse_precision(std::string_view s);  // Error naming the flag on bad text
 GemmImpl parse_gemm_impl(std::string_view s);
 
 class Gemm {
  public:
-  // One per stream; owns the cuBLAS(Lt) handles and workspace, and, for `automatic`, the
-  // per-shape choice timed once on first use.
+  // One per stream; owns the split-K workspace of the custom kernels (16 MiB of device memory),
+  // the cuBLAS(Lt) handles and workspace, and, for `automatic`, the per-shape choice timed once
+  // on first use (not while the stream is being captured into a graph: custom then).
   Gemm(cudaStream_t stream, Precision precision, GemmImpl impl);
   ~Gemm();
   Gemm(const Gemm&) = delete;
@@ -34,9 +49,20 @@ class Gemm {
                        const Tensor& dw, const Tensor& db);
   std::string describe() const;  // e.g. "custom fp32 GEMM" / "cuBLASLt tf32"
 
+  // The three GEMMs one at a time (linear_backward runs backward_weight, then backward_data), for
+  // benchmarks and tests. dx = (dy w) * act'(x); dw = dy^T x, db = column sums of dy.
+  void backward_data(const Tensor& dy, const Tensor& w, const Tensor& x, Activation x_act, const Tensor& dx);
+  void backward_weight(const Tensor& dy, const Tensor& x, const Tensor& dw, const Tensor& db);
+
+  // Benchmarks and tests: pin the custom kernel version (kernels/gemm.cuh: 1-3 need fp32, 4-5
+  // tf32 or bf16; 0 = the launcher's choice) and the split-K factor (0 = the launcher's choice,
+  // clamped to what K and the workspace allow). Throws on a version the precision cannot run.
+  void force_kernel(int version, int split_k);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
+}  // inline namespace CUVAE_GEMM_BUILD
 }  // namespace cuvae::cuda

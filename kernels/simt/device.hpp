@@ -13,10 +13,12 @@
 namespace cuvae::simt {
 
 inline std::uint64_t barrier(Op op, std::uint64_t pred, const std::source_location& s) {
-  return tls_worker->barrier(current_lane(op_name(op), s), op, pred, s);
+  Lane& lane = current_lane(op_name(op), s);  // first: outside a kernel there is no worker either
+  return tls_worker->barrier(lane, op, pred, s);
 }
 inline std::uint64_t warp_op(Op op, unsigned mask, std::uint64_t v, int arg, int width, const std::source_location& s) {
-  return tls_worker->warp_op(current_lane(op_name(op), s), op, mask, v, arg, width, s);
+  Lane& lane = current_lane(op_name(op), s);
+  return tls_worker->warp_op(lane, op, mask, v, arg, width, s);
 }
 
 // Warp ops move values as bits; CUDA shuffles 4- and 8-byte types (and __half, __nv_bfloat16).

@@ -42,8 +42,5 @@ inline thread_local dim3 block_dim, grid_dim;
 #define gridDim (static_cast<const dim3&>(::cuvae::simt::grid_dim))
 inline constexpr int warpSize = 32;
 
-// CUDA's `#pragma unroll` is unknown to g++; kernels use it, so keep -Wall quiet about it.
-#pragma GCC diagnostic ignored "-Wunknown-pragmas"
-
 // Marks the SIMT build for code that must tell (tests, inline-PTX fallbacks use __CUDA_ARCH__).
 #define CUVAE_SIMT 1

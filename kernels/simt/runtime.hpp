@@ -217,6 +217,7 @@ struct Worker {
   int parity = 0;
   // Read by the watchdog on the launching thread.
   std::atomic<std::int64_t> block_started_ns{0};
+  std::atomic<std::uint64_t> block_linear{0};
   std::atomic<Lane*> running_lane{nullptr};
 
   void make_lane(int i) {
@@ -283,6 +284,7 @@ struct Worker {
     }
     switches = 0;
     for (std::uint64_t b; (b = g.next.fetch_add(1, std::memory_order_relaxed)) < g.blocks;) {
+      block_linear.store(b, std::memory_order_relaxed);
       block_started_ns.store(now_ns(), std::memory_order_relaxed);
       run_block(b);
       block_started_ns.store(0, std::memory_order_relaxed);
@@ -623,12 +625,13 @@ class Pool {
       san::ignore_begin();  // reading another thread's state, to report it and abort
       char what[200];
       std::snprintf(what, sizeof what, "watchdog: a block has run for more than %g s (SIMT_WATCHDOG_S or simt::set_watchdog)", limit_s);
-      die(std::string(what) +
-          "; fibers are cooperative, so a thread that spins waiting for another thread of its block never yields"
-          "\n  in a block of grid (" + std::to_string(w->grid->grid.x) + "," + std::to_string(w->grid->grid.y) + "," +
-          std::to_string(w->grid->grid.z) + "), block size (" + std::to_string(w->grid->block.x) + "," +
-          std::to_string(w->grid->block.y) + "," + std::to_string(w->grid->block.z) + ")" +
-          w->kernel_text() + w->describe(0, w->nthreads, w->running_lane.load(std::memory_order_relaxed)));
+      const dim3 g = w->grid->grid, b = w->grid->block;
+      const std::uint64_t l = w->block_linear.load(std::memory_order_relaxed);
+      char where[200];
+      std::snprintf(where, sizeof where, "\n  in block (%u,%u,%u) of grid (%u,%u,%u), block size (%u,%u,%u)", unsigned(l % g.x),
+                    unsigned(l / g.x % g.y), unsigned(l / (std::uint64_t(g.x) * g.y)), g.x, g.y, g.z, b.x, b.y, b.z);
+      die(std::string(what) + "; fibers are cooperative, so a thread that spins waiting for another thread of its block never yields" +
+          where + w->kernel_text() + w->describe(0, w->nthreads, w->running_lane.load(std::memory_order_relaxed)));
     }
   }
 
