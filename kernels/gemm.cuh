@@ -202,7 +202,7 @@ template <int BM, int BN, int BK, int TM, int TN, bool kATrans, bool kBTrans, bo
 __global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_tiled(GemmParams p) {
   constexpr int T = (BM / TM) * (BN / TN);
   constexpr int LDA = BM + 4, LDB = BN + 4;  // +4: fewer bank conflicts on the transposing stores
-  static_assert(TM % 4 == 0 && TN % 4 == 0 && (BM * BK) % (4 * T) == 0 && (BN * BK) % (4 * T) == 0);
+  static_assert(TM % 4 == 0 && TN % 4 == 0, "micro-tiles are read as float4");
   __shared__ __align__(16) float As[BK * LDA];
   __shared__ __align__(16) float Bs[BK * LDB];
 

@@ -105,9 +105,6 @@ void write_samples(Backend& backend, MlpVae& model, const std::filesystem::path&
   write_png_grid(png, host.data(), count, rows, cols, kGrid);
 }
 
-// Image side for PNGs: square when the input dimension is a square, else one row.
-std::pair<int, int> image_shape(const Dataset& d) { return {d.rows, d.cols}; }
-
 std::filesystem::path default_out_dir() {
   char stamp[32];
   std::time_t t = std::time(nullptr);
@@ -179,7 +176,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
 
   TrainSummary summary{out_dir, ckpt_path, metrics_path, {}, state.step, 0};
   Progress progress(out, opt.progress);
-  const auto [img_rows, img_cols] = image_shape(train_set.host);
+  const int img_rows = train_set.host.rows, img_cols = train_set.host.cols;
   const std::int64_t n = train_set.host.count, nb = batch_count(n, batch);
   Buffer history(*backend, Shape{nb, 2});  // per-batch (recon, kl) sums of the epoch, on the device
   const RngKey step_key = rng_key(state.seed, RngPurpose::reparam, 0);  // + the step, on the device
