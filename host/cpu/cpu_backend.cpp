@@ -9,7 +9,7 @@
 #include "host/op_checks.hpp"
 
 extern "C" void openblas_set_num_threads(int);
-extern "C" int openblas_get_num_threads(void);
+extern "C" char* openblas_get_corename(void);
 
 namespace cuvae {
 namespace {
@@ -23,7 +23,11 @@ class CpuBackend final : public Backend {
     threads_ = threads;
   }
   Device device() const override { return Device::cpu; }
-  std::string describe() const override { return "cpu (OpenBLAS, " + std::to_string(threads_) + " threads)"; }
+  // The OpenBLAS kernel family is worth seeing: an unrecognised CPU falls back to slow SSE3
+  // kernels ("Prescott"); OPENBLAS_CORETYPE overrides the choice.
+  std::string describe() const override {
+    return "cpu (OpenBLAS " + std::string(openblas_get_corename()) + ", " + std::to_string(threads_) + " threads)";
+  }
 
   float* allocate(std::int64_t count) override {
     CUVAE_CHECK(count > 0, "allocate " + std::to_string(count) + " floats");

@@ -53,12 +53,10 @@ void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float 
     double row = 0.0;
     for (std::int64_t j = 0; j < D; ++j) {
       const float l = lg[j];
+      const float e = std::exp(-std::fabs(l));  // in (0, 1]: no overflow for any logit
       // -[x log s(l) + (1 - x) log(1 - s(l))] = max(l, 0) - x l + log(1 + exp(-|l|))
-      row += std::fmax(l, 0.f) - xs[j] * l + std::log1p(std::exp(-std::fabs(l)));
-      if (dlogits) {
-        const float s = l >= 0.f ? 1.f / (1.f + std::exp(-l)) : std::exp(l) / (1.f + std::exp(l));
-        dlogits->data[b * D + j] = s - xs[j];
-      }
+      row += std::fmax(l, 0.f) - xs[j] * l + std::log1p(e);
+      if (dlogits) dlogits->data[b * D + j] = (l >= 0.f ? 1.f : e) / (1.f + e) - xs[j];  // sigmoid(l) - x
     }
     recon += row;
     const float* mu = stats.data + b * 2 * L;
