@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "host/error.hpp"
 #include "host/tensor.hpp"
 
 namespace cuvae::test {
@@ -59,6 +60,17 @@ inline ::testing::AssertionResult all_close(const std::vector<float>& got, const
 inline ::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<float>& ref, double rtol,
                                             const std::string& what) {
   return all_close(got, std::vector<double>(ref.begin(), ref.end()), rtol, what);
+}
+
+// Runs f and returns the cuvae::Error message it threw, or a marker if it threw none.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no cuvae::Error thrown>";
 }
 
 // Central finite difference of a scalar function of one element of `x`, in double steps.

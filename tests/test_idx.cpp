@@ -17,6 +17,7 @@
 #include "datasets/idx.hpp"
 #include "host/error.hpp"
 #include "host/fileio.hpp"
+#include "support.hpp"
 
 // Largest single heap allocation, so tests can prove a lying header is refused before the
 // reader allocates what it claims. Replacing the global operator new is the only hook there is.
@@ -39,18 +40,9 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 namespace cuvae {
 namespace {
 
-namespace fs = std::filesystem;
+using test::error_of;
 
-// Runs f and returns the cuvae::Error message it threw, or a marker if it threw none.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no cuvae::Error thrown>";
-}
+namespace fs = std::filesystem;
 
 // Checks that f throws an Error whose message contains every one of `parts`.
 template <class F>

@@ -15,21 +15,14 @@
 #include "host/error.hpp"
 #include "host/fileio.hpp"
 #include "host/image.hpp"
+#include "support.hpp"
 
 namespace cuvae {
 namespace {
 
-namespace fs = std::filesystem;
+using test::error_of;
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no cuvae::Error thrown>";
-}
+namespace fs = std::filesystem;
 
 class PngTest : public ::testing::Test {
  protected:

@@ -8,22 +8,15 @@
 #include "host/error.hpp"
 #include "host/fileio.hpp"
 #include "host/metrics.hpp"
+#include "support.hpp"
 
 namespace cuvae {
 namespace {
 
+using test::error_of;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no cuvae::Error thrown>";
-}
 
 class Jsonl : public ::testing::Test {
  protected:

@@ -226,17 +226,14 @@ class DamagedCheckpoint : public ::testing::Test {
     bytes = read_file(file);
   }
   std::string load_error() {
-    try {
+    return test::error_of([&] {
       Checkpoint h = read_checkpoint_header(file);
       auto backend = make_cpu_backend(1);
       ParamStore params;
       MlpVae model(h.config, params);
       params.allocate(*backend);
       load_checkpoint(file, *backend, params);
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "no error";
+    });
   }
   fs::path file;
   std::string bytes;
