@@ -6,3 +6,9 @@ cuvae_add_kernel_test(test_simt_atomics_math SOURCES test_simt_atomics_math.cpp)
 cuvae_add_kernel_test(test_simt_wmma SOURCES test_simt_wmma.cpp)
 cuvae_add_kernel_test(test_simt_samples SOURCES test_simt_samples.cpp)
 cuvae_add_kernel_test(test_simt_errors SOURCES test_simt_errors.cpp)
+
+# The same sample kernels through nvcc on a GPU; every case skips without a device.
+if(CUVAE_CUDA)
+  cuvae_add_test(test_simt_gpu SOURCES test_simt_gpu.cu LIBS CUDA::cudart LABELS kernels gpu)
+  target_include_directories(test_simt_gpu PRIVATE ${PROJECT_SOURCE_DIR})
+endif()

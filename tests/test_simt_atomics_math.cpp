@@ -36,7 +36,7 @@ __global__ void atomics(AtomicOut* o, int* exch_seen) {
   atomicOr(&o->or_bits, 1u << (i % 32));
   atomicAnd(&o->and_bits, ~(1u << (i % 31)));
   atomicXor(&o->xor_bits, 1u << (i % 32));
-  int old = o->cas_count, assumed;  // the classic CAS loop
+  int old = 0, assumed;  // the classic CAS loop, from a guess (a plain read would race with the atomics)
   do {
     assumed = old;
     old = atomicCAS(&o->cas_count, assumed, assumed + 1);

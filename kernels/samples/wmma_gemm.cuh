@@ -27,10 +27,14 @@ __global__ void wmma_gemm(int M, int N, int K, const In* __restrict__ A, const I
   using namespace nvcuda;
   using Frag = typename WmmaInput<In>::frag;
   constexpr int TK = WmmaInput<In>::k;
-  __shared__ __align__(32) In a_tile[kWmmaWarps][16 * TK];
-  __shared__ __align__(32) In b_tile[kWmmaWarps][TK * 16];
+  // Raw bytes, not `In[...]`: a __shared__ array of a class type (__half) gets a g++ init guard
+  // that TSan would flag in the SIMT build (kernels/README.md, "TSan").
+  __shared__ __align__(32) unsigned char a_raw[kWmmaWarps * 16 * TK * sizeof(In)];
+  __shared__ __align__(32) unsigned char b_raw[kWmmaWarps * TK * 16 * sizeof(In)];
   __shared__ __align__(32) float c_tile[kWmmaWarps][16 * 16];
   const int warp = threadIdx.y, lane = threadIdx.x;
+  In* a_tile = reinterpret_cast<In*>(a_raw) + warp * 16 * TK;
+  In* b_tile = reinterpret_cast<In*>(b_raw) + warp * TK * 16;
   const int m0 = (blockIdx.y * kWmmaWarps + warp) * 16, n0 = blockIdx.x * 16;
   if (m0 >= M) return;  // whole warps leave together; the kernel has no block barrier
 
@@ -41,15 +45,15 @@ __global__ void wmma_gemm(int M, int N, int K, const In* __restrict__ A, const I
   for (int k0 = 0; k0 < K; k0 += TK) {
     for (int i = lane; i < 16 * TK; i += 32) {
       const int r = i / TK, k = i % TK;
-      a_tile[warp][i] = m0 + r < M && k0 + k < K ? A[(m0 + r) * K + k0 + k] : In(0.0f);
+      a_tile[i] = m0 + r < M && k0 + k < K ? A[(m0 + r) * K + k0 + k] : In(0.0f);
     }
     for (int i = lane; i < TK * 16; i += 32) {
       const int k = i / 16, col = i % 16;
-      b_tile[warp][i] = k0 + k < K && n0 + col < N ? B[(k0 + k) * N + n0 + col] : In(0.0f);
+      b_tile[i] = k0 + k < K && n0 + col < N ? B[(k0 + k) * N + n0 + col] : In(0.0f);
     }
     __syncwarp();
-    wmma::load_matrix_sync(a, a_tile[warp], TK);
-    wmma::load_matrix_sync(b, b_tile[warp], 16);
+    wmma::load_matrix_sync(a, a_tile, TK);
+    wmma::load_matrix_sync(b, b_tile, 16);
     if constexpr (std::is_same_v<In, float>) {  // tf32: round once (else the hardware truncates)
       for (int i = 0; i < a.num_elements; ++i) a.x[i] = wmma::__float_to_tf32(a.x[i]);
       for (int i = 0; i < b.num_elements; ++i) b.x[i] = wmma::__float_to_tf32(b.x[i]);

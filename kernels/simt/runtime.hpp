@@ -194,11 +194,15 @@ struct Worker {
   Worker& operator=(const Worker&) = delete;
 
   ~Worker() {  // let every fiber return normally (no forced unwind: sanitizer-friendly teardown)
+    san::ignore_begin();
     quitting = true;
     for (Lane& L : lanes)
       if (L.fiber) resume(L);
+    san::acquire(&teardown_sync);  // TSan: frees below come after everything the fibers did
     for (Lane& L : lanes) san::fiber_destroy(L.san);
+    lanes.clear();
     ::operator delete(dsmem, std::align_val_t{128});
+    san::ignore_end();
   }
 
   std::size_t stack_bytes;
@@ -213,7 +217,7 @@ struct Worker {
   std::uint64_t switches = 0;
   san::SchedulerState sched_san;
   std::unique_ptr<char[]> sync;  // TSan: per-block sync objects, fresh addresses per block
-  char block_start_sync = 0, block_end_sync[2] = {0, 0};
+  char block_start_sync = 0, block_end_sync[2] = {0, 0}, teardown_sync = 0;
   int parity = 0;
   // Read by the watchdog on the launching thread.
   std::atomic<std::int64_t> block_started_ns{0};
@@ -229,9 +233,9 @@ struct Worker {
   }
 
   ctx::fiber lane_main(int i, ctx::fiber&& sched) {
-    lanes[i].scheduler = std::move(sched);
+    san::ignore_begin();  // TSan: the fiber's bookkeeping is not kernel code
     san::fiber_entered(sched_san);
-    san::ignore_begin();
+    lanes[i].scheduler = std::move(sched);
     while (!quitting) {  // one iteration per block this lane takes part in
       san::ignore_end();
       san::acquire(&block_start_sync);             // the launch happens-before the block ...
@@ -243,8 +247,9 @@ struct Worker {
       lanes[i].state = State::exited;
       park(lanes[i]);
     }
+    san::release(&teardown_sync);
     san::ignore_end();
-    san::fiber_exiting(sched_san);
+    san::fiber_exiting(sched_san);  // TSan: what follows runs as the scheduler (ignored in ~Worker)
     return std::move(lanes[i].scheduler);
   }
 
@@ -514,19 +519,21 @@ struct Worker {
   }
 
   // Device-side entry points (called on the fiber).
+  // TSan: the fiber's writes to its Lane are bookkeeping (ignored); release/acquire still count.
   std::uint64_t barrier(Lane& L, Op op, std::uint64_t pred, const std::source_location& s) {
+    san::ignore_begin();
     void* obj = sync ? sync.get() + (L.barrier_phase++ & 1) : nullptr;
     if (obj) san::release(obj);
-    san::ignore_begin();
     L.state = State::at_barrier;
     L.op = op;
     L.value = pred;
     L.site = s;
     L.has_site = true;
     park(L);
-    san::ignore_end();
     if (obj) san::acquire(obj);
-    return L.result;
+    const std::uint64_t result = L.result;
+    san::ignore_end();
+    return result;
   }
 
   std::uint64_t warp_op(Lane& L, Op op, unsigned mask, std::uint64_t v, int arg, int width, const std::source_location& s) {
@@ -541,11 +548,11 @@ struct Worker {
     }
     if (width < 1 || width > 32 || (width & (width - 1)))
       report(std::string(op_name(op)) + ": width " + std::to_string(width) + " is not a power of two <= 32, at " + site_text(s), self, 1);
+    san::ignore_begin();
     if (op == Op::syncwarp && sync) {
       L.sync_parity = L.warp_phase++ & 1;
       san::release(sync.get() + 2 + 2 * self + L.sync_parity);
     }
-    san::ignore_begin();
     L.state = State::at_warp_op;
     L.op = op;
     L.mask = mask;
@@ -555,13 +562,14 @@ struct Worker {
     L.site = s;
     L.has_site = true;
     park(L);
-    san::ignore_end();
     if (op == Op::syncwarp && sync) {  // acquire what each member released at this __syncwarp
       const int base = self & ~31;
       for (int k = 0; k < 32; ++k)
         if (L.result >> k & 1) san::acquire(sync.get() + 2 + 2 * (base + k) + (L.value >> k & 1));
     }
-    return L.result;
+    const std::uint64_t result = L.result;
+    san::ignore_end();
+    return result;
   }
 };
 

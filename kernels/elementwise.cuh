@@ -1,0 +1,135 @@
+// kernels/elementwise.cuh: the CUDA backend's small kernels: the training-step position kept on
+// the device, batch gather through the epoch's order, the loss history, fill, sigmoid and Philox
+// normals. Pure device code (nvcc for the GPU, the host compiler for the SIMT runtime).
+// Launchers: host/cuda/cuda_backend.cu (the only file that includes it, once per build).
+// Tests: tests/test_data_kernels.cpp (through the backend, against host/cpu/).
+#pragma once
+#include "kernels/portable.cuh"
+#include "kernels/philox.cuh"
+
+// The GPU and SIMT builds of these kernels get different symbol names, so that one binary may
+// hold both (a SIMT test linked against a CUDA-enabled cuvae_lib) without the linker merging them.
+#ifndef CUVAE_KERNEL_BUILD
+#if defined(__CUDACC__)
+#define CUVAE_KERNEL_BUILD gpu_build
+#else
+#define CUVAE_KERNEL_BUILD simt_build
+#endif
+#endif
+
+namespace cuvae::kernels::elementwise {
+inline namespace CUVAE_KERNEL_BUILD {
+
+// Where the training step is, in device memory, so that a captured step replays unchanged.
+struct StepPosition {
+  long long step;        // Adam's t; added to the key stream of the step's eps
+  long long batch;       // batch index within the epoch
+  long long order_size;  // entries of this epoch's order (set with the order)
+};
+
+// A kernel that finds bad input cannot throw: it records the first fault here and the host
+// raises it at its next synchronizing call. code 0: no fault.
+struct DeviceFault {
+  int code;
+  long long a, b, c;
+};
+enum FaultCode : int { kFaultNone = 0, kFaultOrderRange = 1, kFaultRowRange = 2, kFaultHistoryRange = 3 };
+
+__device__ __forceinline__ void report_fault(DeviceFault* fault, int code, long long a, long long b, long long c) {
+  if (atomicCAS(&fault->code, 0, -1) == 0) {  // first fault wins; -1 while its details are written
+    fault->a = a, fault->b = b, fault->c = c;
+    __threadfence();
+    atomicExch(&fault->code, code);
+  }
+}
+
+// <<<1, 1>>>
+__global__ void set_position(StepPosition* pos, long long step, long long batch) {
+  pos->step = step;
+  pos->batch = batch;
+}
+
+// <<<1, 1>>>
+__global__ void set_order_size(StepPosition* pos, long long order_size) { pos->order_size = order_size; }
+
+// <<<1, 1>>>: the end of a training step.
+__global__ void advance_position(StepPosition* pos) {
+  pos->step += 1;
+  pos->batch += 1;
+}
+
+// dst[i, :] = src[order[pos.batch * batch_size + i], :] for i < rows.
+// Grid: x over the columns (float4 groups when kVec: cols % 4 == 0, both bases 16-byte aligned),
+// y strides over the rows. An index outside the order or a row outside src is reported as a fault.
+template <bool kVec>
+__global__ void gather_rows_at_position(const float* __restrict__ src, long long src_rows, long long cols,
+                                        const int* __restrict__ order, const StepPosition* __restrict__ pos, long long batch_size, long long rows,
+                                        float* __restrict__ dst, DeviceFault* fault) {
+  const long long first = pos->batch * batch_size, order_size = pos->order_size;
+  const long long width = kVec ? cols / 4 : cols;
+  const long long c = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= width) return;
+  for (long long r = blockIdx.y; r < rows; r += gridDim.y) {
+    const long long k = first + r;
+    if (k < 0 || k >= order_size) {
+      if (c == 0) report_fault(fault, kFaultOrderRange, k, order_size, 0);
+      continue;
+    }
+    const long long row = order[k];
+    if (row < 0 || row >= src_rows) {
+      if (c == 0) report_fault(fault, kFaultRowRange, row, src_rows, k);
+      continue;
+    }
+    if constexpr (kVec) {
+      reinterpret_cast<float4*>(dst + r * cols)[c] = reinterpret_cast<const float4*>(src + row * cols)[c];
+    } else {
+      dst[r * cols + c] = src[row * cols + c];
+    }
+  }
+}
+
+// <<<1, 1>>>: history[pos.batch, :] = terms[0:2].
+__global__ void record_loss_at_position(const float* __restrict__ terms, float* __restrict__ history,
+                                        long long history_rows, const StepPosition* __restrict__ pos,
+                                        DeviceFault* fault) {
+  const long long b = pos->batch;
+  if (b < 0 || b >= history_rows) {
+    report_fault(fault, kFaultHistoryRange, b, history_rows, 0);
+    return;
+  }
+  history[2 * b] = terms[0];
+  history[2 * b + 1] = terms[1];
+}
+
+// Grid-stride: out[i] = value.
+__global__ void fill(float* __restrict__ out, long long n, float value) {
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<long long>(gridDim.x) * blockDim.x)
+    out[i] = value;
+}
+
+// Grid-stride: y = sigmoid(x), in the form of host/cpu/vae.cpp (no overflow for large |x|).
+__global__ void sigmoid(const float* __restrict__ x, float* __restrict__ y, long long n) {
+  for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const float l = x[i];
+    y[i] = l >= 0.f ? 1.f / (1.f + expf(-l)) : expf(l) / (1.f + expf(l));
+  }
+}
+
+// Grid-stride over Philox groups: out[4g .. 4g+3] = philox_normal4(key, g) (cut at n).
+__global__ void normal(RngKey key, float* __restrict__ out, long long n) {
+  const long long groups = (n + 3) / 4;
+  for (long long g = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; g < groups;
+       g += static_cast<long long>(gridDim.x) * blockDim.x) {
+    const float4 v = philox_normal4(key, static_cast<unsigned long long>(g));
+    const long long i = 4 * g;
+    out[i] = v.x;
+    if (i + 1 < n) out[i + 1] = v.y;
+    if (i + 2 < n) out[i + 2] = v.z;
+    if (i + 3 < n) out[i + 3] = v.w;
+  }
+}
+
+}  // inline namespace CUVAE_KERNEL_BUILD
+}  // namespace cuvae::kernels::elementwise
