@@ -5,7 +5,8 @@
 # registered twice, because ascending thread order hides races:
 #   Suite.Case          SIMT_ORDER from the caller's environment (default: asc)
 #   Suite.Case@random   SIMT_ORDER=random, SIMT_SEED=${CUVAE_SIMT_TEST_SEED} (default 1)
-# Both carry the label `kernels` (`ctest -L kernels`). In the TSan build (CUVAE_SANITIZER=thread)
+# Both carry the label `kernels` (`ctest -L kernels`), and the target `kernel_tests` builds every
+# kernel test (the sanitizer presets build only that). In the TSan build (CUVAE_SANITIZER=thread)
 # the second order is not registered: with fiber-annotated TSan a race is reported in any order.
 #
 #   cuvae_add_kernel_test(test_gemm SOURCES test_gemm.cpp LIBS cuvae_lib)
@@ -15,10 +16,11 @@ set(CUVAE_SIMT_TEST_SEED 1 CACHE STRING "SIMT_SEED for the random-order registra
 
 function(cuvae_add_kernel_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
-  if(NOT TARGET GTest::gtest)
-    find_package(GTest REQUIRED)
-  endif()
   cuvae_add_test(${name} SOURCES ${T_SOURCES} LIBS cuvae_simt ${T_LIBS} LABELS kernels ${T_LABELS})
+  if(NOT TARGET kernel_tests)
+    add_custom_target(kernel_tests)
+  endif()
+  add_dependencies(kernel_tests ${name})
   if(NOT CUVAE_SANITIZER STREQUAL "thread")
     gtest_discover_tests(${name}
       TEST_SUFFIX "@random"
