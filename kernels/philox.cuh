@@ -3,6 +3,13 @@
 // (seed, stream, element index), never on launch configuration, thread count or backend.
 #pragma once
 #include <cstdint>
+
+// curand's device API is device-only under nvcc; its code is written for both sides
+// (NV_IF_TARGET), and the CPU reference must draw the same numbers, so make it __host__ too.
+// This header must come before any other include of curand_kernel.h in a CUDA source.
+#if defined(__CUDACC__) && !defined(QUALIFIERS)
+#define QUALIFIERS static __forceinline__ __host__ __device__
+#endif
 #include <curand_kernel.h>
 
 namespace cuvae {
