@@ -2,6 +2,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <thread>
 #include <vector>
 
@@ -18,8 +21,11 @@ class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads) {
     if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    // OpenBLAS keeps one process-wide pool; this is the one setting of it we make.
+    // OpenBLAS and OpenMP each keep one process-wide pool; these are the only settings we make.
     openblas_set_num_threads(threads);
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#endif
     threads_ = threads;
   }
   Device device() const override { return Device::cpu; }

@@ -174,6 +174,7 @@ struct Gemm::Impl {
   GemmImpl impl;
   int sm_count = 8;  // SIMT build: a nominal count, so the split-K heuristic has work to do
   int forced_version = 0, forced_split = 0;
+  int last_version = 0, last_splits = 0;  // last_kernel(); version 0: cuBLAS(Lt)
 
   // Split-K: partial tiles and one arrival counter per output tile (kept zero between launches).
   static constexpr std::int64_t kWorkspaceFloats = std::int64_t(4) << 20;  // 16 MiB
@@ -278,6 +279,7 @@ struct Gemm::Impl {
     p.workspace = workspace;
     p.counters = counters;
 
+    last_version = version, last_splits = splits;
     const dim3 launch_grid(grid.x, grid.y, splits);
     const bool vec = vectorizable(p);
     switch (op) {
@@ -389,6 +391,7 @@ struct Gemm::Impl {
   }
 
   void run_cublas(Op op, const kg::GemmParams& p) {
+    last_version = 0;
     const LtShape s = lt_shape(op, p);
     LtPlan& plan = plan_for(op, p, s);
     const std::string what = shape_text(op, p) + ", " + precision_name(precision);
@@ -467,6 +470,11 @@ std::string Gemm::describe() const {
 #endif
   }
   return "GEMM";
+}
+
+std::string Gemm::last_kernel() const {
+  if (impl_->last_version == 0) return "cuBLASLt";
+  return "v" + std::to_string(impl_->last_version) + " x" + std::to_string(impl_->last_splits);
 }
 
 void Gemm::force_kernel(int version, int split_k) {

@@ -58,6 +58,8 @@ class Gemm {
   // tf32 or bf16; 0 = the launcher's choice) and the split-K factor (0 = the launcher's choice,
   // clamped to what K and the workspace allow). Throws on a version the precision cannot run.
   void force_kernel(int version, int split_k);
+  // What the last call ran, e.g. "v2 x9" (custom version 2, split-K 9) or "cuBLASLt".
+  std::string last_kernel() const;
 
  private:
   struct Impl;
