@@ -8,6 +8,16 @@
 #endif
 
 namespace cuvae {
+namespace {
+
+void check_cuda_options(const CudaRunOptions& o) {
+  if (o.precision != "fp32" && o.precision != "tf32" && o.precision != "bf16")
+    throw Error("--precision '" + o.precision + "': want fp32, tf32 or bf16");
+  if (o.gemm != "custom" && o.gemm != "cublas" && o.gemm != "auto")
+    throw Error("--gemm '" + o.gemm + "': want custom, cublas or auto");
+}
+
+}  // namespace
 
 bool cuda_backend_built() {
 #ifdef CUVAE_HAVE_CUDA
@@ -17,18 +27,28 @@ bool cuda_backend_built() {
 #endif
 }
 
-std::unique_ptr<Backend> make_backend(std::string_view device, int threads, std::ostream& log) {
-  if (device == "cpu") return make_cpu_backend(threads);
-  if (device != "auto" && device != "cuda")
+std::unique_ptr<Backend> make_backend(std::string_view device, int threads, std::ostream& log,
+                                      const CudaRunOptions& cuda) {
+  check_cuda_options(cuda);
+  if (device != "auto" && device != "cuda" && device != "cpu")
     throw Error("--device '" + std::string(device) + "': expected auto, cpu or cuda");
+  if (device != "cpu") {
 #ifdef CUVAE_HAVE_CUDA
-  std::string why = cuda_unavailable_reason();
-  if (why.empty()) return make_cuda_backend(0);
+    std::string why = cuda_unavailable_reason();
+    if (why.empty()) {
+      CudaOptions o;
+      o.precision = cuda::parse_precision(cuda.precision);
+      o.gemm = cuda::parse_gemm_impl(cuda.gemm);
+      o.graphs = cuda.graphs;
+      return make_cuda_backend(0, o);
+    }
 #else
-  std::string why = "this cuvae was built without the CUDA backend (configure with -DCUVAE_CUDA=ON)";
+    std::string why = "this cuvae was built without the CUDA backend (configure with -DCUVAE_CUDA=ON)";
 #endif
-  if (device == "cuda") throw Error("--device cuda: " + why);
-  log << "note: no usable GPU (" << why << "); running on the CPU\n";
+    if (device == "cuda") throw Error("--device cuda: " + why);
+    log << "note: no usable GPU (" << why << "); running on the CPU\n";
+  }
+  if (cuda.precision != "fp32") log << "note: --precision " << cuda.precision << " applies to the GPU; the CPU computes in fp32\n";
   return make_cpu_backend(threads);
 }
 

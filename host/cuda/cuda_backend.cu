@@ -1,0 +1,543 @@
+// host/cuda/cuda_backend.cu: the CUDA backend (see cuda_backend.hpp): launchers for kernels/
+// (shape checks, grid choice, an NVTX range per op), the GEMMs through host/cuda/gemm.hpp, a
+// device memory arena, the step position on the device and the training step as a CUDA graph.
+// One source, two builds (every difference is in host/cuda/device_api.hpp):
+//   nvcc, into cuvae_lib when CUVAE_CUDA=ON: the GPU backend;
+//   the host compiler, into cuvae_simt_backend (host/cuda/cuda_backend_simt.cpp includes this
+//   file with CUVAE_GEMM_SIMT defined): the same backend on the SIMT runtime, for CI without a GPU.
+//
+// Memory: an arena over a few large device allocations (64 MiB or the request, whichever is
+// larger), reserved as needed up to a limit and reused through a free list; a training step that
+// was warmed up allocates nothing. Graphs: run_step runs a shape's first step directly (warm-up:
+// lazy workspaces, GEMM auto-tuning), captures the second and replays the graph from then on.
+// A graph bakes in the buffers it used, so releasing any buffer older than a graph drops it.
+#include "host/cuda/cuda_backend.hpp"
+
+#include <nvtx3/nvToolsExt.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "host/cuda/device_api.hpp"
+#include "host/op_checks.hpp"
+#include "kernels/adam.cuh"
+#include "kernels/elementwise.cuh"
+#include "kernels/vae.cuh"
+
+#ifndef CUVAE_CUDA_ARCHS  // set by host/cuda/cuda_backend.cmake from CMAKE_CUDA_ARCHITECTURES
+#define CUVAE_CUDA_ARCHS "(unknown)"
+#endif
+
+namespace cuvae::cuda {
+inline namespace CUVAE_GEMM_BUILD {
+namespace {
+
+namespace api = device_api;
+namespace ke = kernels::elementwise;
+namespace kv = kernels::vae;
+namespace ka = kernels::adam;
+
+constexpr int kThreads = 256;  // block size of the grid-stride kernels
+
+long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
+bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+
+// ---- arena ------------------------------------------------------------------------------------
+
+// Device memory in a few large chunks, handed out in 256-byte aligned blocks (best fit, with
+// neighbours merged on release). Chunks are kept until the backend goes. Every block gets a
+// serial number, so the backend can tell which captured graphs may use a released block.
+class Arena {
+ public:
+  static constexpr std::size_t kAlign = 256;
+  static constexpr std::size_t kChunkBytes = std::size_t(64) << 20;
+
+  Arena(std::string label, std::size_t limit) : label_(std::move(label)), limit_(limit) {}
+  ~Arena() {
+    for (Chunk& c : chunks_) api::free_memory(c.base);
+  }
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  void* allocate(std::size_t bytes) {
+    bytes = std::max<std::size_t>(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+    auto [chunk, offset] = best_fit(bytes);
+    if (chunk < 0) {
+      grow(bytes);
+      std::tie(chunk, offset) = best_fit(bytes);
+    }
+    Chunk& c = chunks_[static_cast<std::size_t>(chunk)];
+    const std::size_t free_size = c.free.at(offset);
+    c.free.erase(offset);
+    if (free_size > bytes) c.free.emplace(offset + bytes, free_size - bytes);
+    void* p = c.base + offset;
+    live_.emplace(p, Block{static_cast<std::size_t>(chunk), offset, bytes, ++serial_});
+    in_use_ += bytes;
+    return p;
+  }
+
+  // The released block's serial; 0 for a pointer the arena did not hand out.
+  std::uint64_t release(void* p) noexcept {
+    auto it = live_.find(p);
+    if (it == live_.end()) return 0;
+    const Block b = it->second;
+    live_.erase(it);
+    in_use_ -= b.size;
+    auto& free = chunks_[b.chunk].free;
+    std::size_t offset = b.offset, size = b.size;
+    auto next = free.lower_bound(offset);
+    if (next != free.end() && next->first == offset + size) {
+      size += next->second;
+      next = free.erase(next);
+    }
+    if (next != free.begin()) {
+      auto prev = std::prev(next);
+      if (prev->first + prev->second == offset) {
+        offset = prev->first;
+        size += prev->second;
+        free.erase(prev);
+      }
+    }
+    free.emplace(offset, size);
+    return b.serial;
+  }
+
+  std::uint64_t last_serial() const { return serial_; }
+
+ private:
+  struct Chunk {
+    char* base;
+    std::size_t size;
+    std::map<std::size_t, std::size_t> free;  // offset -> size
+  };
+  struct Block {
+    std::size_t chunk, offset, size;
+    std::uint64_t serial;
+  };
+
+  std::pair<long, std::size_t> best_fit(std::size_t bytes) const {
+    long best = -1;
+    std::size_t best_offset = 0, best_size = SIZE_MAX;
+    for (std::size_t i = 0; i < chunks_.size(); ++i)
+      for (const auto& [offset, size] : chunks_[i].free)
+        if (size >= bytes && size < best_size) best = static_cast<long>(i), best_offset = offset, best_size = size;
+    return {best, best_offset};
+  }
+
+  void grow(std::size_t bytes) {
+    constexpr std::size_t kGranule = std::size_t(2) << 20;
+    const std::size_t need = (bytes + kGranule - 1) / kGranule * kGranule;
+    std::size_t size = std::max(need, kChunkBytes);
+    if (reserved_ + size > limit_) size = need;  // the last bit below the limit
+    if (reserved_ + size > limit_) out_of_memory(bytes, "the arena's limit");
+    void* p = api::try_malloc(size);
+    if (!p && size > need) p = api::try_malloc(size = need);
+    if (!p) out_of_memory(bytes, "the device");
+    chunks_.push_back(Chunk{static_cast<char*>(p), size, {{0, size}}});
+    reserved_ += size;
+  }
+
+  [[noreturn]] void out_of_memory(std::size_t bytes, const char* refused_by) const {
+    std::size_t free = 0, total = 0;
+    try {
+      api::memory_info(free, total);
+    } catch (const Error&) {
+    }
+    throw Error(label_ + ": out of device memory: " + refused_by + " refused " + api::megabytes(bytes) + " (arena: " +
+                api::megabytes(reserved_) + " reserved in " + std::to_string(chunks_.size()) + " chunks, " +
+                api::megabytes(in_use_) + " in use, limit " + api::megabytes(limit_) + "; device: " +
+                api::megabytes(free) + " free of " + api::megabytes(total) + ")");
+  }
+
+  std::string label_;
+  std::size_t limit_;
+  std::vector<Chunk> chunks_;
+  std::unordered_map<void*, Block> live_;
+  std::size_t reserved_ = 0, in_use_ = 0;
+  std::uint64_t serial_ = 0;
+};
+
+// ---- ops: NVTX range and error context -------------------------------------------------------
+
+std::string shapes_text(std::initializer_list<std::pair<const char*, const Tensor*>> tensors) {
+  std::string s;
+  for (const auto& [name, t] : tensors)
+    if (t) s += std::string(s.empty() ? "" : " ") + name + t->shape.str();
+  return s;
+}
+
+// One per op call: an NVTX range named "op shapes" (what Nsight Systems shows), and the context
+// every launch failure of the op is reported with.
+class OpScope {
+ public:
+  OpScope(const char* op, const std::string& shapes) : name_(shapes.empty() ? op : std::string(op) + " " + shapes) {
+    nvtxRangePushA(name_.c_str());
+  }
+  ~OpScope() { nvtxRangePop(); }
+  OpScope(const OpScope&) = delete;
+  OpScope& operator=(const OpScope&) = delete;
+  const std::string& name() const { return name_; }
+
+  template <class... P, class... A>
+  void launch(const char* kernel_name, const char* file, int line, void (*kernel)(P...), dim3 grid, dim3 block,
+              std::size_t smem, api::Stream stream, A&&... args) const {
+    try {
+      cuvae::launch(kernel, grid, block, smem, stream, std::forward<A>(args)...);
+    } catch (const Error& e) {
+      fail_at(file, line, name_ + ": " + kernel_name + ": " + e.what());
+    }
+  }
+
+ private:
+  std::string name_;
+};
+#define CUVAE_LAUNCH(scope, kernel, ...) (scope).launch(#kernel, __FILE__, __LINE__, kernel, __VA_ARGS__)
+
+// ---- the backend ------------------------------------------------------------------------------
+
+class StreamHolder {
+ public:
+  StreamHolder() : s_(api::create_stream()) {}
+  ~StreamHolder() { api::destroy_stream(s_); }
+  StreamHolder(const StreamHolder&) = delete;
+  StreamHolder& operator=(const StreamHolder&) = delete;
+  api::Stream get() const { return s_; }
+
+ private:
+  api::Stream s_;
+};
+
+std::size_t default_limit() {
+  std::size_t free = 0, total = 0;
+  api::memory_info(free, total);
+  return free / 10 * 9;
+}
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int device, const CudaOptions& options)
+      : options_(options),
+        info_(api::open_device(device)),
+        label_(std::string(api::kSimulated ? "simt:" : "cuda:") + std::to_string(device)),
+        arena_(label_, options.memory_limit_bytes ? options.memory_limit_bytes : default_limit()),
+        gemm_(stream_.get(), options.precision, options.gemm) {
+    pos_ = static_cast<ke::StepPosition*>(arena_.allocate(sizeof(ke::StepPosition)));
+    fault_ = static_cast<ke::DeviceFault*>(arena_.allocate(sizeof(ke::DeviceFault)));
+    const ke::DeviceFault none{};
+    api::copy_to_device(fault_, &none, sizeof none, stream_.get(), "backend start-up");
+    const ke::StepPosition start{1, 0, 0};
+    api::copy_to_device(pos_, &start, sizeof start, stream_.get(), "backend start-up");
+    api::synchronize_device("backend start-up");  // the GEMM's set-up ran on the default stream
+  }
+
+  ~CudaBackend() override {
+    try {
+      api::synchronize(stream_.get(), "");
+    } catch (const Error&) {  // a failed kernel was reported (or will not be): free what we can
+    }
+    steps_.clear();
+  }
+
+  Device device() const override { return Device::cuda; }
+
+  std::string describe() const override {
+    std::string s = label_ + " " + info_.name;
+    if (!api::kSimulated) s += " (sm_" + std::to_string(info_.major) + std::to_string(info_.minor) + ")";
+    return s + ", " + gemm_.describe() + (options_.graphs ? ", graphs" : ", no graphs");
+  }
+
+  // ---- memory ----
+  float* allocate(std::int64_t count) override {
+    CUVAE_CHECK(count > 0, "allocate " + std::to_string(count) + " floats");
+    refuse_in_capture("allocate(" + std::to_string(count) + " floats)");
+    return static_cast<float*>(arena_.allocate(static_cast<std::size_t>(count) * sizeof(float)));
+  }
+
+  void release(float* p) noexcept override {
+    if (!p) return;
+    drop_graphs_using(arena_.release(p));
+  }
+
+  void to_device(const Tensor& dst, const float* host) override {
+    refuse_in_capture("to_device " + dst.str());
+    api::copy_to_device(dst.data, host, bytes(dst), stream_.get(), "to_device " + dst.str());
+  }
+
+  void to_host(float* host, const Tensor& src) override {
+    refuse_in_capture("to_host " + src.str());
+    api::copy_to_host_async(host, src.data, bytes(src), stream_.get(), "to_host " + src.str());
+    check_faults("to_host " + src.str());
+  }
+
+  void fill(const Tensor& t, float value) override {
+    const OpScope op("fill", shapes_text({{"t", &t}}));
+    const long long n = t.numel();
+    if (n == 0) return;
+    CUVAE_LAUNCH(op, ke::fill, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), t.data, n, value);
+  }
+
+  void synchronize() override {
+    refuse_in_capture("synchronize");
+    check_faults("synchronize");
+  }
+
+  // ---- the training-step position ----
+  void set_position(std::int64_t step, std::int64_t batch) override {
+    const OpScope op("set_position", "");
+    CUVAE_LAUNCH(op, ke::set_position, dim3(1), dim3(1), 0, stream(), pos_, step, batch);
+  }
+
+  void advance_position() override {
+    const OpScope op("advance_position", "");
+    CUVAE_LAUNCH(op, ke::advance_position, dim3(1), dim3(1), 0, stream(), pos_);
+  }
+
+  void set_order(std::span<const std::int64_t> order) override {
+    const std::string what = "set_order [" + std::to_string(order.size()) + "]";
+    const OpScope op("set_order", "[" + std::to_string(order.size()) + "]");
+    refuse_in_capture(what);
+    std::vector<int> rows(order.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      if (order[i] < 0 || order[i] > INT_MAX)
+        throw Error(what + ": row " + std::to_string(order[i]) + " at " + std::to_string(i) + " is outside 0.." +
+                    std::to_string(INT_MAX));
+      rows[i] = static_cast<int>(order[i]);
+    }
+    if (rows.size() > order_capacity_) {  // a new buffer: graphs that read the old one go with it
+      if (order_) release(reinterpret_cast<float*>(order_));
+      order_ = static_cast<int*>(arena_.allocate(rows.size() * sizeof(int)));
+      order_capacity_ = rows.size();
+    }
+    if (!rows.empty()) api::copy_to_device(order_, rows.data(), rows.size() * sizeof(int), stream(), what);
+    CUVAE_LAUNCH(op, ke::set_order_size, dim3(1), dim3(1), 0, stream(), pos_, static_cast<long long>(rows.size()));
+  }
+
+  void gather_batch(const Tensor& src, std::int64_t batch_size, const Tensor& dst) override {
+    const OpScope op("gather_batch", shapes_text({{"src", &src}, {"dst", &dst}}));
+    CUVAE_CHECK(src.shape.rank >= 1 && src.data && dst.data && dst.cols() == src.cols() && batch_size >= dst.rows(),
+                op.name() + ": batch size " + std::to_string(batch_size));
+    CUVAE_CHECK(order_ != nullptr, op.name() + ": no order: call set_order first");
+    const long long rows = dst.rows(), cols = dst.cols();
+    if (rows == 0 || cols == 0) return;
+    const bool vec = cols % 4 == 0 && aligned16(src.data) && aligned16(dst.data);
+    const long long width = vec ? cols / 4 : cols;
+    const int threads = static_cast<int>(std::min<long long>(kThreads, ceil_div(width, 32) * 32));
+    const dim3 grid(static_cast<unsigned>(ceil_div(width, threads)), static_cast<unsigned>(std::min<long long>(rows, 65535)));
+    CUVAE_LAUNCH(op, (vec ? ke::gather_rows_at_position<true> : ke::gather_rows_at_position<false>), grid, dim3(threads), 0, stream(), src.data, src.rows(), cols, order_, pos_,
+                 batch_size, rows, dst.data, fault_);
+  }
+
+  void record_loss(const Tensor& terms, const Tensor& history) override {
+    const OpScope op("record_loss", shapes_text({{"terms", &terms}, {"history", &history}}));
+    CUVAE_CHECK(terms.numel() == 2 && history.shape.rank == 2 && history.cols() == 2 && terms.data && history.data,
+                op.name() + ": want terms [2] and history [n, 2]");
+    CUVAE_LAUNCH(op, ke::record_loss_at_position, dim3(1), dim3(1), 0, stream(), terms.data, history.data,
+                 history.rows(), pos_, fault_);
+  }
+
+  void run_step(std::uint64_t shape_key, const std::function<void()>& step) override {
+    if (!options_.graphs) return step();
+    StepGraph& s = steps_[shape_key];
+    if (!s.warmed_up) {  // first step of this shape: run it (lazy workspaces, GEMM auto-tuning)
+      const OpScope op("step (warm-up)", std::to_string(shape_key));
+      step();
+      s.warmed_up = true;
+      return;
+    }
+    if (!s.graph) {
+      const OpScope op("step (capture)", std::to_string(shape_key));
+      auto graph = std::make_unique<api::Graph>();
+      capturing_ = true;
+      try {
+        graph->capture(stream(), step);
+      } catch (...) {
+        capturing_ = false;
+        throw;
+      }
+      capturing_ = false;
+      s.graph = std::move(graph);
+      s.captured_at = arena_.last_serial();
+    }
+    const OpScope op("step (graph)", std::to_string(shape_key));
+    s.graph->launch(stream(), step);
+  }
+
+  // ---- ops ----
+  void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y) override {
+    const OpScope op("linear_forward", shapes_text({{"x", &x}, {"w", &w}, {"y", &y}}));
+    gemm_.linear_forward(x, w, b, act, y);
+  }
+
+  void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
+                       const Tensor& dw, const Tensor& db) override {
+    const OpScope op("linear_backward", shapes_text({{"x", &x}, {"w", &w}, {"dy", &dy}, {"dx", dx}}));
+    gemm_.linear_backward(x, x_act, w, dy, dx, dw, db);
+  }
+
+  void reparameterize(const Tensor& stats, RngKey key, bool at_step, const Tensor& eps, const Tensor& z) override {
+    const OpScope op("reparameterize", shapes_text({{"stats", &stats}, {"z", &z}}));
+    checks::reparameterize(stats, eps, z);
+    const long long B = z.shape[0], L = z.shape[1];
+    CUVAE_CHECK(L <= INT_MAX, op.name());
+    const long long groups = ceil_div(B * L, 4);
+    CUVAE_LAUNCH(op, kv::reparameterize_forward, dim3(grid_stride_blocks(groups)), dim3(kThreads), 0, stream(),
+                 stats.data, B, static_cast<int>(L), key, at_step ? &pos_->step : nullptr, eps.data, z.data);
+  }
+
+  void reparameterize_backward(const Tensor& stats, const Tensor& eps, const Tensor& dz,
+                               const Tensor& dstats) override {
+    const OpScope op("reparameterize_backward", shapes_text({{"stats", &stats}, {"dz", &dz}}));
+    checks::reparameterize(stats, eps, dz);
+    checks::same_shape("reparameterize_backward", stats, dstats);
+    const long long B = dz.shape[0], L = dz.shape[1];
+    CUVAE_CHECK(L <= INT_MAX, op.name());
+    CUVAE_LAUNCH(op, kv::reparameterize_backward, dim3(grid_stride_blocks(B * L)), dim3(kThreads), 0, stream(),
+                 stats.data, eps.data, dz.data, B, static_cast<int>(L), dstats.data);
+  }
+
+  void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float beta, const Tensor* dlogits,
+                const Tensor* dstats, const Tensor& terms) override {
+    const OpScope op("vae_loss", shapes_text({{"logits", &logits}, {"stats", &stats}}));
+    checks::vae_loss(logits, x, stats, dlogits, dstats, terms);
+    const long long B = x.shape[0], D = x.shape[1], L = stats.shape[1] / 2;
+    CUVAE_CHECK(L <= INT_MAX && B <= INT_MAX, op.name());
+    if (B > loss_rows_capacity_) {  // per-image partial sums; sized outside a captured step
+      refuse_in_capture(op.name() + ": growing the per-image workspace");
+      if (loss_rows_) release(reinterpret_cast<float*>(loss_rows_));
+      loss_rows_capacity_ = std::max<long long>(B, 1024);
+      loss_rows_ = static_cast<double2*>(arena_.allocate(static_cast<std::size_t>(loss_rows_capacity_) * sizeof(double2)));
+    }
+    float* dl = dlogits ? dlogits->data : nullptr;
+    float* ds = dstats ? dstats->data : nullptr;
+    const bool vec = D % 4 == 0 && aligned16(logits.data) && aligned16(x.data) && (!dl || aligned16(dl));
+    const long long work = std::max(vec ? D / 4 : D, L);  // per thread block (one image)
+    const dim3 grid(static_cast<unsigned>(B));
+    // Block size from the row length only, so a shape always sums in the same order.
+    if (work >= 512)
+      CUVAE_LAUNCH(op, (vec ? kv::vae_loss_rows<256, true> : kv::vae_loss_rows<256, false>), grid, dim3(256), 0,
+                   stream(), logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_);
+    else if (work >= 128)
+      CUVAE_LAUNCH(op, (vec ? kv::vae_loss_rows<128, true> : kv::vae_loss_rows<128, false>), grid, dim3(128), 0,
+                   stream(), logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_);
+    else
+      CUVAE_LAUNCH(op, (vec ? kv::vae_loss_rows<32, true> : kv::vae_loss_rows<32, false>), grid, dim3(32), 0,
+                   stream(), logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_);
+    CUVAE_LAUNCH(op, kv::vae_loss_sum_rows<256>, dim3(1), dim3(256), 0, stream(), loss_rows_, B, terms.data);
+  }
+
+  void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
+                 const AdamConfig& cfg) override {
+    const OpScope op("adam_step", shapes_text({{"params", &params}}));
+    checks::same_shape("adam_step", params, grads);
+    checks::same_shape("adam_step", params, m);
+    checks::same_shape("adam_step", params, v);
+    const long long n = params.numel();
+    if (n == 0) return;
+    const AdamScalars s = adam_scalars(cfg, 1);  // the step-independent ones; t comes from the device
+    const ka::AdamParams a{s.beta1, s.one_minus_beta1, s.beta2, s.one_minus_beta2, s.eps, s.decay,
+                           cfg.lr,  cfg.beta1,         cfg.beta2};
+    const bool vec = aligned16(params.data) && aligned16(grads.data) && aligned16(m.data) && aligned16(v.data);
+    CUVAE_LAUNCH(op, (vec ? ka::adam_step<true> : ka::adam_step<false>),
+                 dim3(grid_stride_blocks(vec ? std::max(1LL, n / 4) : n)), dim3(kThreads), 0, stream(), params.data,
+                 grads.data, m.data, v.data, n, a, &pos_->step);
+  }
+
+  void sigmoid(const Tensor& x, const Tensor& y) override {
+    const OpScope op("sigmoid", shapes_text({{"x", &x}}));
+    checks::same_shape("sigmoid", x, y);
+    const long long n = x.numel();
+    if (n == 0) return;
+    CUVAE_LAUNCH(op, ke::sigmoid, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), x.data, y.data, n);
+  }
+
+  void normal(RngKey key, const Tensor& out) override {
+    const OpScope op("normal", shapes_text({{"out", &out}}));
+    const long long n = out.numel();
+    if (n == 0) return;
+    CUVAE_LAUNCH(op, ke::normal, dim3(grid_stride_blocks(ceil_div(n, 4))), dim3(kThreads), 0, stream(), key, out.data, n);
+  }
+
+ private:
+  struct StepGraph {
+    bool warmed_up = false;
+    std::unique_ptr<api::Graph> graph;
+    std::uint64_t captured_at = 0;  // arena serial at capture: the graph may use blocks up to it
+  };
+
+  api::Stream stream() const { return stream_.get(); }
+  static std::size_t bytes(const Tensor& t) { return static_cast<std::size_t>(t.numel()) * sizeof(float); }
+  unsigned grid_stride_blocks(long long work) const {
+    return static_cast<unsigned>(std::clamp<long long>(ceil_div(work, kThreads), 1, info_.grid_stride_blocks));
+  }
+
+  void refuse_in_capture(const std::string& what) const {
+    if (capturing_)
+      throw Error(label_ + ": " + what + " inside run_step: a captured training step may only launch ops "
+                  "(allocate buffers before the step, read results after it)");
+  }
+
+  // Drops the graphs captured after block `serial` was handed out: they may read or write it.
+  void drop_graphs_using(std::uint64_t serial) noexcept {
+    if (serial == 0) return;
+    for (auto& [key, s] : steps_)
+      if (s.graph && s.captured_at >= serial) s.graph.reset();
+  }
+
+  // Waits for the stream, then raises the first fault a kernel recorded (bad batch indices).
+  void check_faults(const std::string& what) {
+    ke::DeviceFault f{};
+    api::copy_to_host_async(&f, fault_, sizeof f, stream(), what);
+    api::synchronize(stream(), what);
+    if (f.code == ke::kFaultNone) return;
+    const ke::DeviceFault none{};
+    api::copy_to_device(fault_, &none, sizeof none, stream(), what);
+    switch (f.code) {
+      case ke::kFaultOrderRange:
+        throw Error(label_ + ": gather_batch: batch row " + std::to_string(f.a) + " is outside the order of " +
+                    std::to_string(f.b) + " rows (batch position past the epoch?)");
+      case ke::kFaultRowRange:
+        throw Error(label_ + ": gather_batch: order[" + std::to_string(f.c) + "] = " + std::to_string(f.a) +
+                    " is outside the " + std::to_string(f.b) + " rows of the source");
+      case ke::kFaultHistoryRange:
+        throw Error(label_ + ": record_loss: batch " + std::to_string(f.a) + " is outside the history of " +
+                    std::to_string(f.b) + " rows");
+    }
+    throw Error(label_ + ": a kernel reported fault " + std::to_string(f.code));
+  }
+
+  CudaOptions options_;
+  api::DeviceInfo info_;
+  std::string label_;
+  StreamHolder stream_;
+  Arena arena_;
+  Gemm gemm_;
+  ke::StepPosition* pos_ = nullptr;
+  ke::DeviceFault* fault_ = nullptr;
+  int* order_ = nullptr;
+  std::size_t order_capacity_ = 0;
+  double2* loss_rows_ = nullptr;
+  long long loss_rows_capacity_ = 0;
+  bool capturing_ = false;
+  std::map<std::uint64_t, StepGraph> steps_;
+};
+
+}  // namespace
+
+std::string cuda_unavailable_reason(int device) {
+  return api::unavailable_reason(device, reinterpret_cast<const void*>(&ke::fill), CUVAE_CUDA_ARCHS);
+}
+
+std::unique_ptr<Backend> make_cuda_backend(int device, const CudaOptions& options) {
+  if (std::string why = cuda_unavailable_reason(device); !why.empty()) throw Error("cuda: " + why);
+  return std::make_unique<CudaBackend>(device, options);
+}
+
+}  // inline namespace CUVAE_GEMM_BUILD
+}  // namespace cuvae::cuda

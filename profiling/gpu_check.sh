@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# profiling/gpu_check.sh: the one-call GPU check, for a GPU machine that can download nothing.
+# Configures the default preset for the GPU that is present (CMAKE_CUDA_ARCHITECTURES from
+# nvidia-smi), builds, runs the whole ctest suite and every benchmark (bench_gemm; bench_train.py
+# against PyTorch when a Python with CUDA torch is there, else cuvae alone), and writes ONE JSON
+# file of results plus the logs, then prints a short summary table. About 4-6 minutes on an H100
+# with 16 cores.
+#
+# Dependencies: where the system lacks the build's packages (OpenBLAS, GoogleTest, Boost.Context,
+# CLI11, nlohmann-json, libpng) or the data, it uses .gpu-carry/ made beforehand on a networked
+# machine by profiling/gather_gpu_deps.sh (CMAKE_PREFIX_PATH, CPATH, LIBRARY_PATH,
+# LD_LIBRARY_PATH, CUVAE_DATA, CUVAE_PYDEPS point there).
+#
+# Usage: profiling/gpu_check.sh [--probe] [RESULT_DIR]   (default: $OUT if set, else build/gpu-check)
+#   writes RESULT_DIR/gpu_check.json, RESULT_DIR/{configure,build,ctest,bench_gemm,bench_train}.log and
+#   bench_{gemm,train}.json: 8 files, what the device tool brings back from $OUT
+#   --probe: only the dependencies, the GPU query and a configure (in build/gpu-check-probe); no build.
+# Through the device tool: run(command="profiling/gpu_check.sh", carry=[".gpu-carry"], timeout_s=540)
+# Env: CUVAE_GPU_CHECK_FORCE_CARRY=1 uses .gpu-carry even where the system has the packages;
+#      CUVAE_GPU_CHECK_JOBS=N build/test parallelism (default: all cores);
+#      CUVAE_GPU_CHECK_BUILD_DIR=DIR build folder (default: build/default, the default preset's);
+#      CUVAE_GPU_CHECK_DEADLINE_S=S (default 450): the tests and benchmarks are cut or skipped so that
+#      the check ends, with its JSON, about S seconds after it starts.
+# Exit codes: 0 all passed; 1 a step failed (see the JSON and logs); 3 no GPU (nothing run).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+probe=0
+[[ ${1:-} == --probe ]] && { probe=1; shift; }
+out_dir=${1:-${OUT:-$repo/build/gpu-check}}
+mkdir -p "$out_dir"
+out_dir=$(cd "$out_dir" && pwd)
+json="$out_dir/gpu_check.json"
+jobs=${CUVAE_GPU_CHECK_JOBS:-$(nproc)}
+build=${CUVAE_GPU_CHECK_BUILD_DIR:-$repo/build/default}  # the default preset's folder (bench_train.py's default)
+deadline=${CUVAE_GPU_CHECK_DEADLINE_S:-450}
+t_start=$SECONDS
+say() { echo "gpu_check: $*" >&2; }
+left() { echo $((deadline - (SECONDS - t_start))); }  # seconds to the deadline
+
+# ---- 1. dependencies: the system's, or the carried ones -----------------------------------------
+have_header() {  # a header in the compiler's default search path
+  echo "#include <$1>" | ${CXX:-c++} -x c++ -std=c++20 -fsyntax-only - >/dev/null 2>&1
+}
+have_library() {  # a linkable (development) library
+  echo 'int main() { return 0; }' | ${CXX:-c++} -x c++ - -o /dev/null "-l$1" >/dev/null 2>&1
+}
+missing=()
+for h in cblas.h gtest/gtest.h gmock/gmock.h boost/context/fiber.hpp CLI/CLI.hpp nlohmann/json.hpp png.h zlib.h; do
+  have_header "$h" || missing+=("$h")
+done
+for l in openblas boost_context gtest png z; do
+  have_library "$l" || missing+=("lib$l")
+done
+carry="$repo/.gpu-carry"
+carry_used=false
+# Points CMake, the compilers and the loader at the packages of .gpu-carry/root.tar.xz, unpacked
+# outside the checkout (it is bigger than what travels), once per archive. They then take
+# precedence over the system's for every package, so the build never mixes the two.
+use_carry() {
+  [[ -f $carry/root.tar.xz ]] ||
+    { say "no $carry/root.tar.xz: run profiling/gather_gpu_deps.sh on a networked machine and carry .gpu-carry"; return 1; }
+  local root="${TMPDIR:-/tmp}/cuvae-gpu-carry/root" stamp lib
+  stamp=$(stat -c %Y-%s "$carry/root.tar.xz")
+  if [[ ! -f $root/.stamp || $(cat "$root/.stamp") != "$stamp" ]]; then
+    rm -rf "$root" && mkdir -p "$root"
+    tar -C "$root" -xJf "$carry/root.tar.xz"
+    echo "$stamp" > "$root/.stamp"
+  fi
+  lib="$root/usr/lib/x86_64-linux-gnu"
+  export CMAKE_PREFIX_PATH="$root/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  export CPATH="$root/usr/include${CPATH:+:$CPATH}"
+  export LIBRARY_PATH="$lib:$lib/openblas-pthread${LIBRARY_PATH:+:$LIBRARY_PATH}"
+  export LD_LIBRARY_PATH="$lib:$lib/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  carry_used=true
+}
+if ((${#missing[@]})) || [[ ${CUVAE_GPU_CHECK_FORCE_CARRY:-0} == 1 ]]; then
+  ((${#missing[@]})) && say "the system lacks ${missing[*]}; using $carry"
+  use_carry || exit 1
+fi
+# Configures build dir $1 (extra CMake arguments after it) into $out_dir/configure.log; when the
+# system's packages do not configure and the carried ones were not used yet, tries those.
+configure() {
+  local dir=$1; shift
+  if cmake "$@" > "$out_dir/configure.log" 2>&1; then return 0; fi
+  [[ $carry_used == false && -f $carry/root.tar.xz ]] || return 1
+  say "configure failed with the system's packages ($(grep -m1 -A2 'CMake Error' "$out_dir/configure.log" | tr -s ' \n' ' ' | cut -c1-160)); retrying with $carry"
+  use_carry || return 1
+  rm -rf "$dir/CMakeCache.txt" "$dir/CMakeFiles"
+  cmake "$@" > "$out_dir/configure.log" 2>&1
+}
+if [[ -z ${CUVAE_DATA:-} && ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+  if [[ -f $carry/data/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+    export CUVAE_DATA="$carry/data/fashion-mnist"
+  else
+    say "warning: no Fashion-MNIST (install dataset-fashion-mnist or carry .gpu-carry/data); data tests will fail"
+  fi
+fi
+[[ -z ${CUVAE_PYDEPS:-} && -d $carry/pydeps ]] && export CUVAE_PYDEPS="$carry/pydeps"
+
+# ---- 2. the GPU ---------------------------------------------------------------------------------
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+  say "no GPU: nvidia-smi not found (this check needs an NVIDIA GPU machine; nothing was run)"
+  exit 3
+fi
+if ! gpu_line=$(nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv,noheader 2>&1 | head -1) ||
+   [[ -z $gpu_line || $gpu_line == *"failed"* || $gpu_line == *"No devices"* ]]; then
+  say "no GPU: nvidia-smi: ${gpu_line:-no output}"
+  exit 3
+fi
+IFS=',' read -r gpu_name compute_cap driver memory <<< "$gpu_line"
+gpu_name=$(echo "$gpu_name" | xargs); compute_cap=$(echo "$compute_cap" | xargs)
+arch=${compute_cap/./}
+say "GPU: $gpu_name (sm_$arch), driver$(echo "$driver" | sed 's/^ */ /'), $memory; $jobs jobs"
+
+if [[ $probe == 1 ]]; then
+  rc=0
+  configure "$repo/build/gpu-check-probe" -S "$repo" -B "$repo/build/gpu-check-probe" -DCUVAE_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="$arch" || rc=1
+  say "probe: carried deps $carry_used${missing:+ (the system lacks ${missing[*]})}; configure $([[ $rc == 0 ]] && echo ok || echo failed) ($out_dir/configure.log)"
+  exit $rc
+fi
+
+status=0
+step_status() { if [[ $1 == 0 ]]; then echo ok; else status=1; echo failed; fi; }
+
+# ---- 3. configure and build ---------------------------------------------------------------------
+generator=()
+[[ ! -f $build/CMakeCache.txt ]] && command -v ninja >/dev/null && generator=(-G Ninja)
+t0=$SECONDS
+set +e
+cd "$repo"  # cmake --preset reads ./CMakePresets.json
+configure "$build" --preset default -B "$build" "${generator[@]}" -DCMAKE_CUDA_ARCHITECTURES="$arch" -DCUVAE_BUILD_BENCHMARKS=ON
+configure_rc=$?
+build_rc=1
+if [[ $configure_rc == 0 ]]; then
+  timeout "$(left)" cmake --build "$build" -j "$jobs" > "$out_dir/build.log" 2>&1
+  build_rc=$?
+  [[ $build_rc == 124 ]] && echo "gpu_check: build stopped at the deadline (CUVAE_GPU_CHECK_DEADLINE_S=$deadline)" >> "$out_dir/build.log"
+fi
+set -e
+build_s=$((SECONDS - t0))
+configure_status=$(step_status $configure_rc)
+build_status=$(step_status $build_rc)
+say "configure $configure_status, build $build_status (${build_s} s)"
+
+# ---- 4. tests -----------------------------------------------------------------------------------
+tests_json='null'
+if [[ $build_rc == 0 ]]; then
+  t0=$SECONDS
+  set +e
+  # SIMT kernel tests each start a pool of threads: keep them from oversubscribing the cores.
+  budget=$(( $(left) - 120 ))  # keep two minutes for the benchmarks
+  ((budget > 60)) || budget=60
+  SIMT_THREADS=2 timeout "$budget" ctest --test-dir "$build" -j "$jobs" --timeout 300 --output-on-failure \
+    --output-junit "$build/gpu_check_ctest.xml" > "$out_dir/ctest.log" 2>&1
+  ctest_rc=$?
+  set -e
+  tests_s=$((SECONDS - t0))
+  tests_json=$(python3 - "$build/gpu_check_ctest.xml" "$ctest_rc" "$tests_s" <<'EOF'
+import json, sys, xml.etree.ElementTree as ET
+path, rc, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+try:
+    cases = ET.parse(path).getroot().iter("testcase")
+except Exception as e:
+    print(json.dumps({"rc": rc, "seconds": secs, "error": f"no junit output: {e}"})); sys.exit()
+counts = {"passed": 0, "failed": 0, "skipped": 0}
+failed, gpu_skipped = [], 0
+for c in cases:
+    s = c.get("status", "run")
+    if s in ("fail", "failed") or c.find("failure") is not None:
+        counts["failed"] += 1; failed.append(c.get("name"))
+    elif s in ("disabled", "notrun", "skipped") or c.find("skipped") is not None:
+        counts["skipped"] += 1
+    else:
+        counts["passed"] += 1
+print(json.dumps({"rc": rc, "seconds": secs, **counts, "total": sum(counts.values()), "failed_tests": failed[:50]}))
+EOF
+)
+  [[ $ctest_rc == 0 ]] || status=1
+  say "ctest: $tests_json"
+fi
+
+# ---- 5. benchmarks ------------------------------------------------------------------------------
+gemm_json='null'
+if [[ -x $build/profiling/bench_gemm ]] && (($(left) > 60)); then
+  set +e
+  timeout $(( $(left) / 3 )) "$build/profiling/bench_gemm" --json "$out_dir/bench_gemm.json" > "$out_dir/bench_gemm.log" 2>&1
+  gemm_rc=$?
+  set -e
+  [[ $gemm_rc == 0 ]] || status=1
+  gemm_json=$(python3 -c 'import json,sys; print(json.dumps({"rc": int(sys.argv[1]), "file": "bench_gemm.json"}))' "$gemm_rc")
+  say "bench_gemm: exit $gemm_rc"
+else
+  say "bench_gemm: not built, or no time left"
+fi
+
+# A Python with torch on CUDA for the PyTorch baseline: the PATH one, then Debian's.
+torch_py=""
+for py in python3 /usr/bin/python3; do
+  if command -v "$py" >/dev/null && "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    torch_py=$(command -v "$py"); break
+  fi
+done
+train_json='null'
+if [[ -x $build/cuvae ]] && (($(left) > 20)); then
+  data_args=()
+  [[ -n ${CUVAE_DATA:-} ]] && data_args=(--data "$CUVAE_DATA")
+  set +e
+  train_rc=1
+  : > "$out_dir/bench_train.log"
+  if [[ -n $torch_py ]]; then
+    say "bench_train: cuvae vs PyTorch ($torch_py)"
+    rm -f "$out_dir/bench_train.json"
+    timeout "$(left)" "$torch_py" "$repo/profiling/bench_train.py" --cuvae "$build/cuvae" --device cuda --batch-size 128 1024 \
+      "${data_args[@]}" --json "$out_dir/bench_train.json" >> "$out_dir/bench_train.log" 2>&1
+    train_rc=$?
+  fi
+  if [[ $train_rc != 0 ]] && (($(left) > 15)); then
+    # bench_train.py failed, or there is no torch: time cuvae (2nd epoch, from metrics.jsonl) and,
+    # where torch is there, pytorch_vae.py --bench directly.
+    if [[ -n $torch_py ]]; then say "bench_train: bench_train.py failed (bench_train.log); timing directly"
+    else say "bench_train: no Python with CUDA torch here: timing cuvae alone (no PyTorch baseline)"; fi
+    timeout "$(left)" python3 - "$build/cuvae" "$repo/profiling/pytorch_vae.py" "$torch_py" "$out_dir/bench_train.json" \
+      "${data_args[@]}" >> "$out_dir/bench_train.log" 2>&1 <<'EOF'
+import json, os, subprocess, sys, tempfile
+cuvae, pt_script, torch_py, out = sys.argv[1:5]
+data = sys.argv[6] if len(sys.argv) > 6 else ""
+rows, ok = [], True
+for batch in (128, 1024):
+    row = {"device": "cuda", "batch": batch, "cuvae_s": None, "baseline": None}
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [cuvae, "train", "--device", "cuda", "--epochs", "2", "--batch-size", str(batch), "--test-limit", "512",
+               "--no-progress", "--out", tmp] + (["--data", data] if data else [])
+        if subprocess.run(cmd).returncode == 0:
+            recs = [json.loads(l) for l in open(os.path.join(tmp, "metrics.jsonl")) if l.strip()]
+            row["cuvae_s"] = recs[-1]["seconds"]
+        else:
+            ok = False
+        if torch_py:
+            res = os.path.join(tmp, "pt.json")
+            cmd = [torch_py, pt_script, "--bench", "--device", "cuda", "--batch-size", str(batch), "--json", res] + \
+                  (["--data", data] if data else [])
+            if subprocess.run(cmd).returncode == 0:
+                r = json.load(open(res))
+                secs = r["bench"]["seconds"] if "bench" in r else r["epochs"][-1]["seconds"]
+                row.update(baseline="pytorch eager", baseline_s=secs)
+                if row["cuvae_s"]:
+                    row["speedup"] = secs / row["cuvae_s"]
+            else:
+                print(f"pytorch_vae.py --bench failed for batch {batch}")
+    rows.append(row)
+    print(row, flush=True)
+json.dump(rows, open(out, "w"), indent=1)
+sys.exit(0 if ok else 1)
+EOF
+    train_rc=$?
+  fi
+  set -e
+  [[ $train_rc == 0 ]] || status=1
+  train_json=$(python3 - "$out_dir/bench_train.json" "$train_rc" "$torch_py" <<'EOF'
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1]))
+except Exception:
+    rows = []
+print(json.dumps({"rc": int(sys.argv[2]), "pytorch": sys.argv[3] or None, "rows": rows}))
+EOF
+)
+fi
+
+# ---- 6. one JSON, then the summary --------------------------------------------------------------
+GPU_NAME="$gpu_name" COMPUTE_CAP="$compute_cap" DRIVER="$(echo "$driver" | xargs)" MEMORY="$(echo "$memory" | xargs)" \
+CARRY_USED="$carry_used" CONFIGURE="$configure_status" BUILD="$build_status" BUILD_S="$build_s" \
+CTEST="$tests_json" GEMM="$gemm_json" TRAIN="$train_json" SECONDS_ALL="$((SECONDS - t_start))" STATUS="$status" \
+python3 - "$json" <<'EOF'
+import json, os, sys
+e = os.environ
+result = {
+  "gpu": {"name": e["GPU_NAME"], "compute_cap": e["COMPUTE_CAP"], "driver": e["DRIVER"], "memory": e["MEMORY"]},
+  "carried_deps": e["CARRY_USED"] == "true",
+  "configure": e["CONFIGURE"], "build": e["BUILD"], "build_seconds": int(e["BUILD_S"]),
+  "ctest": json.loads(e["CTEST"]), "bench_gemm": json.loads(e["GEMM"]), "bench_train": json.loads(e["TRAIN"]),
+  "seconds": int(e["SECONDS_ALL"]), "ok": e["STATUS"] == "0",
+  "logs": ["configure.log", "build.log", "ctest.log", "bench_gemm.log", "bench_gemm.json", "bench_train.log", "bench_train.json"],
+}
+json.dump(result, open(sys.argv[1], "w"), indent=1)
+EOF
+python3 - "$json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+t = r.get("ctest") or {}
+print(f"\n== gpu_check: {r['gpu']['name']} (sm_{r['gpu']['compute_cap'].replace('.', '')}), {r['seconds']} s, "
+      f"{'OK' if r['ok'] else 'FAILED'}")
+print(f"{'build':<12} {r['build']} ({r['build_seconds']} s)")
+if t:
+    print(f"{'ctest':<12} {t.get('passed', 0)} passed, {t.get('failed', 0)} failed, {t.get('skipped', 0)} skipped"
+          + (f": {', '.join(t['failed_tests'][:5])}" if t.get("failed_tests") else ""))
+g = r.get("bench_gemm")
+print(f"{'bench_gemm':<12} " + ("not built" if not g else f"exit {g['rc']} (bench_gemm.json)"))
+b = r.get("bench_train") or {}
+for row in b.get("rows", []):
+    if not row.get("cuvae_s"):
+        print(f"{'train b=' + str(row['batch']):<12} cuvae failed"); continue
+    base = (f"{row['baseline']} {row['baseline_s']:.3f} s, speed-up {row['speedup']:.2f}x" if row.get("speedup")
+            else "no PyTorch baseline")
+    print(f"{'train b=' + str(row['batch']):<12} cuvae {row['cuvae_s']:.3f} s/epoch ({60000 / row['cuvae_s']:.0f} img/s); {base}")
+print(f"results: {sys.argv[1]}")
+EOF
+exit $status

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# profiling/nsight.sh: profiles cuvae on the GPU with Nsight Systems (timeline of a short training
+# run: NVTX ranges per op, kernels, graph launches) and Nsight Compute (every kernel of one
+# training step, full metric set). The commands, to run by hand:
+#
+#   nsys profile --trace=cuda,nvtx,osrt --cuda-graph-trace=node -o OUT/cuvae_train \
+#       build/default/cuvae train --device cuda --epochs 1 --train-limit 5000 --no-progress --out OUT/run
+#   nsys stats --report cuda_gpu_kern_sum,nvtx_sum OUT/cuvae_train.nsys-rep
+#   ncu --set full --nvtx --kernel-name regex:. --launch-skip 0 --launch-count 40 -o OUT/cuvae_step \
+#       build/default/cuvae train --device cuda --no-graph --epochs 1 --train-limit 256 --max-steps 3 \
+#       --no-progress --out OUT/run-ncu
+#
+# ncu --set full replays each kernel ~40 times: about 2-3 minutes for the 40 kernels on an H100.
+# ncu profiles the kernels of the first steps without graphs (--no-graph: one launch per op, so
+# each kernel is attributed to its NVTX op range); with graphs, nsys shows the per-node kernels
+# through --cuda-graph-trace=node. Open the reports in nsys-ui / ncu-ui.
+# Usage: profiling/nsight.sh [OUT_DIR]   (default: $OUT if set, else build/nsight); needs a build
+#        of build/default with CUDA (cmake --preset default && cmake --build --preset default) and
+#        a GPU. Env: CUVAE=path/to/cuvae, NSYS=..., NCU=... to override the tools.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=${1:-${OUT:-$repo/build/nsight}}
+mkdir -p "$out"
+cuvae=${CUVAE:-$repo/build/default/cuvae}
+die() { echo "nsight: $*" >&2; exit 1; }
+
+[[ -x $cuvae ]] || die "$cuvae not built: cmake --preset default && cmake --build --preset default"
+command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 || { echo "nsight: no GPU (nvidia-smi found none); nothing profiled" >&2; exit 3; }
+data_args=()
+[[ -n ${CUVAE_DATA:-} ]] && data_args=(--data "$CUVAE_DATA")
+
+# nsys is not always on the PATH: it also ships inside Nsight Compute and the CUDA toolkit.
+find_tool() {
+  local name=$1 override=$2
+  if [[ -n $override ]]; then echo "$override"; return; fi
+  if command -v "$name" >/dev/null; then command -v "$name"; return; fi
+  compgen -G "/usr/local/cuda/bin/$name" >/dev/null && { echo "/usr/local/cuda/bin/$name"; return; }
+  { ls -d /opt/nvidia/nsight-systems/*/bin/"$name" /opt/nvidia/nsight-compute/*/host/target-linux-x64/"$name" \
+      /opt/nvidia/nsight-compute/*/"$name" 2>/dev/null || true; } | sort -V | tail -1
+}
+nsys=$(find_tool nsys "${NSYS:-}")
+ncu=$(find_tool ncu "${NCU:-}")
+rc=0
+
+if [[ -n $nsys ]]; then
+  echo "nsight: nsys ($nsys): 1 epoch of 5000 images" >&2
+  if "$nsys" profile --force-overwrite true --trace=cuda,nvtx,osrt --cuda-graph-trace=node -o "$out/cuvae_train" \
+       "$cuvae" train --device cuda --epochs 1 --train-limit 5000 --test-limit 512 --no-progress "${data_args[@]}" \
+       --out "$out/run-nsys" > "$out/nsys.log" 2>&1; then
+    if [[ -f $out/cuvae_train.nsys-rep ]]; then
+      "$nsys" stats --report cuda_gpu_kern_sum,nvtx_sum --format csv -o "$out/cuvae_train" "$out/cuvae_train.nsys-rep" \
+        >> "$out/nsys.log" 2>&1 || echo "nsight: nsys stats failed (see $out/nsys.log)" >&2
+    else  # the nsys bundled with Nsight Compute may record but not import (seen on the H100 machines)
+      echo "nsight: nsys wrote only $(ls "$out"/cuvae_train.qdstrm 2>/dev/null || echo 'a raw trace'); import it with a" \
+           "full Nsight Systems (QdstrmImporter -i FILE, or open it in nsys-ui)" >&2
+    fi
+  else
+    echo "nsight: nsys profile failed (see $out/nsys.log)" >&2; rc=1
+  fi
+else
+  echo "nsight: nsys not found (set NSYS=...); skipped" >&2
+fi
+
+graph_args=()
+"$cuvae" train --help 2>/dev/null | grep -q -- --no-graph && graph_args=(--no-graph)
+if [[ -n $ncu ]]; then
+  echo "nsight: ncu ($ncu): the kernels of the first training steps ${graph_args[*]}" >&2
+  if "$ncu" --set full --nvtx --launch-count 40 -f -o "$out/cuvae_step" \
+       "$cuvae" train --device cuda "${graph_args[@]}" --epochs 1 --train-limit 256 --test-limit 128 --max-steps 3 --no-progress \
+       "${data_args[@]}" --out "$out/run-ncu" > "$out/ncu.log" 2>&1; then
+    "$ncu" --import "$out/cuvae_step.ncu-rep" --page raw --csv \
+      --metrics gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__throughput.avg.pct_of_peak_sustained_elapsed \
+      > "$out/cuvae_step.csv" 2>>"$out/ncu.log" || true
+  else
+    echo "nsight: ncu failed (see $out/ncu.log)" >&2; rc=1
+  fi
+else
+  echo "nsight: ncu not found (set NCU=...); skipped" >&2
+fi
+echo "nsight: reports in $out" >&2
+exit $rc
