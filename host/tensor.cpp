@@ -25,7 +25,10 @@ std::int64_t Shape::numel() const {
 
 std::string Shape::str() const {
   std::string s = "[";
-  for (int i = 0; i < rank; ++i) s += (i ? ", " : "") + std::to_string(dims[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < rank; ++i) {
+    if (i) s += ", ";
+    s += std::to_string(dims[static_cast<std::size_t>(i)]);
+  }
   return s + "]";
 }
 

@@ -7,7 +7,10 @@ namespace cuvae {
 
 std::string hidden_to_string(const std::vector<int>& hidden) {
   std::string s;
-  for (std::size_t i = 0; i < hidden.size(); ++i) s += (i ? "," : "") + std::to_string(hidden[i]);
+  for (std::size_t i = 0; i < hidden.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(hidden[i]);
+  }
   return s;
 }
 

@@ -148,7 +148,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   std::filesystem::create_directories(out_dir, ec);
   if (ec) throw Error("--out " + out_dir.string() + ": cannot create: " + ec.message());
 
-  auto backend = make_backend(opt.run.device, opt.run.threads, out);
+  auto backend = make_backend(opt.run.device, opt.run.threads, out, opt.run.cuda);
   const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
   DeviceSplit train_set = load_split(*backend, data, "train", opt.train_limit);
   DeviceSplit test_set = load_split(*backend, data, "t10k", opt.test_limit);
@@ -270,7 +270,7 @@ struct LoadedModel {
 void load_model(LoadedModel& m, const std::filesystem::path& checkpoint, const RunOptions& run, std::int64_t batch,
                 std::ostream& out) {
   m.ck = read_checkpoint_header(checkpoint);
-  m.backend = make_backend(run.device, run.threads, out);
+  m.backend = make_backend(run.device, run.threads, out, run.cuda);
   m.model = std::make_unique<MlpVae>(m.ck.config, m.params);
   m.params.allocate(*m.backend);
   load_checkpoint(checkpoint, *m.backend, m.params);

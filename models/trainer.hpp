@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "host/device.hpp"
 #include "models/checkpoint.hpp"
 
 namespace cuvae {
@@ -14,6 +15,7 @@ namespace cuvae {
 struct RunOptions {               // shared by train, eval and sample
   std::string device = "auto";
   int threads = 0;                // 0: all hardware threads
+  CudaRunOptions cuda;            // --precision, --gemm, --no-graph
 };
 
 struct TrainOptions {

@@ -3,13 +3,13 @@
 #   test_<family>       the SIMT device (cuvae_simt_backend), always; both thread orders, label `kernels`.
 #   test_<family>_cuda  the GPU backend inside cuvae_lib (CUVAE_CUDA=ON); every case skips
 #                       ("no CUDA device") on a machine without a usable GPU. Label `gpu`.
-# One label each: gtest_discover_tests(PROPERTIES LABELS "a;b") splits a list into bogus properties.
+# One label each (see cmake/CuvaeTest.cmake).
 set(_cuvae_backend_tests vae_kernels adam_kernel data_kernels cuda_training)
 foreach(family IN LISTS _cuvae_backend_tests)
   cuvae_add_kernel_test(test_${family} SOURCES test_${family}.cpp
                         LIBS cuvae_simt_backend GTest::gmock)
   if(CUVAE_CUDA)
     cuvae_add_test(test_${family}_cuda SOURCES test_${family}.cpp
-                   LIBS cuvae_lib GTest::gmock LABELS gpu)
+                   LIBS cuvae_lib GTest::gmock LABEL gpu)
   endif()
 endforeach()

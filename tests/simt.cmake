@@ -9,6 +9,6 @@ cuvae_add_kernel_test(test_simt_errors SOURCES test_simt_errors.cpp)
 
 # The same sample kernels through nvcc on a GPU; every case skips without a device.
 if(CUVAE_CUDA)
-  cuvae_add_test(test_simt_gpu SOURCES test_simt_gpu.cu LIBS CUDA::cudart LABELS kernels gpu)
+  cuvae_add_test(test_simt_gpu SOURCES test_simt_gpu.cu LIBS CUDA::cudart LABEL gpu)
   target_include_directories(test_simt_gpu PRIVATE ${PROJECT_SOURCE_DIR})
 endif()

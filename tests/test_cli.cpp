@@ -25,7 +25,10 @@ struct Result {
   std::string out, err;
 };
 
-fs::path work_dir() { return fs::path(CUVAE_BINARY_DIR) / "test-output" / "cli"; }
+// One folder per test case: ctest runs the cases as parallel processes.
+fs::path work_dir() {
+  return fs::path(CUVAE_BINARY_DIR) / "test-output" / "cli" / ::testing::UnitTest::GetInstance()->current_test_info()->name();
+}
 
 Result run(const std::string& args) {
   const fs::path out = work_dir() / "stdout.txt", err = work_dir() / "stderr.txt";
@@ -59,7 +62,7 @@ void write_split(const fs::path& dir, const std::string& split, int count) {
 
 class Cli : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
+  void SetUp() override {
     fs::remove_all(work_dir());
     fs::create_directories(work_dir() / "data");
     write_split(work_dir() / "data", "train", 300);

@@ -21,8 +21,10 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
+// A fresh folder per test case and name: ctest runs the cases as parallel processes.
 fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::path(CUVAE_BINARY_DIR) / "test-output" / name;
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  fs::path d = fs::path(CUVAE_BINARY_DIR) / "test-output" / (std::string(info->test_suite_name()) + "." + info->name()) / name;
   fs::remove_all(d);
   fs::create_directories(d);
   return d;

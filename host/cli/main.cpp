@@ -13,6 +13,11 @@ void add_run_flags(CLI::App& cmd, cuvae::RunOptions& run) {
   cmd.add_option("--device", run.device, "auto (GPU if present, else CPU), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd.add_option("--threads", run.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
+  cmd.add_option("--precision", run.cuda.precision, "GPU GEMM inputs: fp32, tf32 or bf16 (fp32 accumulation and master weights)")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
+  cmd.add_option("--gemm", run.cuda.gemm, "GPU GEMMs: custom (our kernels), cublas (cuBLASLt) or auto (the faster per shape)")
+      ->check(CLI::IsMember({"custom", "cublas", "auto"}));
+  cmd.add_flag("!--no-graph", run.cuda.graphs, "GPU: launch every op instead of replaying each step as a CUDA graph");
 }
 
 }  // namespace
