@@ -75,19 +75,24 @@ __device__ __forceinline__ void epilogue_store(const GemmParams& p, int m, int n
   else if (n == p.N && p.rowsum) p.rowsum[m] = v;
 }
 // Four consecutive columns n..n+3 (n % 4 == 0); one float4 store when all are inside C and
-// `vec` says C allows it (ldc % 4 == 0, 16-byte aligned).
-__device__ __forceinline__ void epilogue_store4(const GemmParams& p, int m, int n, const float* v, bool vec) {
+// `vec` says C allows it (ldc % 4 == 0, 16-byte aligned). The values come by value: a pointer
+// into the accumulator array (indexed at run time in the fallback) sent it to local memory and
+// made nvcc take minutes per kernel.
+__device__ __forceinline__ void epilogue_store4(const GemmParams& p, int m, int n, float4 v, bool vec) {
   if (m >= p.M) return;
   if (vec && n + 3 < p.N) {
     float4 o;
-    o.x = epilogue_value(p, m, n, v[0]);
-    o.y = epilogue_value(p, m, n + 1, v[1]);
-    o.z = epilogue_value(p, m, n + 2, v[2]);
-    o.w = epilogue_value(p, m, n + 3, v[3]);
+    o.x = epilogue_value(p, m, n, v.x);
+    o.y = epilogue_value(p, m, n + 1, v.y);
+    o.z = epilogue_value(p, m, n + 2, v.z);
+    o.w = epilogue_value(p, m, n + 3, v.w);
     *reinterpret_cast<float4*>(p.C + static_cast<long long>(m) * p.ldc + n) = o;
     return;
   }
-  for (int j = 0; j < 4; ++j) epilogue_store(p, m, n + j, v[j]);
+  epilogue_store(p, m, n, v.x);
+  epilogue_store(p, m, n + 1, v.y);
+  epilogue_store(p, m, n + 2, v.z);
+  epilogue_store(p, m, n + 3, v.w);
 }
 
 // One operand seen as rows r (m for A, n for B) by k. kKContig: element (r,k) at p[r*ld + k],
@@ -248,7 +253,9 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_tiled(GemmParams p
 #pragma unroll
     for (int i = 0; i < TM; ++i)
 #pragma unroll
-      for (int j = 0; j < TN; j += 4) epilogue_store4(p, m0 + ty * TM + i, n0 + tx * TN + j, &acc[i][j], kVec);
+      for (int j = 0; j < TN; j += 4)
+        epilogue_store4(p, m0 + ty * TM + i, n0 + tx * TN + j,
+                        make_float4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]), kVec);
     return;
   }
   float* slot = splitk_slot(p, BM * BN, tile, tiles);
