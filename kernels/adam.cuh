@@ -11,13 +11,6 @@
 #pragma once
 #include "kernels/portable.cuh"
 
-#ifndef CUVAE_KERNEL_BUILD  // see kernels/elementwise.cuh
-#if defined(__CUDACC__)
-#define CUVAE_KERNEL_BUILD gpu_build
-#else
-#define CUVAE_KERNEL_BUILD simt_build
-#endif
-#endif
 
 namespace cuvae::kernels::adam {
 inline namespace CUVAE_KERNEL_BUILD {

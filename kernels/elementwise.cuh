@@ -7,15 +7,6 @@
 #include "kernels/portable.cuh"
 #include "kernels/philox.cuh"
 
-// The GPU and SIMT builds of these kernels get different symbol names, so that one binary may
-// hold both (a SIMT test linked against a CUDA-enabled cuvae_lib) without the linker merging them.
-#ifndef CUVAE_KERNEL_BUILD
-#if defined(__CUDACC__)
-#define CUVAE_KERNEL_BUILD gpu_build
-#else
-#define CUVAE_KERNEL_BUILD simt_build
-#endif
-#endif
 
 namespace cuvae::kernels::elementwise {
 inline namespace CUVAE_KERNEL_BUILD {

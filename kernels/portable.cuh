@@ -12,6 +12,15 @@
 
 #include "host/error.hpp"
 
+// The inline namespace that op kernels (and their launchers) sit in: the GPU and SIMT builds get
+// different symbol names, so one binary may hold both (a SIMT test linked against a CUDA-enabled
+// cuvae_lib) without the linker merging them.
+#if defined(__CUDACC__)
+#define CUVAE_KERNEL_BUILD gpu_build
+#else
+#define CUVAE_KERNEL_BUILD simt_build
+#endif
+
 #if defined(__CUDACC__)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>

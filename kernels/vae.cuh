@@ -11,16 +11,25 @@
 #include "kernels/portable.cuh"
 #include "kernels/philox.cuh"
 
-#ifndef CUVAE_KERNEL_BUILD  // see kernels/elementwise.cuh
-#if defined(__CUDACC__)
-#define CUVAE_KERNEL_BUILD gpu_build
-#else
-#define CUVAE_KERNEL_BUILD simt_build
-#endif
-#endif
 
 namespace cuvae::kernels::vae {
 inline namespace CUVAE_KERNEL_BUILD {
+
+// Sums two per-thread partials over a block of kThreads in a fixed tree (no atomics: the same
+// bits every run); the sums end in a[0] and b[0].
+template <int kThreads>
+__device__ __forceinline__ void block_tree_sum2(double* a, double* b, int t, double va, double vb) {
+  a[t] = va;
+  b[t] = vb;
+  __syncthreads();
+  for (int stride = kThreads / 2; stride > 0; stride >>= 1) {
+    if (t < stride) {
+      a[t] += a[t + stride];
+      b[t] += b[t + stride];
+    }
+    __syncthreads();
+  }
+}
 
 // eps[b, l] = Philox normal (key, element b*L + l), with *step added to key.stream when step is
 // given (the training step's position); z = mu + eps * exp(0.5 * logvar); stats [B, 2L] = [mu | logvar].
@@ -119,16 +128,7 @@ __global__ void __launch_bounds__(kThreads)
       dstats[b * 2 * L + L + l] = __fmul_rn(__fmul_rn(beta, 0.5f), ev - 1.f);
     }
   }
-  recon_part[t] = recon;
-  kl_part[t] = kl;
-  __syncthreads();
-  for (int stride = kThreads / 2; stride > 0; stride >>= 1) {
-    if (t < stride) {
-      recon_part[t] += recon_part[t + stride];
-      kl_part[t] += kl_part[t + stride];
-    }
-    __syncthreads();
-  }
+  block_tree_sum2<kThreads>(recon_part, kl_part, t, recon, kl);
   if (t == 0) row_terms[b] = make_double2(recon_part[0], kl_part[0]);
 }
 
@@ -145,16 +145,7 @@ __global__ void __launch_bounds__(kThreads)
     recon += row_terms[b].x;
     kl += row_terms[b].y;
   }
-  recon_part[t] = recon;
-  kl_part[t] = kl;
-  __syncthreads();
-  for (int stride = kThreads / 2; stride > 0; stride >>= 1) {
-    if (t < stride) {
-      recon_part[t] += recon_part[t + stride];
-      kl_part[t] += kl_part[t + stride];
-    }
-    __syncthreads();
-  }
+  block_tree_sum2<kThreads>(recon_part, kl_part, t, recon, kl);
   if (t == 0) {
     terms[0] = static_cast<float>(recon_part[0]);
     terms[1] = static_cast<float>(kl_part[0]);
