@@ -294,8 +294,12 @@ __global__ void __launch_bounds__(32 * (BM / WM) * (BN / WN)) gemm_wmma(GemmPara
   constexpr int LDA = BK + Prec::kPad, LDB = BN + Prec::kPad, LDS = 16 + 4;
   // Fragment pointers must be 32-byte aligned: every 16-row (or FK-row) step is a multiple of 32 bytes.
   static_assert((16 * LDA * sizeof(Smem)) % 32 == 0 && (FK * LDB * sizeof(Smem)) % 32 == 0);
-  __shared__ __align__(128) Smem As[BM * LDA];      // As[m][k]
-  __shared__ __align__(128) Smem Bs[BK * LDB];      // Bs[k][n]
+  // Raw bytes, not Smem[...]: a __shared__ array of a class type (bf16) gets a g++ init guard
+  // in the SIMT build, which TSan reports as a race (kernels/README.md).
+  __shared__ __align__(128) unsigned char As_raw[BM * LDA * sizeof(Smem)];
+  __shared__ __align__(128) unsigned char Bs_raw[BK * LDB * sizeof(Smem)];
+  Smem* As = reinterpret_cast<Smem*>(As_raw);  // As[m][k]
+  Smem* Bs = reinterpret_cast<Smem*>(Bs_raw);  // Bs[k][n]
   __shared__ __align__(128) float scratch[(T / 32) * 16 * LDS];  // one 16x16 accumulator per warp
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;

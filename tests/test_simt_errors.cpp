@@ -240,17 +240,25 @@ TEST_F(SimtErrors, GlobalOutOfBoundsReportedByAsan) {
 
 // ---- planted bug: non-atomic update across blocks --------------------------------------------------
 
-__global__ void non_atomic_accumulate(float* total) {
-  if (threadIdx.x == 0) *total += 1.0f;  // every block: read-modify-write, not atomicAdd
+// Every block waits until all blocks have started (so they run at once, on different OS
+// threads, with no block finishing first and ordering the others after it), then does a
+// read-modify-write that is not atomicAdd.
+__global__ void non_atomic_accumulate(float* total, unsigned* started) {
+  if (threadIdx.x == 0) {
+    atomicAdd(started, 1u);
+    while (atomicAdd(started, 0u) < gridDim.x) {}
+    *total += 1.0f;
+  }
 }
 TEST_F(SimtErrors, NonAtomicUpdateAcrossBlocksReportedByTsan) {
   if (!kTsan) GTEST_SKIP() << "only ThreadSanitizer reports races between blocks (preset tsan)";
   tsan_halt_on_error();
   float total = 0.0f;
+  unsigned started = 0;
   EXPECT_DEATH(
       {
-        simt::set_threads(4);  // blocks on different OS threads
-        launch(non_atomic_accumulate, dim3(256), dim3(32), 0, nullptr, &total);
+        simt::set_threads(4);  // four blocks on four OS threads, all running at once
+        launch(non_atomic_accumulate, dim3(4), dim3(32), 0, nullptr, &total, &started);
       },
       "ThreadSanitizer: data race.*non_atomic_accumulate");
 }

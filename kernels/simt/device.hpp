@@ -116,12 +116,20 @@ inline unsigned __activemask(cuvae_simt_site s = cuvae_simt_site::current()) {
 }
 
 // ---- atomics: real atomics (blocks run on several OS threads), relaxed like CUDA's -----------------
+// CUDA code orders memory around relaxed atomics with __threadfence. ThreadSanitizer does not
+// model standalone fences, so under TSan the atomics are acq_rel instead (a fence and a relaxed
+// atomic in one): otherwise every fence-based hand-off (split-K fix-ups, last-block reductions)
+// would be reported as a race.
 #define CUVAE_SIMT_ATOMIC(name, T, expr)                  \
   inline T name(T* address, T val) {                      \
     std::atomic_ref<T> ref(*address);                     \
     return expr;                                          \
   }
+#if defined(__SANITIZE_THREAD__)
+#define CUVAE_SIMT_RELAXED std::memory_order_acq_rel
+#else
 #define CUVAE_SIMT_RELAXED std::memory_order_relaxed
+#endif
 CUVAE_SIMT_ATOMIC(atomicAdd, int, ref.fetch_add(val, CUVAE_SIMT_RELAXED))
 CUVAE_SIMT_ATOMIC(atomicAdd, unsigned, ref.fetch_add(val, CUVAE_SIMT_RELAXED))
 CUVAE_SIMT_ATOMIC(atomicAdd, unsigned long long, ref.fetch_add(val, CUVAE_SIMT_RELAXED))
@@ -142,7 +150,6 @@ CUVAE_SIMT_ATOMIC(atomicOr, unsigned long long, ref.fetch_or(val, CUVAE_SIMT_REL
 CUVAE_SIMT_ATOMIC(atomicXor, int, ref.fetch_xor(val, CUVAE_SIMT_RELAXED))
 CUVAE_SIMT_ATOMIC(atomicXor, unsigned, ref.fetch_xor(val, CUVAE_SIMT_RELAXED))
 CUVAE_SIMT_ATOMIC(atomicXor, unsigned long long, ref.fetch_xor(val, CUVAE_SIMT_RELAXED))
-#undef CUVAE_SIMT_RELAXED
 #undef CUVAE_SIMT_ATOMIC
 
 #define CUVAE_SIMT_MINMAX(T)                                                                    \
@@ -157,13 +164,14 @@ CUVAE_SIMT_MINMAX(float)  // not in CUDA: kernels/portable.cuh adds it for nvcc 
 
 #define CUVAE_SIMT_CAS(T)                                                           \
   inline T atomicCAS(T* address, T compare, T val) {                                \
-    std::atomic_ref<T>(*address).compare_exchange_strong(compare, val, std::memory_order_relaxed); \
+    std::atomic_ref<T>(*address).compare_exchange_strong(compare, val, CUVAE_SIMT_RELAXED); \
     return compare; /* the old value, whether or not it was replaced */            \
   }
 CUVAE_SIMT_CAS(int)
 CUVAE_SIMT_CAS(unsigned)
 CUVAE_SIMT_CAS(unsigned long long)
 #undef CUVAE_SIMT_CAS
+#undef CUVAE_SIMT_RELAXED
 
 inline unsigned atomicInc(unsigned* address, unsigned val) {  // ((old >= val) ? 0 : old + 1)
   std::atomic_ref<unsigned> r(*address);
