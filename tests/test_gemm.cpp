@@ -273,6 +273,10 @@ TEST_F(GEMM_SUITE, Bf16EveryVersionOddSizes) {
 
 // The launcher's own choice of version and split-K at a VAE shape.
 TEST_F(GEMM_SUITE, VaeShapeLauncherChoice) {
+#if defined(__SANITIZE_THREAD__)
+  // 90 s under TSan on 2 cores; the same kernels and epilogues run there in the odd-size cases.
+  GTEST_SKIP() << "too slow under ThreadSanitizer; covered by the odd-size cases";
+#endif
   for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16}) {
     SCOPED_TRACE(std::string("precision ") + std::to_string(static_cast<int>(p)));
     Gemm gemm(nullptr, p, GemmImpl::custom);
