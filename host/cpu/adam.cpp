@@ -15,7 +15,6 @@ void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const
   const std::int64_t n = params.numel();
   float* p = params.data;
   const float* g = grads.data;
-#pragma omp parallel for simd schedule(static)
   for (std::int64_t i = 0; i < n; ++i) {
     p[i] *= a.decay;
     m.data[i] = m.data[i] * a.beta1 + g[i] * a.one_minus_beta1;

@@ -36,7 +36,6 @@ void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activatio
   checks::linear_forward(x, w, b, y);
   const int B = static_cast<int>(x.shape[0]), in = static_cast<int>(x.shape[1]), out = static_cast<int>(w.shape[0]);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.f, x.data, in, w.data, in, 0.f, y.data, out);
-#pragma omp parallel for schedule(static)
   for (int r = 0; r < B; ++r) {
     float* row = y.data + static_cast<std::int64_t>(r) * out;
     for (int c = 0; c < out; ++c) row[c] = activate(act, row[c] + b.data[c]);
@@ -57,7 +56,6 @@ void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const T
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.f, dy.data, out, w.data, in, 0.f, dx->data, in);
   if (x_act == Activation::none) return;
   const std::int64_t n = x.numel();
-#pragma omp parallel for simd schedule(static)
   for (std::int64_t i = 0; i < n; ++i) dx->data[i] *= derivative_from_output(x_act, x.data[i]);
 }
 

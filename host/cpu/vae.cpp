@@ -1,7 +1,6 @@
 // CPU reference for the VAE-specific ops: reparameterization (Philox eps, the same numbers
 // the CUDA kernel draws), its backward, and the fused loss (BCE from logits + beta * KL).
 #include <cmath>
-#include <vector>
 
 #include "host/cpu/ops.hpp"
 #include "host/op_checks.hpp"
@@ -47,9 +46,7 @@ void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float 
               const Tensor* dstats, const Tensor& terms) {
   checks::vae_loss(logits, x, stats, dlogits, dstats, terms);
   const std::int64_t B = x.shape[0], D = x.shape[1], L = stats.shape[1] / 2;
-  // Per-row sums in parallel, then added in row order: the same bits for any thread count.
-  std::vector<double> recon_rows(static_cast<std::size_t>(B)), kl_rows(static_cast<std::size_t>(B));
-#pragma omp parallel for schedule(static)
+  double recon = 0.0, kl = 0.0;
   for (std::int64_t b = 0; b < B; ++b) {
     const float* lg = logits.data + b * D;
     const float* xs = x.data + b * D;
@@ -61,7 +58,7 @@ void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float 
       row += std::fmax(l, 0.f) - xs[j] * l + std::log1p(e);
       if (dlogits) dlogits->data[b * D + j] = (l >= 0.f ? 1.f : e) / (1.f + e) - xs[j];  // sigmoid(l) - x
     }
-    recon_rows[static_cast<std::size_t>(b)] = row;
+    recon += row;
     const float* mu = stats.data + b * 2 * L;
     const float* logvar = mu + L;
     double krow = 0.0;
@@ -73,10 +70,8 @@ void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float 
         dstats->data[b * 2 * L + L + l] = beta * 0.5f * (ev - 1.f);
       }
     }
-    kl_rows[static_cast<std::size_t>(b)] = krow;
+    kl += krow;
   }
-  double recon = 0.0, kl = 0.0;
-  for (std::int64_t b = 0; b < B; ++b) recon += recon_rows[static_cast<std::size_t>(b)], kl += kl_rows[static_cast<std::size_t>(b)];
   terms.data[0] = static_cast<float>(recon);
   terms.data[1] = static_cast<float>(kl);
 }
