@@ -2,7 +2,7 @@
 // (host/cpu/linear.cpp, OpenBLAS), with outputs poisoned with NaN first.
 // One source, two executables (tests/gemm.cmake):
 //   test_gemm       the SIMT runtime (CUVAE_GEMM_SIMT): the launcher and kernels built by the host
-//                   compiler (tests/test_gemm_simt.cpp); "device" memory is host memory.
+//                   compiler (host/cuda/gemm_simt.cpp, in cuvae_simt_backend); "device" memory is host memory.
 //   test_gemm_cuda  the GPU build from cuvae_lib (CUVAE_GEMM_TEST_GPU); each case skips without a device.
 // Run: ctest --test-dir build/<dir> -R gemm --output-on-failure
 #include <gtest/gtest.h>

@@ -11,6 +11,7 @@
 #include "kernels/samples/sgemm_tiled.cuh"
 #include "kernels/samples/warp_reduce.cuh"
 #include "kernels/samples/wmma_gemm.cuh"
+#include "reference_gemm.hpp"
 
 namespace {
 
@@ -59,19 +60,6 @@ double max_scaled_error(const std::vector<float>& got, const std::vector<double>
     worst = std::max(worst, std::fabs(got[i] - ref[i]) / std::max(scale[i], 1e-30));
   }
   return worst;
-}
-
-void reference_gemm(int M, int N, int K, const std::vector<float>& A, const std::vector<float>& B, std::vector<double>& C,
-                    std::vector<double>& scale) {
-  C.assign(std::size_t(M) * N, 0.0);
-  scale.assign(std::size_t(M) * N, 0.0);
-  for (int i = 0; i < M; ++i)
-    for (int k = 0; k < K; ++k)
-      for (int j = 0; j < N; ++j) {
-        const double p = double(A[i * K + k]) * B[k * N + j];
-        C[i * N + j] += p;
-        scale[i * N + j] += std::fabs(p);
-      }
 }
 
 float host_tf32(float x) {  // cvt.rna.tf32.f32

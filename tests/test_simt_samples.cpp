@@ -4,6 +4,7 @@
 #include "kernels/samples/sgemm_tiled.cuh"
 #include "kernels/samples/warp_reduce.cuh"
 #include "kernels/samples/wmma_gemm.cuh"
+#include "reference_gemm.hpp"
 #include "test_simt_util.hpp"
 
 namespace {
@@ -11,20 +12,6 @@ namespace {
 using cuvae::launch;
 using namespace cuvae::samples;
 constexpr double kTol = 1e-5;  // relative to the sum of |terms|: FP32 accumulation
-
-// C = A * B in double; scale = sum |a||b| (the error bound's natural unit).
-void reference_gemm(int M, int N, int K, const std::vector<float>& A, const std::vector<float>& B, std::vector<double>& C,
-                    std::vector<double>& scale) {
-  C.assign(std::size_t(M) * N, 0.0);
-  scale.assign(std::size_t(M) * N, 0.0);
-  for (int i = 0; i < M; ++i)
-    for (int k = 0; k < K; ++k)
-      for (int j = 0; j < N; ++j) {
-        const double p = double(A[i * K + k]) * B[k * N + j];
-        C[i * N + j] += p;
-        scale[i * N + j] += std::fabs(p);
-      }
-}
 
 struct Shape {
   int M, N, K;

@@ -2,7 +2,7 @@
 // grid choice, split-K workspace, NVTX ranges) and the cuBLAS(Lt) baseline they are measured against.
 // One file, two builds:
 //   nvcc, into cuvae_lib (CUVAE_CUDA=ON): the custom kernels of kernels/gemm.cuh and cuBLAS(Lt).
-//   the host compiler against the SIMT runtime: tests/test_gemm_simt.cpp #includes this file with
+//   the host compiler against the SIMT runtime: host/cuda/gemm_simt.cpp #includes this file with
 //     CUVAE_GEMM_SIMT defined. Custom kernels only, on host memory; GemmImpl::automatic means
 //     custom there and GemmImpl::cublas throws.
 #include "host/cuda/gemm.hpp"
@@ -24,7 +24,7 @@
 #if defined(__CUDACC__) && defined(CUVAE_GEMM_SIMT)
 #error "CUVAE_GEMM_SIMT marks the host-compiler (SIMT) build of host/cuda/gemm.cu; nvcc builds the GPU one"
 #elif !defined(__CUDACC__) && !defined(CUVAE_GEMM_SIMT)
-#error "host/cuda/gemm.cu built by the host compiler is the SIMT build: define CUVAE_GEMM_SIMT (see tests/test_gemm_simt.cpp)"
+#error "host/cuda/gemm.cu built by the host compiler is the SIMT build: define CUVAE_GEMM_SIMT (see host/cuda/gemm_simt.cpp)"
 #endif
 
 #if defined(__CUDACC__)

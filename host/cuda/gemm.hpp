@@ -15,7 +15,7 @@
 typedef struct CUstream_st* cudaStream_t;
 
 // The SIMT build of the launcher (host/cuda/gemm.cu compiled by the host compiler, see
-// tests/test_gemm_simt.cpp; every TU that uses it defines CUVAE_GEMM_SIMT) lives in its own inline
+// host/cuda/gemm_simt.cpp; every TU that uses it defines CUVAE_GEMM_SIMT) lives in its own inline
 // namespace, so it links next to the nvcc build in cuvae_lib without clashing symbols.
 #if defined(CUVAE_GEMM_SIMT)
 #define CUVAE_GEMM_BUILD simt_build
