@@ -1,13 +1,22 @@
-// Batching: the seeded per-epoch shuffle (Philox keyed by seed and epoch, so it is the same on
-// every backend and after a resume) and batch arithmetic (the last partial batch is kept).
+// Batching: the seeded per-epoch shuffle (a Philox permutation keyed by seed and epoch, the same
+// on every backend and after a resume) and batch arithmetic (the last partial batch is kept).
 #pragma once
 #include <cstdint>
 #include <vector>
 
+#include "kernels/philox.cuh"
+
 namespace cuvae {
 
-// A permutation of 0..n-1 (Fisher-Yates driven by Philox words keyed by (seed, epoch)).
-std::vector<std::int64_t> shuffled_indices(std::int64_t n, std::uint64_t seed, std::int64_t epoch);
+// The key of an epoch's order of the training rows.
+inline RngKey shuffle_key(std::uint64_t seed, std::int64_t epoch) {
+  return rng_key(seed, RngPurpose::shuffle, static_cast<std::uint64_t>(epoch));
+}
+
+// The order itself on the host: entry i is permute(make_permutation(key, n), i)
+// (kernels/philox.cuh), which is what the CUDA backend's shuffle kernel writes on the device.
+// n must lie in 0..INT_MAX (device orders are int).
+std::vector<std::int64_t> shuffled_indices(std::int64_t n, RngKey key);
 
 inline std::int64_t batch_count(std::int64_t n, std::int64_t batch) { return (n + batch - 1) / batch; }
 

@@ -55,8 +55,9 @@ class Backend {
   // eps; batch: the index of the batch within the epoch.
   virtual void set_position(std::int64_t step, std::int64_t batch) = 0;
   virtual void advance_position() = 0;  // step += 1, batch += 1
-  // This epoch's order of the training rows (uploaded once per epoch).
-  virtual void set_order(std::span<const std::int64_t> order) = 0;
+  // This epoch's order of the training rows: the Philox permutation of 0..n-1 under key
+  // (datasets/batches.hpp; n <= INT_MAX), made where the data is (a kernel on the GPU).
+  virtual void shuffle(std::int64_t n, RngKey key) = 0;
   // At the position: dst[i, :] = src[order[batch * batch_size + i], :] for i < dst.rows().
   virtual void gather_batch(const Tensor& src, std::int64_t batch_size, const Tensor& dst) = 0;
   // At the position: history[batch, :] = terms (the per-batch loss terms of an epoch, [n, 2]).

@@ -1,5 +1,5 @@
 // kernels/elementwise.cuh: the CUDA backend's small kernels: the training-step position kept on
-// the device, batch gather through the epoch's order, the loss history, fill, sigmoid and Philox
+// the device, the epoch shuffle, batch gather through the epoch's order, the loss history, fill, sigmoid and Philox
 // normals. Pure device code (nvcc for the GPU, the host compiler for the SIMT runtime).
 // Launchers: host/cuda/cuda_backend.cu (the only file that includes it, once per build).
 // Tests: tests/test_data_kernels.cpp (through the backend, against host/cpu/).
@@ -40,8 +40,14 @@ __global__ void set_position(StepPosition* pos, long long step, long long batch)
   pos->batch = batch;
 }
 
-// <<<1, 1>>>
-__global__ void set_order_size(StepPosition* pos, long long order_size) { pos->order_size = order_size; }
+// Grid-stride: order[i] = permute(p, i) for i < p.n (the epoch's order, kernels/philox.cuh), and
+// the position learns its size.
+__global__ void shuffle_order(Permutation p, int* __restrict__ order, StepPosition* pos) {
+  const long long first = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (first == 0) pos->order_size = p.n;
+  for (long long i = first; i < p.n; i += static_cast<long long>(gridDim.x) * blockDim.x)
+    order[i] = static_cast<int>(permute(p, static_cast<std::uint32_t>(i)));
+}
 
 // <<<1, 1>>>: the end of a training step.
 __global__ void advance_position(StepPosition* pos) {

@@ -183,7 +183,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   for (; state.epoch <= opt.epochs; ++state.epoch, state.batch_in_epoch = 0, state.epoch_loss_sum = 0) {
     const auto t0 = Clock::now();
     const std::int64_t first_batch = state.batch_in_epoch;
-    backend->set_order(shuffled_indices(n, state.seed, state.epoch));
+    backend->shuffle(n, shuffle_key(state.seed, state.epoch));
     backend->set_position(state.step + 1, first_batch);
     std::int64_t bi = first_batch;
     for (; bi < nb && !(opt.max_steps > 0 && state.step >= opt.max_steps); ++bi) {

@@ -1,4 +1,5 @@
-# I/O tests: IDX datasets (raw/gzip, bad input), PNG grids, JSONL metrics.
+# I/O and data tests: IDX datasets (raw/gzip, bad input), PNG grids, JSONL metrics, the epoch shuffle.
 cuvae_add_test(test_idx SOURCES test_idx.cpp LIBS cuvae_lib LABEL io)
 cuvae_add_test(test_image SOURCES test_image.cpp LIBS cuvae_lib LABEL io)
 cuvae_add_test(test_metrics SOURCES test_metrics.cpp LIBS cuvae_lib LABEL io)
+cuvae_add_test(test_shuffle SOURCES test_shuffle.cpp LIBS cuvae_lib GTest::gmock LABEL io)

@@ -1,7 +1,7 @@
 // A whole training run on the CUDA backend (the SIMT device, or the GPU when present) against the
 // CPU backend: the same weights, data, order and eps, 20 steps of a small MLP VAE (64-32-8, batch
 // 16, with a partial last batch and an epoch boundary), driven the way models/trainer.cpp drives a
-// backend (set_order, set_position, run_step, the loss history read once per epoch).
+// backend (shuffle, set_position, run_step, the loss history read once per epoch).
 // Checks: per-step losses within 1e-4 (relative) of the CPU's in fp32; two runs bitwise equal;
 // graphs and no graphs bitwise equal. On the GPU also cuBLAS fp32 and TF32.
 // Run: ctest --test-dir build/<dir> -R CudaTraining --output-on-failure
@@ -46,7 +46,7 @@ RunResult train(Backend& backend, int steps) {
   RunResult r;
   std::int64_t step = 0;
   for (std::int64_t epoch = 1; step < steps; ++epoch) {
-    backend.set_order(shuffled_indices(kRows, kSeed, epoch));
+    backend.shuffle(kRows, shuffle_key(kSeed, epoch));
     backend.set_position(step + 1, 0);
     std::int64_t bi = 0;
     for (; bi < nb && step < steps; ++bi, ++step) {

@@ -1,12 +1,13 @@
 // The CUDA backend's data and elementwise kernels (kernels/elementwise.cuh) and its runtime
-// pieces, against the CPU reference: batch gather through the epoch's order at the device-side
-// position, the loss history, the position itself, sigmoid, Philox normals and fill; then the
+// pieces, against the CPU reference: the epoch shuffle, batch gather through the epoch's order at
+// the device-side position, the loss history, the position itself, sigmoid, Philox normals and fill; then the
 // arena (reuse, out-of-memory message), device-side faults, and run_step's capture rules.
 // Outputs are poisoned with NaN first. Runs on the SIMT device always and on the GPU when present
 // (tests/device_backend.hpp). Run: ctest --test-dir build/<dir> -R DataKernels --output-on-failure
 #include <gmock/gmock.h>
 
 #include <cmath>
+#include <numeric>
 
 #include "datasets/batches.hpp"
 #include "device_backend.hpp"
@@ -30,9 +31,8 @@ TEST(CUVAE_DEVICE_SUITE(DataKernels), GatherBatchFollowsOrderAndPosition) {
     const HostTensor src = test::random_tensor({rows, cols}, 1);
     Buffer d_src = upload(*dev, src), c_src = upload(*cpu, src);
     const std::int64_t batch = 16;
-    const std::vector<std::int64_t> order = shuffled_indices(rows, 9, 2);
-    dev->set_order(order);
-    cpu->set_order(order);
+    dev->shuffle(rows, shuffle_key(9, 2));
+    cpu->shuffle(rows, shuffle_key(9, 2));
     for (std::int64_t bi : {std::int64_t{0}, std::int64_t{2}, batch_count(rows, batch) - 1}) {
       const std::int64_t b = std::min(batch, rows - bi * batch);
       Buffer d_dst = poisoned_on(*dev, Shape{b, cols}), c_dst = poisoned_on(*cpu, Shape{b, cols});
@@ -42,6 +42,24 @@ TEST(CUVAE_DEVICE_SUITE(DataKernels), GatherBatchFollowsOrderAndPosition) {
       cpu->gather_batch(c_src, batch, c_dst);
       EXPECT_TRUE(test::bitwise_equal(download(*dev, d_dst), download(*cpu, c_dst))) << "batch " << bi;
     }
+  }
+}
+
+TEST(CUVAE_DEVICE_SUITE(DataKernels), ShuffleKernelMatchesTheReference) {
+  // The order read back through a one-batch gather of a column of row numbers (exact in float).
+  // Sizes: tiny, one under / over a Feistel domain (4^h), and Fashion-MNIST's 60000.
+  auto dev = CUVAE_DEVICE_OR_SKIP();
+  for (std::int64_t n : {1, 3, 1023, 1025, 60000}) {
+    SCOPED_TRACE("n = " + std::to_string(n));
+    HostTensor rows({n, 1});
+    std::iota(rows.v.begin(), rows.v.end(), 0.f);
+    Buffer src = upload(*dev, rows), dst = poisoned_on(*dev, Shape{n, 1});
+    dev->shuffle(n, shuffle_key(4, static_cast<std::int64_t>(n)));
+    dev->set_position(1, 0);
+    dev->gather_batch(src, n, dst);
+    const std::vector<float> got = download(*dev, dst);
+    const std::vector<std::int64_t> want = shuffled_indices(n, shuffle_key(4, static_cast<std::int64_t>(n)));
+    for (std::size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[i], static_cast<float>(want[i])) << "position " << i;
   }
 }
 
@@ -150,7 +168,7 @@ TEST(CUVAE_DEVICE_SUITE(DataKernels), OutOfMemorySaysHowMuch) {
 TEST(CUVAE_DEVICE_SUITE(DataKernels), BadBatchPositionIsReportedAtTheNextRead) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
   Buffer src = upload(*dev, test::random_tensor({10, 4}, 1)), dst(*dev, Shape{4, 4});
-  dev->set_order(shuffled_indices(10, 1, 1));
+  dev->shuffle(10, shuffle_key(1, 1));
   dev->set_position(1, 5);  // rows 20..23 of an order of 10
   dev->gather_batch(src, 4, dst);
   try {

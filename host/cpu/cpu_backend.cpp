@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "datasets/batches.hpp"
 #include "host/cpu/ops.hpp"
 #include "host/op_checks.hpp"
 
@@ -50,7 +51,7 @@ class CpuBackend final : public Backend {
 
   void set_position(std::int64_t step, std::int64_t batch) override { step_ = step, batch_ = batch; }
   void advance_position() override { ++step_, ++batch_; }
-  void set_order(std::span<const std::int64_t> order) override { order_.assign(order.begin(), order.end()); }
+  void shuffle(std::int64_t n, RngKey key) override { order_ = shuffled_indices(n, key); }
   void gather_batch(const Tensor& src, std::int64_t batch_size, const Tensor& dst) override {
     const std::int64_t first = batch_ * batch_size;
     if (first < 0 || first + dst.rows() > static_cast<std::int64_t>(order_.size()))

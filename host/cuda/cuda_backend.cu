@@ -299,31 +299,25 @@ class CudaBackend final : public Backend {
     CUVAE_LAUNCH(op, ke::advance_position, dim3(1), dim3(1), 0, stream(), pos_);
   }
 
-  void set_order(std::span<const std::int64_t> order) override {
-    const std::string what = "set_order [" + std::to_string(order.size()) + "]";
-    const OpScope op("set_order", "[" + std::to_string(order.size()) + "]");
-    refuse_in_capture(what);
-    std::vector<int> rows(order.size());
-    for (std::size_t i = 0; i < order.size(); ++i) {
-      if (order[i] < 0 || order[i] > INT_MAX)
-        throw Error(what + ": row " + std::to_string(order[i]) + " at " + std::to_string(i) + " is outside 0.." +
-                    std::to_string(INT_MAX));
-      rows[i] = static_cast<int>(order[i]);
-    }
-    if (rows.size() > order_capacity_) {  // a new buffer: graphs that read the old one go with it
+  void shuffle(std::int64_t n, RngKey key) override {
+    const OpScope op("shuffle", "[" + std::to_string(n) + "]");
+    refuse_in_capture(op.name());
+    CUVAE_CHECK(n >= 0 && n <= INT_MAX, op.name() + ": " + std::to_string(n) + " rows is outside 0.." + std::to_string(INT_MAX));
+    const auto count = static_cast<std::size_t>(n);
+    if (!order_ || count > order_capacity_) {  // a new buffer: graphs that read the old one go with it
       if (order_) release(reinterpret_cast<float*>(order_));
-      order_ = static_cast<int*>(arena_.allocate(rows.size() * sizeof(int)));
-      order_capacity_ = rows.size();
+      order_ = static_cast<int*>(arena_.allocate(std::max<std::size_t>(count, 1) * sizeof(int)));
+      order_capacity_ = std::max<std::size_t>(count, 1);
     }
-    if (!rows.empty()) api::copy_to_device(order_, rows.data(), rows.size() * sizeof(int), stream(), what);
-    CUVAE_LAUNCH(op, ke::set_order_size, dim3(1), dim3(1), 0, stream(), pos_, static_cast<long long>(rows.size()));
+    const Permutation p = make_permutation(key, static_cast<std::uint32_t>(n));
+    CUVAE_LAUNCH(op, ke::shuffle_order, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), p, order_, pos_);
   }
 
   void gather_batch(const Tensor& src, std::int64_t batch_size, const Tensor& dst) override {
     const OpScope op("gather_batch", shapes_text({{"src", &src}, {"dst", &dst}}));
     CUVAE_CHECK(src.shape.rank >= 1 && src.data && dst.data && dst.cols() == src.cols() && batch_size >= dst.rows(),
                 op.name() + ": batch size " + std::to_string(batch_size));
-    CUVAE_CHECK(order_ != nullptr, op.name() + ": no order: call set_order first");
+    CUVAE_CHECK(order_ != nullptr, op.name() + ": no order: call shuffle first");
     const long long rows = dst.rows(), cols = dst.cols();
     if (rows == 0 || cols == 0) return;
     const bool vec = cols % 4 == 0 && aligned16(src.data) && aligned16(dst.data);
