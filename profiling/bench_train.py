@@ -3,10 +3,12 @@ with PyTorch on the same device, threads, batch size and data; prints both and t
 
 Run (Debian's Python, which has torch), after building cuvae:
   /usr/bin/python3 profiling/bench_train.py --device cpu --threads 2            # CPU backend vs PyTorch CPU
-  /usr/bin/python3 profiling/bench_train.py --device cuda --batch-size 128 1024 --compile
+  /usr/bin/python3 profiling/bench_train.py --device cuda --batch-size 128 1024 --compile default reduce-overhead
 cuvae's figure is its second epoch (the first includes one-time start-up), training only, as
-reported in metrics.jsonl; PyTorch's is profiling/pytorch_vae.py --bench (a warm-up, then one
-timed epoch, no test pass). --json FILE writes the table.
+reported in metrics.jsonl; PyTorch's is profiling/pytorch_vae.py --bench (a warm-up epoch, which
+also compiles every batch shape, then one timed epoch, no test pass). --compile [MODE ...] adds
+torch.compile baselines (mode "default" when none is named). --json FILE writes the table, after
+every row (a run cut short leaves the rows it finished).
 """
 import argparse, json, os, subprocess, sys, tempfile
 
@@ -26,15 +28,15 @@ def cuvae_epoch(binary, device, threads, batch, data):
     return records[-1]["seconds"]
 
 
-def pytorch_epoch(device, threads, batch, data, compile_):
+def pytorch_epoch(device, threads, batch, data, compile_mode):
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "pt.json")
         cmd = [sys.executable, os.path.join(HERE, "pytorch_vae.py"), "--bench", "--device", device,
                "--threads", str(threads), "--batch-size", str(batch), "--json", out]
         if data:
             cmd += ["--data", data]
-        if compile_:
-            cmd.append("--compile")
+        if compile_mode:
+            cmd += ["--compile", compile_mode]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         with open(out) as f:
             return json.load(f)["bench"]["seconds"]
@@ -47,17 +49,24 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, nargs="+", default=[128])
     p.add_argument("--data", default="")
-    p.add_argument("--compile", action="store_true", help="also time torch.compile (torch >= 2)")
+    p.add_argument("--compile", nargs="*", metavar="MODE",
+                   help="also time torch.compile (torch >= 2) in these modes (default: 'default')")
+    p.add_argument("--compile-batch-size", type=int, nargs="+", metavar="B",
+                   help="run the torch.compile baselines only at these batch sizes (default: all)")
     p.add_argument("--json")
     a = p.parse_args()
     if not os.path.exists(a.cuvae):
         sys.exit(f"bench_train: {a.cuvae}: no such binary; build first (README) or pass --cuvae")
     n = 60000
     rows = []
-    print(f"{'device':6} {'batch':>5} {'cuvae s':>9} {'img/s':>9} {'baseline':>16} {'base s':>9} {'img/s':>9} {'speed-up':>8}")
+    print(f"{'device':6} {'batch':>5} {'cuvae s':>9} {'img/s':>9} {'baseline':>24} {'base s':>9} {'img/s':>9} {'speed-up':>8}")
     for batch in a.batch_size:
         ours = cuvae_epoch(a.cuvae, a.device, a.threads, batch, a.data)
-        baselines = [("pytorch eager", False)] + ([("torch.compile", True)] if a.compile else [])
+        modes = [] if a.compile is None else (a.compile or ["default"])
+        if a.compile_batch_size and batch not in a.compile_batch_size:
+            modes = []
+        baselines = [("pytorch eager", None)] + [
+            ("torch.compile" if m == "default" else f"compile:{m}", m) for m in modes]
         for name, comp in baselines:
             try:
                 theirs = pytorch_epoch(a.device, a.threads, batch, a.data, comp)
@@ -66,11 +75,11 @@ def main():
                 continue
             rows.append(dict(device=a.device, batch=batch, threads=a.threads, cuvae_s=ours, baseline=name,
                              baseline_s=theirs, speedup=theirs / ours))
-            print(f"{a.device:6} {batch:5d} {ours:9.3f} {n / ours:9.0f} {name:>16} {theirs:9.3f} {n / theirs:9.0f} "
-                  f"{theirs / ours:7.2f}x")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(rows, f, indent=1)
+            print(f"{a.device:6} {batch:5d} {ours:9.3f} {n / ours:9.0f} {name:>24} {theirs:9.3f} {n / theirs:9.0f} "
+                  f"{theirs / ours:7.2f}x", flush=True)
+            if a.json:
+                with open(a.json, "w") as f:
+                    json.dump(rows, f, indent=1)
 
 
 if __name__ == "__main__":
