@@ -7,11 +7,13 @@
 //   v1 gemm_naive                 one thread per output element, operands read from global memory
 //   v2 gemm_tiled<64,64,8,4,4>    64x64x8 shared-memory tiles, 256 threads, 4x4 register micro-tile
 //   v3 gemm_tiled<128,128,8,8,8>  128x128x8 tiles, 256 threads, 8x8 micro-tile (large shapes)
-//   v4 gemm_wmma<64,64,32,32>     64x64x32 tiles, 4 warps of 32x32, TF32 16x16x8 or BF16 16x16x16
-//   v5 gemm_wmma<128,128,64,32>   128x128x32 tiles, 8 warps of 64x32 (large shapes)
-// v2..v5 load float4 where the operands allow it (kVec), take any M, N, K (guarded loads), and
-// can split K over blockIdx.z with a deterministic fix-up (the last block of a tile sums the
-// partial tiles in split order: no float atomics, so two runs give identical bits).
+//   v4 gemm_wmma<64,64,32,32>     64x64x16 tiles, 4 warps of 32x32, TF32 16x16x8 or BF16 16x16x16
+//   v5 gemm_wmma<128,128,64,32>   128x128x16 tiles, 8 warps of 64x32 (large shapes)
+// v2..v5 double-buffer their shared-memory tiles with register prefetch (the global loads of
+// k-step i+1 are in flight while k-step i is multiplied; one barrier per k-step), load float4
+// where the operands allow it (kVec), take any M, N, K (guarded loads), and can split K over
+// blockIdx.z with a deterministic fix-up (the last block of a tile sums the partial tiles in
+// split order: no float atomics, so two runs give identical bits).
 //
 // One GEMM shape covers the three products of the linear layer, C[M,N] = sum_k A(m,k) B(k,n):
 //   forward  y  = x w^T   NT: A = x  [M=B,   K=in ],  B(k,n) = w[n,k]   (kATrans=0, kBTrans=1)
@@ -24,6 +26,7 @@
 #pragma once
 #include "kernels/portable.cuh"
 
+#include <type_traits>
 
 namespace cuvae::kernels::gemm {
 
@@ -108,60 +111,105 @@ __device__ __forceinline__ float fetch(const Operand& o, int r, int k, int k_end
   return r == o.ones_row ? 1.f : 0.f;
 }
 
-// Loads the R x BK tile of `o` at (r0, k0) with T threads, calling store(r, k, value) for each
-// element. kVec: ld % 4 == 0 and 16-byte aligned base, so a float4 along the contiguous
-// dimension is aligned; vectors that cross the edge fall back to guarded scalar reads.
-template <int R, int BK, int T, bool kKContig, bool kVec, class Store>
-__device__ __forceinline__ void load_tile(const Operand& o, int r0, int k0, int k_end, Store store) {
-  const int t = threadIdx.x;
-  if constexpr (kVec) {
-    if constexpr (kKContig) {
-      constexpr int kVecs = R * BK / 4;
+// One thread's share of an R x BK tile of `o`, staged in registers between the global load of
+// k-step i+1 and its shared-memory store after the math of k-step i (register-prefetch double
+// buffering). kVec (ld % 4 == 0, 16-byte aligned base): items are quads of 4 elements consecutive
+// along the contiguous dimension, one float4 load each (a quad that crosses the edge falls back to
+// guarded scalar reads); else single elements, consecutive threads on consecutive addresses.
+template <int R, int BK, int T, bool kKContig, bool kVec>
+struct TileStage {
+  static constexpr int kW = kVec ? 4 : 1;                 // elements per item
+  static constexpr int kLine = (kKContig ? BK : R) / kW;  // items along the contiguous dimension
+  static constexpr int kItems = R * BK / kW;
+  static constexpr int kPer = (kItems + T - 1) / T;       // items per thread (the last may be idle)
+  // T is a multiple of kLine, so a thread keeps its position along the contiguous dimension and
+  // its items are kStep lines apart: each address is the first one plus a multiple of kStep * ld.
+  static constexpr int kStep = T / kLine;
+  static_assert((kKContig ? BK : R) % kW == 0 && T % kLine == 0, "threads tile whole lines");
+  float v[kPer][kW] = {};  // zero: g++ cannot see that idle items are never stored
+
+  // A thread's first item: kW elements from (r, k) along the contiguous dimension (k if
+  // kKContig, else r); its item j is kStep lines (rows if kKContig, else k) further.
+  __device__ static __forceinline__ void first(int& r, int& k) {
+    const int along = (static_cast<int>(threadIdx.x) % kLine) * kW, line = static_cast<int>(threadIdx.x) / kLine;
+    r = kKContig ? line : along;
+    k = kKContig ? along : line;
+  }
+  __device__ static __forceinline__ bool idle(int j) { return kItems % T != 0 && static_cast<int>(threadIdx.x) + j * T >= kItems; }
+
+  __device__ __forceinline__ void load(const Operand& o, int r0, int k0, int k_end) {
+    int r, k;
+    first(r, k);
+    const int gr = r0 + r, gk = k0 + k;
+    const float* q = o.p + (kKContig ? static_cast<long long>(gr) * o.ld + gk : static_cast<long long>(gk) * o.ld + gr);
+    const long long step = static_cast<long long>(kStep) * o.ld;
 #pragma unroll
-      for (int i = t; i < kVecs; i += T) {
-        const int r = i / (BK / 4), k = (i % (BK / 4)) * 4;
-        const int gr = r0 + r, gk = k0 + k;
-        float v[4];
-        if (gr < o.rows && gk + 3 < k_end) {
-          const float4 q = *reinterpret_cast<const float4*>(o.p + static_cast<long long>(gr) * o.ld + gk);
-          v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-        } else {
-          for (int j = 0; j < 4; ++j) v[j] = fetch<true>(o, gr, gk + j, k_end);
+    for (int j = 0; j < kPer; ++j) {
+      if (idle(j)) break;
+      const int jr = kKContig ? gr + j * kStep : gr, jk = kKContig ? gk : gk + j * kStep;
+      if constexpr (kVec) {
+        if (jr + (kKContig ? 0 : 3) < o.rows && jk + (kKContig ? 3 : 0) < k_end) {  // the whole quad
+          const float4 f = *reinterpret_cast<const float4*>(q + j * step);
+          v[j][0] = f.x, v[j][1] = f.y, v[j][2] = f.z, v[j][3] = f.w;
+          continue;
         }
-        for (int j = 0; j < 4; ++j) store(r, k + j, v[j]);
       }
-    } else {
-      constexpr int kVecs = R * BK / 4;
+      // Element by element (the edge, or no kVec): zero outside, one on the ones row (B only).
+      // Element e sits at q + j * step + e, whichever dimension is contiguous.
 #pragma unroll
-      for (int i = t; i < kVecs; i += T) {
-        const int k = i / (R / 4), r = (i % (R / 4)) * 4;
-        const int gr = r0 + r, gk = k0 + k;
-        float v[4];
-        if (gk < k_end && gr + 3 < o.rows) {
-          const float4 q = *reinterpret_cast<const float4*>(o.p + static_cast<long long>(gk) * o.ld + gr);
-          v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-        } else {
-          for (int j = 0; j < 4; ++j) v[j] = fetch<false>(o, gr + j, gk, k_end);
-        }
-        for (int j = 0; j < 4; ++j) store(r + j, k, v[j]);
+      for (int e = 0; e < kW; ++e) {
+        const int er = kKContig ? jr : jr + e, ek = kKContig ? jk + e : jk;
+        v[j][e] = ek >= k_end ? 0.f : er < o.rows ? q[j * step + e] : er == o.ones_row ? 1.f : 0.f;
       }
-    }
-  } else {
-    constexpr int kElems = R * BK;
-#pragma unroll 4
-    for (int i = t; i < kElems; i += T) {
-      // Consecutive threads walk the contiguous dimension: coalesced.
-      const int r = kKContig ? i / BK : i % R, k = kKContig ? i % BK : i / R;
-      store(r, k, fetch<kKContig>(o, r0 + r, k0 + k, k_end));
     }
   }
-}
+
+  // Writes the staged values to shared memory, element (r, k) at s[r * kSR + k * kSK], converted
+  // by the policy P (P::convert, P::store4). A quad goes out as one wide store (P::store4) when it
+  // is contiguous in shared memory too (stride 1 along the contiguous dimension), else as four
+  // transposing scalar stores.
+  template <class P, int kSR, int kSK>
+  __device__ __forceinline__ void store(typename P::Smem* s) const {
+    constexpr int kAlong = kKContig ? kSK : kSR, kAcross = kKContig ? kSR : kSK;
+    int r, k;
+    first(r, k);
+    typename P::Smem* d = s + r * kSR + k * kSK;
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      if (idle(j)) break;
+      typename P::Smem* dj = d + j * kStep * kAcross;
+      if constexpr (kW == 4 && kAlong == 1) {
+        P::store4(dj, v[j][0], v[j][1], v[j][2], v[j][3]);
+      } else {
+#pragma unroll
+        for (int e = 0; e < kW; ++e) dj[e * kAlong] = P::convert(v[j][e]);
+      }
+    }
+  }
+};
+
+// Shared-memory policy of the SIMT kernels: FP32 as is (the tensor-core ones: Tf32, Bf16 below).
+struct Fp32 {
+  using Smem = float;
+  __device__ static __forceinline__ float convert(float v) { return v; }
+  __device__ static __forceinline__ void store4(float* d, float a, float b, float c, float e) {
+    *reinterpret_cast<float4*>(d) = make_float4(a, b, c, e);  // d 16-byte aligned (quad index % 4 == 0)
+  }
+};
 
 // Split-K fix-up: every block has written its partial tile (BM x BN, row-major, local indices)
 // to its workspace slot; the last block of the tile to arrive sums the slots in split order and
 // runs the epilogue. Called by all threads of the block.
-template <int BM, int BN, int T>
+// Thread t owns the quads (4 consecutive elements of a row) t, t + T, ... of the tile and keeps
+// their sums in registers, splits outer: each split's float4 loads are all issued before any is
+// added, so the L2 latency is paid once per split and chunk of 8 quads (with elements outer and
+// splits inner, a thread waited splits x elements times in a row: at batch 128, 13 splits x 16
+// elements, some tens of microseconds by a rough estimate of L2 latency). Every element still
+// sums its splits in order 0, 1, ...: the same bits as before.
+template <int BM, int BN, int T, bool kVec>
 __device__ void splitk_fixup(const GemmParams& p, int tile, int tiles, int m0, int n0) {
+  static_assert(BN % 4 == 0 && (BM * BN / 4) % T == 0, "whole quads, the same number per thread");
+  constexpr int kQuads = BM * BN / 4 / T;
   __shared__ int is_last;
   __threadfence();  // this block's partials are visible device-wide before it is counted
   __syncthreads();
@@ -173,15 +221,35 @@ __device__ void splitk_fixup(const GemmParams& p, int tile, int tiles, int m0, i
   __syncthreads();
   if (!is_last) return;  // uniform across the block
   __threadfence();
-  const int ncols = p.N + (p.rowsum ? 1 : 0);
   const long long slot = static_cast<long long>(BM) * BN, stride = slot * tiles;
-  const float* base = p.workspace + static_cast<long long>(tile) * slot;
-  for (int e = threadIdx.x; e < BM * BN; e += T) {
-    const int m = m0 + e / BN, n = n0 + e % BN;
-    if (m >= p.M || n >= ncols) continue;
-    float v = 0.f;
-    for (int s = 0; s < p.splits; ++s) v += __ldcg(base + s * stride + e);  // L2: other blocks wrote it
-    epilogue_store(p, m, n, v);
+  const float4* base = reinterpret_cast<const float4*>(p.workspace + static_cast<long long>(tile) * slot);
+  // At most 8 quads in flight (32 sums + 32 loaded values), so the fix-up fits the kernels'
+  // register budgets without spilling.
+  constexpr int kChunk = kQuads < 8 ? kQuads : 8;
+  static_assert(kQuads % kChunk == 0);
+#pragma unroll 1
+  for (int c = 0; c < kQuads; c += kChunk) {
+    float4 sum[kChunk];
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) sum[j] = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int s = 0; s < p.splits; ++s) {
+      const float4* part = base + s * (stride / 4) + threadIdx.x + c * T;
+      float4 q[kChunk];
+#pragma unroll
+      for (int j = 0; j < kChunk; ++j) q[j] = __ldcg(part + j * T);  // L2: other blocks wrote it
+#pragma unroll
+      for (int j = 0; j < kChunk; ++j) {
+        sum[j].x += q[j].x;
+        sum[j].y += q[j].y;
+        sum[j].z += q[j].z;
+        sum[j].w += q[j].w;
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) {
+      const int e = 4 * (static_cast<int>(threadIdx.x) + (c + j) * T);
+      epilogue_store4(p, m0 + e / BN, n0 + e % BN, sum[j], kVec);
+    }
   }
 }
 
@@ -203,13 +271,20 @@ __global__ void gemm_naive(GemmParams p) {
 // ---- v2, v3: shared-memory tiles, register micro-tiles ----------------------------------------
 // Tiles are stored k-major (As[k][m], Bs[k][n]) so a thread reads its TM (TN) values of one k
 // as float4s. Thread (ty, tx) owns rows ty*TM.. and columns tx*TN.. of the block tile.
+// Double-buffered with register prefetch: while the block multiplies k-step i out of one shared
+// buffer, each thread's global loads of k-step i+1 are in flight into registers (TileStage); it
+// then writes them to the other buffer, so one __syncthreads per k-step suffices. An operand that
+// is m- (n-) contiguous in global memory (A when kATrans, B when !kBTrans) goes to shared memory
+// with float4 stores; a k-contiguous one is transposed with scalar stores.
+// At most 128 registers (minimum 2 blocks of 256 threads per SM): v3's 8x8 micro-tile plus the
+// prefetch registers would otherwise take more and halve the occupancy.
 template <int BM, int BN, int BK, int TM, int TN, bool kATrans, bool kBTrans, bool kVec>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_tiled(GemmParams p) {
+__global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_tiled(GemmParams p) {
   constexpr int T = (BM / TM) * (BN / TN);
   constexpr int LDA = BM + 4, LDB = BN + 4;  // +4: fewer bank conflicts on the transposing stores
   static_assert(TM % 4 == 0 && TN % 4 == 0, "micro-tiles are read as float4");
-  __shared__ __align__(16) float As[BK * LDA];
-  __shared__ __align__(16) float Bs[BK * LDB];
+  __shared__ __align__(16) float As[2][BK * LDA];
+  __shared__ __align__(16) float Bs[2][BK * LDB];
 
   const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);
   const int tiles = gridDim.x * gridDim.y, tile = blockIdx.y * gridDim.x + blockIdx.x;
@@ -224,21 +299,34 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_tiled(GemmParams p
 #pragma unroll
     for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
 
+  TileStage<BM, BK, T, !kATrans, kVec> sa;  // element (m, k) -> As[buf][k * LDA + m]
+  TileStage<BN, BK, T, kBTrans, kVec> sb;   // element (n, k) -> Bs[buf][k * LDB + n]
+  sa.load(a, m0, k_begin, k_end);
+  sb.load(b, n0, k_begin, k_end);
+  sa.template store<Fp32, 1, LDA>(As[0]);
+  sb.template store<Fp32, 1, LDB>(Bs[0]);
+  __syncthreads();
+
+  int buf = 0;
   for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-    load_tile<BM, BK, T, !kATrans, kVec>(a, m0, k0, k_end, [&](int r, int k, float v) { As[k * LDA + r] = v; });
-    load_tile<BN, BK, T, kBTrans, kVec>(b, n0, k0, k_end, [&](int r, int k, float v) { Bs[k * LDB + r] = v; });
-    __syncthreads();
+    const bool more = k0 + BK < k_end;  // uniform across the block
+    if (more) {  // issue k-step i+1's global loads; they land while k-step i is multiplied
+      sa.load(a, m0, k0 + BK, k_end);
+      sb.load(b, n0, k0 + BK, k_end);
+    }
+    const float* as = As[buf];
+    const float* bs = Bs[buf];
 #pragma unroll
     for (int k = 0; k < BK; ++k) {
       float ra[TM], rb[TN];
 #pragma unroll
       for (int i = 0; i < TM; i += 4) {
-        const float4 q = *reinterpret_cast<const float4*>(&As[k * LDA + ty * TM + i]);
+        const float4 q = *reinterpret_cast<const float4*>(&as[k * LDA + ty * TM + i]);
         ra[i] = q.x, ra[i + 1] = q.y, ra[i + 2] = q.z, ra[i + 3] = q.w;
       }
 #pragma unroll
       for (int j = 0; j < TN; j += 4) {
-        const float4 q = *reinterpret_cast<const float4*>(&Bs[k * LDB + tx * TN + j]);
+        const float4 q = *reinterpret_cast<const float4*>(&bs[k * LDB + tx * TN + j]);
         rb[j] = q.x, rb[j + 1] = q.y, rb[j + 2] = q.z, rb[j + 3] = q.w;
       }
 #pragma unroll
@@ -246,7 +334,14 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_tiled(GemmParams p
 #pragma unroll
         for (int j = 0; j < TN; ++j) acc[i][j] += ra[i] * rb[j];
     }
-    __syncthreads();
+    if (more) {
+      // The other buffer was last read in k-step i-1, which every thread finished before the
+      // barrier that ended it.
+      sa.template store<Fp32, 1, LDA>(As[buf ^ 1]);
+      sb.template store<Fp32, 1, LDB>(Bs[buf ^ 1]);
+    }
+    __syncthreads();  // k-step i+1's tiles are written, and nobody reads buffer `buf` any more
+    buf ^= 1;
   }
 
   if (p.splits == 1) {
@@ -265,42 +360,85 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN)) gemm_tiled(GemmParams p
     for (int j = 0; j < TN; j += 4)
       *reinterpret_cast<float4*>(&slot[(ty * TM + i) * BN + tx * TN + j]) =
           make_float4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]);
-  splitk_fixup<BM, BN, T>(p, tile, tiles, m0, n0);
+  splitk_fixup<BM, BN, T, kVec>(p, tile, tiles, m0, n0);
 }
 
 // ---- v4, v5: tensor cores through nvcuda::wmma -------------------------------------------------
 // The FP32 operands are rounded to the MMA input type while staged into shared memory (master
-// weights stay FP32); accumulation is FP32.
+// weights stay FP32); accumulation is FP32. store4 writes four converted values with one wide
+// store (d aligned to 4 elements).
 struct Tf32 {
   using Smem = float;
   using Frag = nvcuda::wmma::precision::tf32;
   static constexpr int kK = 8, kPad = 4;  // ldm: a multiple of 4 floats
   __device__ static __forceinline__ float convert(float v) { return nvcuda::wmma::__float_to_tf32(v); }
+  __device__ static __forceinline__ void store4(float* d, float a, float b, float c, float e) {
+    *reinterpret_cast<float4*>(d) = make_float4(convert(a), convert(b), convert(c), convert(e));
+  }
 };
 struct Bf16 {
   using Smem = __nv_bfloat16;
   using Frag = __nv_bfloat16;
   static constexpr int kK = 16, kPad = 8;  // ldm: a multiple of 8 halves
   __device__ static __forceinline__ __nv_bfloat16 convert(float v) { return __float2bfloat16(v); }
+  __device__ static __forceinline__ unsigned pack(float lo, float hi) {
+    return static_cast<unsigned>(__bfloat16_as_ushort(convert(lo))) |
+           static_cast<unsigned>(__bfloat16_as_ushort(convert(hi))) << 16;
+  }
+  __device__ static __forceinline__ void store4(__nv_bfloat16* d, float a, float b, float c, float e) {
+    *reinterpret_cast<uint2*>(d) = make_uint2(pack(a, b), pack(c, e));  // 8 bytes, little-endian
+  }
 };
 
+// Shared memory of one gemm_wmma stage (the A and B tiles at depth BK), each tile rounded up to
+// 128 bytes. An operand is staged in its global layout: k-contiguous as [r][k] (ld BK + pad),
+// else [k][r] (ld R + pad).
+template <class Prec>
+__host__ __device__ constexpr int wmma_tile_bytes(int R, int BK, bool k_contig) {
+  const int elems = k_contig ? R * (BK + Prec::kPad) : BK * (R + Prec::kPad);
+  return (elems * static_cast<int>(sizeof(typename Prec::Smem)) + 127) / 128 * 128;
+}
+// Minimum blocks per SM for __launch_bounds__: a cap of 128 registers per thread (4 blocks of 128
+// or 2 of 256 threads per SM), except TF32 at 128x128 tiles, where ptxas spills a few bytes under
+// that cap in the scalar-load variants: it gets 1 block of 256 threads, as before the prefetch.
+template <int BM, int BN, int T, class Prec>
+__host__ __device__ constexpr int wmma_min_blocks() {
+  return BM * BN >= 128 * 128 && sizeof(typename Prec::Smem) == 4 ? 1 : 65536 / (T * 128);
+}
+
+// Double-buffered with register prefetch like gemm_tiled: k-step i+1's global loads are in flight
+// during k-step i's MMAs, then converted and written to the other stage. Each operand is staged in
+// its global layout (the wmma fragment layout follows it), so under kVec every quad is one wide
+// store (float4 for TF32, 8 bytes for BF16) and no operand is transposed through shared memory.
+// The epilogue's per-warp scratch tiles reuse the stages once the main loop is done.
 template <int BM, int BN, int WM, int WN, class Prec, bool kATrans, bool kBTrans, bool kVec>
-__global__ void __launch_bounds__(32 * (BM / WM) * (BN / WN)) gemm_wmma(GemmParams p) {
+__global__ void __launch_bounds__(32 * (BM / WM) * (BN / WN), (wmma_min_blocks<BM, BN, 32 * (BM / WM) * (BN / WN), Prec>()))
+    gemm_wmma(GemmParams p) {
   namespace wmma = nvcuda::wmma;
   using Smem = typename Prec::Smem;
-  constexpr int BK = 32, FK = Prec::kK;
+  constexpr bool kAK = !kATrans, kBK = kBTrans;  // operand k-contiguous in global memory
+  constexpr int BK = 16, FK = Prec::kK;  // 16-deep stages: 8 prefetched floats per thread and operand
   constexpr int kWarpsN = BN / WN, T = 32 * (BM / WM) * kWarpsN;
   constexpr int FM = WM / 16, FN = WN / 16;
-  constexpr int LDA = BK + Prec::kPad, LDB = BN + Prec::kPad, LDS = 16 + 4;
+  constexpr int LDA = kAK ? BK + Prec::kPad : BM + Prec::kPad;  // As[m][k] or As[k][m]
+  constexpr int LDB = kBK ? BK + Prec::kPad : BN + Prec::kPad;  // Bs[n][k] or Bs[k][n]
+  constexpr int LDS = 16 + 4;
+  // matrix_a (m, k) row_major: p[m * ld + k], col_major: p[k * ld + m];
+  // matrix_b (k, n) row_major: p[k * ld + n], col_major: p[n * ld + k].
+  using LayoutA = std::conditional_t<kAK, wmma::row_major, wmma::col_major>;
+  using LayoutB = std::conditional_t<kBK, wmma::col_major, wmma::row_major>;
+  constexpr int kABytes = wmma_tile_bytes<Prec>(BM, BK, kAK), kStageBytes = kABytes + wmma_tile_bytes<Prec>(BN, BK, kBK);
+  constexpr int kScratchBytes = (T / 32) * 16 * LDS * static_cast<int>(sizeof(float));  // one 16x16 tile per warp
+  constexpr int kSmemBytes = 2 * kStageBytes > kScratchBytes ? 2 * kStageBytes : kScratchBytes;
   // Fragment pointers must be 32-byte aligned: every 16-row (or FK-row) step is a multiple of 32 bytes.
-  static_assert((16 * LDA * sizeof(Smem)) % 32 == 0 && (FK * LDB * sizeof(Smem)) % 32 == 0);
+  static_assert((16 * LDA * sizeof(Smem)) % 32 == 0 && (FK * LDA * sizeof(Smem)) % 32 == 0);
+  static_assert((16 * LDB * sizeof(Smem)) % 32 == 0 && (FK * LDB * sizeof(Smem)) % 32 == 0);
+  static_assert(BK % FK == 0 && 32 % BK == 0, "the launcher splits K in multiples of 32 (tile_config)");
   // Raw bytes, not Smem[...]: a __shared__ array of a class type (bf16) gets a g++ init guard
   // in the SIMT build, which TSan reports as a race (kernels/README.md).
-  __shared__ __align__(128) unsigned char As_raw[BM * LDA * sizeof(Smem)];
-  __shared__ __align__(128) unsigned char Bs_raw[BK * LDB * sizeof(Smem)];
-  Smem* As = reinterpret_cast<Smem*>(As_raw);  // As[m][k]
-  Smem* Bs = reinterpret_cast<Smem*>(Bs_raw);  // Bs[k][n]
-  __shared__ __align__(128) float scratch[(T / 32) * 16 * LDS];  // one 16x16 accumulator per warp
+  __shared__ __align__(128) unsigned char smem[kSmemBytes];
+  const auto As = [&](int buf) { return reinterpret_cast<Smem*>(smem + buf * kStageBytes); };
+  const auto Bs = [&](int buf) { return reinterpret_cast<Smem*>(smem + buf * kStageBytes + kABytes); };
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wm = warp / kWarpsN, wn = warp % kWarpsN;
@@ -316,30 +454,50 @@ __global__ void __launch_bounds__(32 * (BM / WM) * (BN / WN)) gemm_wmma(GemmPara
 #pragma unroll
     for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.f);
 
+  // Element (r, k) of a tile at r * SR + k * SK: [r][k] is (LD, 1), [k][r] is (1, LD).
+  constexpr int kASR = kAK ? LDA : 1, kASK = kAK ? 1 : LDA;
+  constexpr int kBSR = kBK ? LDB : 1, kBSK = kBK ? 1 : LDB;
+  TileStage<BM, BK, T, kAK, kVec> sa;
+  TileStage<BN, BK, T, kBK, kVec> sb;
+  sa.load(a, m0, k_begin, k_end);
+  sb.load(b, n0, k_begin, k_end);
+  sa.template store<Prec, kASR, kASK>(As(0));
+  sb.template store<Prec, kBSR, kBSK>(Bs(0));
+  __syncthreads();
+
+  int buf = 0;
   for (int k0 = k_begin; k0 < k_end; k0 += BK) {
-    load_tile<BM, BK, T, !kATrans, kVec>(a, m0, k0, k_end,
-                                         [&](int r, int k, float v) { As[r * LDA + k] = Prec::convert(v); });
-    load_tile<BN, BK, T, kBTrans, kVec>(b, n0, k0, k_end,
-                                        [&](int r, int k, float v) { Bs[k * LDB + r] = Prec::convert(v); });
-    __syncthreads();
+    const bool more = k0 + BK < k_end;  // uniform across the block
+    if (more) {
+      sa.load(a, m0, k0 + BK, k_end);
+      sb.load(b, n0, k0 + BK, k_end);
+    }
+    const Smem* as = As(buf);
+    const Smem* bs = Bs(buf);
 #pragma unroll
     for (int kk = 0; kk < BK; kk += FK) {
-      wmma::fragment<wmma::matrix_a, 16, 16, FK, typename Prec::Frag, wmma::row_major> fa[FM];
-      wmma::fragment<wmma::matrix_b, 16, 16, FK, typename Prec::Frag, wmma::row_major> fb[FN];
+      wmma::fragment<wmma::matrix_a, 16, 16, FK, typename Prec::Frag, LayoutA> fa[FM];
+      wmma::fragment<wmma::matrix_b, 16, 16, FK, typename Prec::Frag, LayoutB> fb[FN];
 #pragma unroll
-      for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(fa[i], As + (wm * WM + i * 16) * LDA + kk, LDA);
+      for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(fa[i], as + (wm * WM + i * 16) * kASR + kk * kASK, LDA);
 #pragma unroll
-      for (int j = 0; j < FN; ++j) wmma::load_matrix_sync(fb[j], Bs + kk * LDB + wn * WN + j * 16, LDB);
+      for (int j = 0; j < FN; ++j) wmma::load_matrix_sync(fb[j], bs + (wn * WN + j * 16) * kBSR + kk * kBSK, LDB);
 #pragma unroll
       for (int i = 0; i < FM; ++i)
 #pragma unroll
         for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
     }
+    if (more) {  // the other stage was last read in k-step i-1, before the barrier that ended it
+      sa.template store<Prec, kASR, kASK>(As(buf ^ 1));
+      sb.template store<Prec, kBSR, kBSK>(Bs(buf ^ 1));
+    }
     __syncthreads();
+    buf ^= 1;
   }
 
   // Each warp passes its 16x16 accumulators through its own scratch tile: the fragment layout
-  // is opaque, the epilogue needs (m, n).
+  // is opaque, the epilogue needs (m, n). The stages are free: every thread is past the last barrier.
+  float* scratch = reinterpret_cast<float*>(smem);
   float* mine = scratch + warp * 16 * LDS;
   float* slot = p.splits > 1 ? splitk_slot(p, BM * BN, tile, tiles) : nullptr;
 #pragma unroll
@@ -357,7 +515,7 @@ __global__ void __launch_bounds__(32 * (BM / WM) * (BN / WN)) gemm_wmma(GemmPara
       }
       __syncwarp();  // before the next store_matrix_sync overwrites the scratch
     }
-  if (slot) splitk_fixup<BM, BN, T>(p, tile, tiles, m0, n0);
+  if (slot) splitk_fixup<BM, BN, T, kVec>(p, tile, tiles, m0, n0);
 }
 
 // ---- helpers for the cuBLAS baseline (host/cuda/gemm.cu), where cuBLASLt has no epilogue -------

@@ -204,14 +204,24 @@ std::string label(Precision p, int version, int split, Layer s) {
   return o.str();
 }
 
+// Under ASan/TSan every launch costs a fiber (and its stack) per CUDA thread: the cases that only
+// add shapes run fewer launches there.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 // Forward with each activation, dx with each x activation, dw/db: one (precision, version, split).
-void check_all_gemms(Precision prec, GemmImpl impl, int version, int split, Layer shape) {
+// all_acts false: relu only (both fused epilogues, a third of the launches).
+void check_all_gemms(Precision prec, GemmImpl impl, int version, int split, Layer shape, bool all_acts = true) {
   SCOPED_TRACE(label(prec, version, split, shape));
   Gemm gemm(nullptr, prec, impl);
   if (impl == GemmImpl::custom) gemm.force_kernel(version, split);
   const double tol = tolerance(prec);
   std::uint32_t seed = 1000;
   for (Activation act : {Activation::none, Activation::relu, Activation::sigmoid}) {
+    if (!all_acts && act != Activation::relu) continue;
     SCOPED_TRACE("activation " + std::string(to_string(act)));
     LayerData d(shape, act, act, seed += 10);
     d.y.poison();
@@ -231,6 +241,14 @@ void check_all_gemms(Precision prec, GemmImpl impl, int version, int split, Laye
 // multiple of 4 but not of the tiles (float4 loads with edges).
 constexpr Layer kOdd{37, 53, 29};
 constexpr Layer kAligned{36, 52, 28};
+// K below one k-step (8 for v2/v3, 16 for v4/v5; forward K = in, dx K = out, dw K = batch): the
+// prologue stages the only tile and the double-buffered loop prefetches nothing. Scalar and float4 loads.
+constexpr Layer kTinyOdd{6, 3, 5};
+constexpr Layer kTinyAligned{8, 4, 4};
+// Several double-buffered k-steps with a ragged last one (forward K = 67/68: 8-9 steps of 8,
+// 4-5 of 16; dx K = 45/44; dw K = 21/20), with scalar and with float4 loads.
+constexpr Layer kLongOdd{21, 67, 45};
+constexpr Layer kLongAligned{20, 68, 44};
 // VAE-like (encoder layer 784 -> 400), batch kept small for the SIMT runtime.
 #if defined(CUVAE_GEMM_TEST_GPU)
 constexpr Layer kVae{256, 784, 400};
@@ -269,6 +287,25 @@ TEST_F(GEMM_SUITE, Bf16EveryVersionOddSizes) {
   for (int v : {4, 5})
     for (int split : {1, 2}) check_all_gemms(Precision::bf16, GemmImpl::custom, v, split, kOdd);
   check_all_gemms(Precision::bf16, GemmImpl::custom, 4, 1, kAligned);
+}
+
+TEST_F(GEMM_SUITE, TinyKEveryVersion) {
+  for (Layer shape : {kTinyOdd, kTinyAligned}) {
+    for (int v : {1, 2, 3}) check_all_gemms(Precision::fp32, GemmImpl::custom, v, 1, shape, !kSanitized);
+    for (Precision p : {Precision::tf32, Precision::bf16})
+      for (int v : {4, 5}) check_all_gemms(p, GemmImpl::custom, v, 1, shape, !kSanitized);
+  }
+}
+
+// Every layout (forward NT, dx NN, dw TN) of every tiled version with and without float4 loads,
+// over several k-steps, with and without split-K (split 2 keeps several k-steps per split).
+TEST_F(GEMM_SUITE, MultiStepRaggedKEveryVersion) {
+  for (Layer shape : {kLongOdd, kLongAligned})
+    for (int split : {1, 2}) {
+      for (int v : {2, 3}) check_all_gemms(Precision::fp32, GemmImpl::custom, v, split, shape, !kSanitized);
+      for (Precision p : {Precision::tf32, Precision::bf16})
+        for (int v : {4, 5}) check_all_gemms(p, GemmImpl::custom, v, split, shape, !kSanitized);
+    }
 }
 
 // The launcher's own choice of version and split-K at a VAE shape.

@@ -474,7 +474,12 @@ std::string Gemm::describe() const {
 
 std::string Gemm::last_kernel() const {
   if (impl_->last_version == 0) return "cuBLASLt";
-  return "v" + std::to_string(impl_->last_version) + " x" + std::to_string(impl_->last_splits);
+  // Appended piece by piece: "v" + std::to_string(...) trips g++ 12's -Wrestrict (a false positive).
+  std::string s = "v";
+  s += std::to_string(impl_->last_version);
+  s += " x";
+  s += std::to_string(impl_->last_splits);
+  return s;
 }
 
 void Gemm::force_kernel(int version, int split_k) {
