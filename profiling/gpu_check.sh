@@ -12,8 +12,9 @@
 # LD_LIBRARY_PATH, CUVAE_DATA, CUVAE_PYDEPS point there).
 #
 # Usage: profiling/gpu_check.sh [--probe] [RESULT_DIR]   (default: $OUT if set, else build/gpu-check)
-#   writes RESULT_DIR/gpu_check.json, RESULT_DIR/{configure,build,ctest,bench_gemm,bench_train}.log and
-#   bench_{gemm,train}.json: 8 files, what the device tool brings back from $OUT
+#   writes RESULT_DIR/gpu_check.json, RESULT_DIR/{configure,build,ctest,bench_gemm,bench_train,kernel_times}.log,
+#   bench_{gemm,train}.json and kernel_times.csv (per-kernel times of 5 batch-128 steps, from ncu
+#   when it is there): 11 files, what the device tool brings back from $OUT
 #   --probe: only the dependencies, the GPU query and a configure (in build/gpu-check-probe); no build.
 # Through the device tool: run(command="profiling/gpu_check.sh", carry=[".gpu-carry"], timeout_s=540)
 # Env: CUVAE_GPU_CHECK_FORCE_CARRY=1 uses .gpu-carry even where the system has the packages;
@@ -182,6 +183,8 @@ EOF
 fi
 
 # ---- 5. benchmarks ------------------------------------------------------------------------------
+data_args=()
+[[ -n ${CUVAE_DATA:-} ]] && data_args=(--data "$CUVAE_DATA")
 gemm_json='null'
 if [[ -x $build/profiling/bench_gemm ]] && (($(left) > 60)); then
   set +e
@@ -204,8 +207,6 @@ for py in python3 /usr/bin/python3; do
 done
 train_json='null'
 if [[ -x $build/cuvae ]] && (($(left) > 20)); then
-  data_args=()
-  [[ -n ${CUVAE_DATA:-} ]] && data_args=(--data "$CUVAE_DATA")
   set +e
   train_rc=1
   : > "$out_dir/bench_train.log"
@@ -273,10 +274,28 @@ EOF
 )
 fi
 
+# ---- 5b. per-kernel times of training steps (Nsight Compute, when it is there) ------------------
+# Only gpu__time_duration, caches and clocks left as they are (so small kernels are not timed
+# cold): a few seconds, and the breakdown of a batch-128 step that says where the time goes.
+kernels_json='null'
+ncu=$(command -v ncu || { ls -d /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null || true; } | sort -V | tail -1)
+if [[ -n $ncu && -x $build/cuvae ]] && (($(left) > 40)); then
+  set +e
+  timeout $(( $(left) - 10 )) "$ncu" --metrics gpu__time_duration.sum --cache-control none --clock-control none --nvtx \
+    --csv --page raw "$build/cuvae" train --device cuda --no-graph --epochs 1 --train-limit 640 --test-limit 128 \
+    --max-steps 5 --no-progress "${data_args[@]}" --out "$build/gpu-check-ncu" > "$out_dir/kernel_times.csv" 2> "$out_dir/kernel_times.log"
+  ncu_rc=$?
+  set -e
+  kernels_json=$(python3 -c 'import json,sys; print(json.dumps({"rc": int(sys.argv[1]), "file": "kernel_times.csv"}))' "$ncu_rc")
+  say "kernel times (ncu): exit $ncu_rc (kernel_times.csv)"
+else
+  say "kernel times: no ncu, or no time left"
+fi
+
 # ---- 6. one JSON, then the summary --------------------------------------------------------------
 GPU_NAME="$gpu_name" COMPUTE_CAP="$compute_cap" DRIVER="$(echo "$driver" | xargs)" MEMORY="$(echo "$memory" | xargs)" \
 CARRY_USED="$carry_used" CONFIGURE="$configure_status" BUILD="$build_status" BUILD_S="$build_s" \
-CTEST="$tests_json" GEMM="$gemm_json" TRAIN="$train_json" SECONDS_ALL="$((SECONDS - t_start))" STATUS="$status" \
+CTEST="$tests_json" GEMM="$gemm_json" TRAIN="$train_json" KERNELS="$kernels_json" SECONDS_ALL="$((SECONDS - t_start))" STATUS="$status" \
 python3 - "$json" <<'EOF'
 import json, os, sys
 e = os.environ
@@ -285,8 +304,10 @@ result = {
   "carried_deps": e["CARRY_USED"] == "true",
   "configure": e["CONFIGURE"], "build": e["BUILD"], "build_seconds": int(e["BUILD_S"]),
   "ctest": json.loads(e["CTEST"]), "bench_gemm": json.loads(e["GEMM"]), "bench_train": json.loads(e["TRAIN"]),
+  "kernel_times": json.loads(e["KERNELS"]),
   "seconds": int(e["SECONDS_ALL"]), "ok": e["STATUS"] == "0",
-  "logs": ["configure.log", "build.log", "ctest.log", "bench_gemm.log", "bench_gemm.json", "bench_train.log", "bench_train.json"],
+  "logs": ["configure.log", "build.log", "ctest.log", "bench_gemm.log", "bench_gemm.json", "bench_train.log", "bench_train.json",
+           "kernel_times.csv", "kernel_times.log"],
 }
 json.dump(result, open(sys.argv[1], "w"), indent=1)
 EOF
