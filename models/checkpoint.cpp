@@ -43,6 +43,7 @@ Checkpoint parse_header(const std::filesystem::path& file, const std::map<std::s
       s.batch_in_epoch = j.at("batch_in_epoch").get<std::int64_t>();
       s.batch_size = j.at("batch_size").get<std::int64_t>();
       s.epoch_loss_sum = std::stod(j.at("epoch_loss_sum").get<std::string>());
+      s.shuffle = j.value("shuffle", std::string("host-fisher-yates"));  // files from before the field
       const auto& a = j.at("adam");
       s.adam = AdamConfig{a.at("lr").get<double>(), a.at("beta1").get<double>(), a.at("beta2").get<double>(),
                           a.at("eps").get<double>(), a.at("weight_decay").get<double>()};
@@ -91,6 +92,7 @@ void save_checkpoint(const std::filesystem::path& file, Backend& backend, const 
                                    {"batch_in_epoch", train->batch_in_epoch},
                                    {"batch_size", train->batch_size},
                                    {"epoch_loss_sum", exact(train->epoch_loss_sum)},
+                                   {"shuffle", train->shuffle},
                                    {"adam", {{"lr", a.lr}, {"beta1", a.beta1}, {"beta2", a.beta2},
                                              {"eps", a.eps}, {"weight_decay", a.weight_decay}}}}
                         .dump();

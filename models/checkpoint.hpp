@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 
 #include "models/mlp_vae.hpp"
 
@@ -18,6 +19,7 @@ struct TrainState {
   std::int64_t batch_size = 128;
   double epoch_loss_sum = 0;        // sum of batch losses so far in this epoch
   AdamConfig adam;
+  std::string shuffle;              // the shuffle scheme of the run (datasets/batches.hpp)
 };
 
 struct Checkpoint {

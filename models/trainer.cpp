@@ -123,7 +123,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   // Config and state: from the checkpoint when resuming, else from the options.
   VaeConfig config = opt.model;
   TrainState state;
-  state.seed = opt.seed, state.batch_size = opt.batch_size, state.adam = opt.adam;
+  state.seed = opt.seed, state.batch_size = opt.batch_size, state.adam = opt.adam, state.shuffle = kShuffleScheme;
   if (!opt.resume.empty()) {
     Checkpoint ck = read_checkpoint_header(opt.resume);
     if (!ck.train) throw Error(opt.resume.string() + ": holds weights only, no training state to resume");
@@ -134,6 +134,12 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
                   "; the flags given ask for something else");
     config = ck.config;
     state = *ck.train;
+    if (state.shuffle != kShuffleScheme && state.batch_in_epoch > 0)
+      throw Error(opt.resume.string() + ": stopped inside epoch " + std::to_string(state.epoch) + " (after " +
+                  std::to_string(state.batch_in_epoch) + " batches) with the '" + state.shuffle +
+                  "' shuffle; this build shuffles with '" + kShuffleScheme +
+                  "', so resuming would repeat and skip rows of that epoch; resume from a checkpoint written at the end of an epoch");
+    state.shuffle = kShuffleScheme;  // from the next epoch on
   }
 
   std::filesystem::path out_dir = opt.out_dir;

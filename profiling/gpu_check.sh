@@ -281,9 +281,12 @@ kernels_json='null'
 ncu=$(command -v ncu || { ls -d /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null || true; } | sort -V | tail -1)
 if [[ -n $ncu && -x $build/cuvae ]] && (($(left) > 40)); then
   set +e
+  # --log-file: ncu's CSV goes there, cuvae's own output to kernel_times.log.
+  rm -rf "$build/gpu-check-ncu"
   timeout $(( $(left) - 10 )) "$ncu" --metrics gpu__time_duration.sum --cache-control none --clock-control none --nvtx \
-    --csv --page raw "$build/cuvae" train --device cuda --no-graph --epochs 1 --train-limit 640 --test-limit 128 \
-    --max-steps 5 --no-progress "${data_args[@]}" --out "$build/gpu-check-ncu" > "$out_dir/kernel_times.csv" 2> "$out_dir/kernel_times.log"
+    --csv --page raw --log-file "$out_dir/kernel_times.csv" "$build/cuvae" train --device cuda --no-graph --epochs 1 \
+    --train-limit 640 --test-limit 128 --max-steps 5 --no-progress "${data_args[@]}" --out "$build/gpu-check-ncu" \
+    > "$out_dir/kernel_times.log" 2>&1
   ncu_rc=$?
   set -e
   kernels_json=$(python3 -c 'import json,sys; print(json.dumps({"rc": int(sys.argv[1]), "file": "kernel_times.csv"}))' "$ncu_rc")

@@ -8,6 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
+#include "datasets/batches.hpp"
 #include "datasets/idx.hpp"
 #include "host/fileio.hpp"
 #include "host/metrics.hpp"
@@ -169,6 +172,45 @@ TEST(Training, ResumeGivesBitwiseTheSameLossesAsAnUninterruptedRun) {
   EXPECT_EQ(x.metadata, y.metadata);
 }
 
+// A checkpoint from before the shuffle scheme was recorded (host Fisher-Yates): its training
+// metadata without the "shuffle" field.
+void strip_shuffle_scheme(const fs::path& file) {
+  SafetensorsFile f = read_safetensors(file);
+  std::vector<TensorView> views;
+  for (const TensorRecord& t : f.tensors) views.push_back({t.name, t.shape, t.data.data()});
+  nlohmann::json train = nlohmann::json::parse(f.metadata.at("train"));
+  ASSERT_EQ(train.at("shuffle"), kShuffleScheme);
+  train.erase("shuffle");
+  f.metadata["train"] = train.dump();
+  write_safetensors(file, views, f.metadata);
+}
+
+TEST(Training, ResumeInsideAnEpochRefusesAnotherShuffleScheme) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed (dataset-fashion-mnist)";
+  std::ostringstream log;
+  TrainOptions a = small_run(fresh_dir("shuffle-scheme"), 2);
+  a.train_limit = 600, a.test_limit = 200;  // 5 batches per epoch
+  a.max_steps = 7;                          // stops inside epoch 2
+  const TrainSummary part = train(a, log);
+  strip_shuffle_scheme(part.checkpoint);
+  TrainOptions b = a;
+  b.max_steps = 0, b.resume = part.checkpoint;
+  EXPECT_EQ(test::error_of([&] { train(b, log); }),
+            part.checkpoint.string() + ": stopped inside epoch 2 (after 2 batches) with the 'host-fisher-yates' shuffle; "
+            "this build shuffles with 'philox-feistel8', so resuming would repeat and skip rows of that epoch; resume "
+            "from a checkpoint written at the end of an epoch");
+
+  // At an epoch's end the old scheme does not matter: the run goes on and records the new one.
+  TrainOptions c = a;
+  c.out_dir = fresh_dir("shuffle-scheme-end"), c.max_steps = 5;
+  const TrainSummary end = train(c, log);
+  strip_shuffle_scheme(end.checkpoint);
+  TrainOptions d = c;
+  d.max_steps = 0, d.resume = end.checkpoint;
+  EXPECT_EQ(train(d, log).steps, 10);
+  EXPECT_EQ(nlohmann::json::parse(read_safetensors(end.checkpoint).metadata.at("train")).at("shuffle"), kShuffleScheme);
+}
+
 TEST(Checkpoint, RoundTripRestoresParametersMomentsAndState) {
   auto backend = make_cpu_backend(1);
   VaeConfig config;
@@ -183,7 +225,7 @@ TEST(Checkpoint, RoundTripRestoresParametersMomentsAndState) {
   backend->to_device(params.adam_v(), v.v.data());
   TrainState st;
   st.seed = 0xFFFFFFFFFFFFFFF1ull, st.step = 12345, st.epoch = 4, st.batch_in_epoch = 17, st.batch_size = 64;
-  st.epoch_loss_sum = 1234.5678901234567, st.adam.lr = 3e-4, st.adam.weight_decay = 0.01;
+  st.epoch_loss_sum = 1234.5678901234567, st.adam.lr = 3e-4, st.adam.weight_decay = 0.01, st.shuffle = kShuffleScheme;
   const fs::path file = fresh_dir("ckpt-roundtrip") / "c.safetensors";
   save_checkpoint(file, *backend, config, params, &st);
 
@@ -201,6 +243,7 @@ TEST(Checkpoint, RoundTripRestoresParametersMomentsAndState) {
   EXPECT_EQ(ck.train->epoch, 4);
   EXPECT_EQ(ck.train->batch_in_epoch, 17);
   EXPECT_EQ(ck.train->epoch_loss_sum, st.epoch_loss_sum);
+  EXPECT_EQ(ck.train->shuffle, kShuffleScheme);
   EXPECT_EQ(ck.train->adam.lr, 3e-4);
   EXPECT_EQ(ck.train->adam.weight_decay, 0.01);
   EXPECT_EQ(host_copy(*backend, loaded.values()), host_copy(*backend, params.values()));
