@@ -198,6 +198,30 @@ else
   say "bench_gemm: not built, or no time left"
 fi
 
+# ---- 5b. per-kernel times of training steps (Nsight Compute, when it is there) ------------------
+# Before the training benchmark, the longest step, which the deadline may cut (keeping its rows).
+# Only gpu__time_duration, caches and clocks left as they are (so small kernels are not timed
+# cold): a few seconds, and the breakdown of a batch-128 step that says where the time goes.
+kernels_json='null'
+ncu=$(command -v ncu || { ls -d /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null || true; } | sort -V | tail -1)
+if [[ -n $ncu && -x $build/cuvae ]] && (($(left) > 40)); then
+  set +e
+  # --log-file: ncu's CSV goes there, cuvae's own output to kernel_times.log.
+  rm -rf "$build/gpu-check-ncu"
+  ncu_limit=$(( $(left) - 10 < 120 ? $(left) - 10 : 120 ))
+  timeout "$ncu_limit" "$ncu" --metrics gpu__time_duration.sum --cache-control none --clock-control none --nvtx \
+    --csv --page raw --log-file "$out_dir/kernel_times.csv" "$build/cuvae" train --device cuda --no-graph --epochs 1 \
+    --train-limit 640 --test-limit 128 --max-steps 5 --no-progress "${data_args[@]}" --out "$build/gpu-check-ncu" \
+    > "$out_dir/kernel_times.log" 2>&1
+  ncu_rc=$?
+  set -e
+  kernels_json=$(python3 -c 'import json,sys; print(json.dumps({"rc": int(sys.argv[1]), "file": "kernel_times.csv"}))' "$ncu_rc")
+  say "kernel times (ncu): exit $ncu_rc (kernel_times.csv)"
+else
+  say "kernel times: no ncu, or no time left"
+fi
+
+# ---- 5c. the training benchmark -----------------------------------------------------------------
 # A Python with torch on CUDA for the PyTorch baseline: the PATH one, then Debian's.
 torch_py=""
 for py in python3 /usr/bin/python3; do
@@ -272,27 +296,6 @@ except Exception:
 print(json.dumps({"rc": int(sys.argv[2]), "pytorch": sys.argv[3] or None, "rows": rows}))
 EOF
 )
-fi
-
-# ---- 5b. per-kernel times of training steps (Nsight Compute, when it is there) ------------------
-# Only gpu__time_duration, caches and clocks left as they are (so small kernels are not timed
-# cold): a few seconds, and the breakdown of a batch-128 step that says where the time goes.
-kernels_json='null'
-ncu=$(command -v ncu || { ls -d /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null || true; } | sort -V | tail -1)
-if [[ -n $ncu && -x $build/cuvae ]] && (($(left) > 40)); then
-  set +e
-  # --log-file: ncu's CSV goes there, cuvae's own output to kernel_times.log.
-  rm -rf "$build/gpu-check-ncu"
-  timeout $(( $(left) - 10 )) "$ncu" --metrics gpu__time_duration.sum --cache-control none --clock-control none --nvtx \
-    --csv --page raw --log-file "$out_dir/kernel_times.csv" "$build/cuvae" train --device cuda --no-graph --epochs 1 \
-    --train-limit 640 --test-limit 128 --max-steps 5 --no-progress "${data_args[@]}" --out "$build/gpu-check-ncu" \
-    > "$out_dir/kernel_times.log" 2>&1
-  ncu_rc=$?
-  set -e
-  kernels_json=$(python3 -c 'import json,sys; print(json.dumps({"rc": int(sys.argv[1]), "file": "kernel_times.csv"}))' "$ncu_rc")
-  say "kernel times (ncu): exit $ncu_rc (kernel_times.csv)"
-else
-  say "kernel times: no ncu, or no time left"
 fi
 
 # ---- 6. one JSON, then the summary --------------------------------------------------------------
