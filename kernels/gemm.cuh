@@ -232,6 +232,10 @@ __device__ void splitk_fixup(const GemmParams& p, int tile, int tiles, int m0, i
     float4 sum[kChunk];
 #pragma unroll
     for (int j = 0; j < kChunk; ++j) sum[j] = make_float4(0.f, 0.f, 0.f, 0.f);
+    // Not unrolled where one chunk is the whole share (v2, v4): unrolling there overlapped the
+    // loads of two splits but took v2 from 72-79 to 104-108 registers (3 -> 2 blocks/SM). Unrolled
+    // twice otherwise: no spills (ptxas spilled 4-8 B in v3 on sm_80 with 1 and with 4).
+#pragma unroll(kQuads == kChunk ? 1 : 2)
     for (int s = 0; s < p.splits; ++s) {
       const float4* part = base + s * (stride / 4) + threadIdx.x + c * T;
       float4 q[kChunk];
