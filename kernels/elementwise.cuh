@@ -1,6 +1,7 @@
 // kernels/elementwise.cuh: the CUDA backend's small kernels: the training-step position kept on
-// the device, the epoch shuffle, batch gather through the epoch's order, the loss history, fill, sigmoid and Philox
-// normals. Pure device code (nvcc for the GPU, the host compiler for the SIMT runtime).
+// the device, the epoch shuffle, batch gather through the epoch's order, the loss history, fill,
+// sigmoid and Philox normals. Pure device code (nvcc for the GPU, the host compiler for the SIMT
+// runtime).
 // Launchers: host/cuda/cuda_backend.cu (the only file that includes it, once per build).
 // Tests: tests/test_data_kernels.cpp (through the backend, against host/cpu/).
 #pragma once

@@ -58,7 +58,7 @@ __host__ __device__ inline uint4 philox_bits4(RngKey key, std::uint64_t group) {
 // value falls inside [0, n). The network is a bijection of [0, 4^h), so the walk ends and the
 // result is a bijection of [0, n). 4^h is the smallest power of 4 >= n, but at least 256: with
 // fewer than 4 bits a half, or fewer than 8 rounds, the position of a row is measurably
-// non-uniform for small n (chi-square over many epochs; tests/test_shuffle.cpp). For n >= 64
+// non-uniform for small n (chi-square over many epochs; tests/test_shuffle.cpp). For n > 64
 // there are fewer than 4 walks on average, 8 Philox words each.
 struct Permutation {
   RngKey key;
