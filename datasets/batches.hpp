@@ -18,9 +18,12 @@ inline RngKey shuffle_key(std::uint64_t seed, std::int64_t epoch) {
   return rng_key(seed, RngPurpose::shuffle, static_cast<std::uint64_t>(epoch));
 }
 
-// The order itself on the host: entry i is permute(make_permutation(key, n), i)
-// (kernels/philox.cuh), which is what the CUDA backend's shuffle kernel writes on the device.
-// n must lie in 0..INT_MAX (device orders are int).
+// The permutation of an epoch's n rows (kernels/philox.cuh); an Error unless n lies in
+// 0..INT_MAX (device orders are int). The CUDA backend's shuffle kernel evaluates it on the device.
+Permutation epoch_permutation(std::int64_t n, RngKey key);
+
+// The order itself on the host (the CPU backend's, and the reference): entry i is
+// permute(epoch_permutation(n, key), i).
 std::vector<std::int64_t> shuffled_indices(std::int64_t n, RngKey key);
 
 inline std::int64_t batch_count(std::int64_t n, std::int64_t batch) { return (n + batch - 1) / batch; }

@@ -3,21 +3,12 @@
 
 #include <string>
 
+#include "host/cuda/gemm.hpp"  // the flags' parsers (header only: any build)
 #ifdef CUVAE_HAVE_CUDA
 #include "host/cuda/cuda_backend.hpp"
 #endif
 
 namespace cuvae {
-namespace {
-
-void check_cuda_options(const CudaRunOptions& o) {
-  if (o.precision != "fp32" && o.precision != "tf32" && o.precision != "bf16")
-    throw Error("--precision '" + o.precision + "': want fp32, tf32 or bf16");
-  if (o.gemm != "custom" && o.gemm != "cublas" && o.gemm != "auto")
-    throw Error("--gemm '" + o.gemm + "': want custom, cublas or auto");
-}
-
-}  // namespace
 
 bool cuda_backend_built() {
 #ifdef CUVAE_HAVE_CUDA
@@ -29,7 +20,9 @@ bool cuda_backend_built() {
 
 std::unique_ptr<Backend> make_backend(std::string_view device, int threads, std::ostream& log,
                                       const CudaRunOptions& cuda) {
-  check_cuda_options(cuda);
+  // Checked in every build, so a bad value is an error even where the CPU runs.
+  const cuda::Precision precision = cuda::parse_precision(cuda.precision);
+  [[maybe_unused]] const cuda::GemmImpl gemm = cuda::parse_gemm_impl(cuda.gemm);
   if (device != "auto" && device != "cuda" && device != "cpu")
     throw Error("--device '" + std::string(device) + "': expected auto, cpu or cuda");
   if (device != "cpu") {
@@ -37,8 +30,8 @@ std::unique_ptr<Backend> make_backend(std::string_view device, int threads, std:
     std::string why = cuda_unavailable_reason();
     if (why.empty()) {
       CudaOptions o;
-      o.precision = cuda::parse_precision(cuda.precision);
-      o.gemm = cuda::parse_gemm_impl(cuda.gemm);
+      o.precision = precision;
+      o.gemm = gemm;
       o.graphs = cuda.graphs;
       return make_cuda_backend(0, o);
     }
@@ -48,7 +41,7 @@ std::unique_ptr<Backend> make_backend(std::string_view device, int threads, std:
     if (device == "cuda") throw Error("--device cuda: " + why);
     log << "note: no usable GPU (" << why << "); running on the CPU\n";
   }
-  if (cuda.precision != "fp32") log << "note: --precision " << cuda.precision << " applies to the GPU; the CPU computes in fp32\n";
+  if (precision != cuda::Precision::fp32) log << "note: --precision " << cuda.precision << " applies to the GPU; the CPU computes in fp32\n";
   return make_cpu_backend(threads);
 }
 

@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "datasets/batches.hpp"
 #include "host/cuda/device_api.hpp"
 #include "host/op_checks.hpp"
 #include "kernels/adam.cuh"
@@ -302,14 +303,13 @@ class CudaBackend final : public Backend {
   void shuffle(std::int64_t n, RngKey key) override {
     const OpScope op("shuffle", "[" + std::to_string(n) + "]");
     refuse_in_capture(op.name());
-    CUVAE_CHECK(n >= 0 && n <= INT_MAX, op.name() + ": " + std::to_string(n) + " rows is outside 0.." + std::to_string(INT_MAX));
-    const auto count = static_cast<std::size_t>(n);
+    const Permutation p = epoch_permutation(n, key);
+    const std::size_t count = p.n;
     if (!order_ || count > order_capacity_) {  // a new buffer: graphs that read the old one go with it
       if (order_) release(reinterpret_cast<float*>(order_));
       order_ = static_cast<int*>(arena_.allocate(std::max<std::size_t>(count, 1) * sizeof(int)));
       order_capacity_ = std::max<std::size_t>(count, 1);
     }
-    const Permutation p = make_permutation(key, static_cast<std::uint32_t>(n));
     CUVAE_LAUNCH(op, ke::shuffle_order, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), p, order_, pos_);
   }
 

@@ -37,6 +37,9 @@ struct DeviceInfo {
   int grid_stride_blocks = 1;  // grid size for grid-stride kernels: enough to fill the device
 };
 
+// "12 MiB": bytes rounded to the nearest MiB, for messages.
+inline std::string megabytes(std::size_t bytes) { return std::to_string((bytes + (1u << 19)) >> 20) + " MiB"; }
+
 #if defined(__CUDACC__)
 // ======================================= GPU =====================================================
 inline constexpr bool kSimulated = false;
@@ -53,8 +56,6 @@ using Stream = cudaStream_t;
     if (const cudaError_t e_ = (call); e_ != cudaSuccess)                                        \
       ::cuvae::cuda::device_api::cuda_fail(__FILE__, __LINE__, #call, e_, (context));            \
   } while (0)
-
-inline std::string megabytes(std::size_t bytes) { return std::to_string((bytes + (1u << 19)) >> 20) + " MiB"; }
 
 // Empty when `device` can run this build's kernels (`probe` is one of them); else why not.
 inline std::string unavailable_reason(int device, const void* probe, const char* built_archs) {
@@ -187,8 +188,6 @@ class Graph {
 // ======================================= SIMT ====================================================
 inline constexpr bool kSimulated = true;
 using Stream = cudaStream_t;  // always null: launches run synchronously on the SIMT runtime
-
-inline std::string megabytes(std::size_t bytes) { return std::to_string((bytes + (1u << 19)) >> 20) + " MiB"; }
 
 inline std::string unavailable_reason(int device, const void* /*probe*/, const char* /*built_archs*/) {
   return device == 0 ? "" : "the SIMT device has only device 0";

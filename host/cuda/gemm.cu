@@ -536,19 +536,5 @@ void Gemm::linear_backward(const Tensor& x, Activation x_act, const Tensor& w, c
   if (dx) backward_data(dy, w, x, x_act, *dx);
 }
 
-Precision parse_precision(std::string_view s) {
-  if (s == "fp32") return Precision::fp32;
-  if (s == "tf32") return Precision::tf32;
-  if (s == "bf16") return Precision::bf16;
-  throw Error("--precision '" + std::string(s) + "': want fp32, tf32 or bf16");
-}
-
-GemmImpl parse_gemm_impl(std::string_view s) {
-  if (s == "custom") return GemmImpl::custom;
-  if (s == "cublas") return GemmImpl::cublas;
-  if (s == "auto") return GemmImpl::automatic;
-  throw Error("--gemm '" + std::string(s) + "': want custom, cublas or auto");
-}
-
 }  // inline namespace CUVAE_GEMM_BUILD
 }  // namespace cuvae::cuda

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "host/backend.hpp"
+#include "host/error.hpp"
 
 typedef struct CUstream_st* cudaStream_t;
 
@@ -31,8 +32,20 @@ enum class Precision { fp32, tf32, bf16 };  // bf16/tf32: GEMM inputs rounded, F
 // unlike the other two, results may differ in the last bits from one process to the next).
 // The SIMT build has no cuBLAS: automatic means custom there, cublas throws.
 enum class GemmImpl { custom, cublas, automatic };
-Precision parse_precision(std::string_view s);  // Error naming the flag on bad text
-GemmImpl parse_gemm_impl(std::string_view s);
+// The command line's spellings; an Error naming the flag on bad text. Inline, so host/device.cpp
+// checks the flags with them in a build without CUDA too.
+inline Precision parse_precision(std::string_view s) {
+  if (s == "fp32") return Precision::fp32;
+  if (s == "tf32") return Precision::tf32;
+  if (s == "bf16") return Precision::bf16;
+  throw Error("--precision '" + std::string(s) + "': want fp32, tf32 or bf16");
+}
+inline GemmImpl parse_gemm_impl(std::string_view s) {
+  if (s == "custom") return GemmImpl::custom;
+  if (s == "cublas") return GemmImpl::cublas;
+  if (s == "auto") return GemmImpl::automatic;
+  throw Error("--gemm '" + std::string(s) + "': want custom, cublas or auto");
+}
 
 class Gemm {
  public:
