@@ -7,8 +7,9 @@ Run (Debian's Python, which has torch), after building cuvae:
 cuvae's figure is its second epoch (the first includes one-time start-up), training only, as
 reported in metrics.jsonl; PyTorch's is profiling/pytorch_vae.py --bench (a warm-up epoch, which
 also compiles every batch shape, then one timed epoch, no test pass). --compile [MODE ...] adds
-torch.compile baselines (mode "default" when none is named). --json FILE writes the table, after
-every row (a run cut short leaves the rows it finished).
+torch.compile baselines (mode "default" when none is named); --no-pytorch times cuvae alone
+(a machine without torch). --json FILE writes the table after every row (a run cut short leaves
+the rows it finished); a run that fails (cuvae's row then has cuvae_s null) exits 1.
 """
 import argparse, json, os, subprocess, sys, tempfile
 
@@ -53,15 +54,34 @@ def main():
                    help="also time torch.compile (torch >= 2) in these modes (default: 'default')")
     p.add_argument("--compile-batch-size", type=int, nargs="+", metavar="B",
                    help="run the torch.compile baselines only at these batch sizes (default: all)")
+    p.add_argument("--no-pytorch", action="store_true", help="time cuvae alone, no PyTorch baseline")
     p.add_argument("--json")
     a = p.parse_args()
     if not os.path.exists(a.cuvae):
         sys.exit(f"bench_train: {a.cuvae}: no such binary; build first (README) or pass --cuvae")
     n = 60000
-    rows = []
+    rows, failed = [], False
+
+    def emit(row, text):
+        rows.append(row)
+        print(f"{a.device:6} {row['batch']:5d} {text}", flush=True)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump(rows, f, indent=1)
+
     print(f"{'device':6} {'batch':>5} {'cuvae s':>9} {'img/s':>9} {'baseline':>24} {'base s':>9} {'img/s':>9} {'speed-up':>8}")
     for batch in a.batch_size:
-        ours = cuvae_epoch(a.cuvae, a.device, a.threads, batch, a.data)
+        row = dict(device=a.device, batch=batch, threads=a.threads, cuvae_s=None, baseline=None)
+        try:
+            ours = cuvae_epoch(a.cuvae, a.device, a.threads, batch, a.data)
+        except subprocess.CalledProcessError as e:
+            failed = True
+            emit(row, f"cuvae failed ({e})")
+            continue
+        row["cuvae_s"] = ours
+        if a.no_pytorch:
+            emit(row, f"{ours:9.3f} {n / ours:9.0f}")
+            continue
         modes = [] if a.compile is None else (a.compile or ["default"])
         if a.compile_batch_size and batch not in a.compile_batch_size:
             modes = []
@@ -71,15 +91,12 @@ def main():
             try:
                 theirs = pytorch_epoch(a.device, a.threads, batch, a.data, comp)
             except subprocess.CalledProcessError as e:
-                print(f"{a.device:6} {batch:5d} {name}: failed ({e})")
+                failed = True
+                print(f"{a.device:6} {batch:5d} {name}: failed ({e})", flush=True)
                 continue
-            rows.append(dict(device=a.device, batch=batch, threads=a.threads, cuvae_s=ours, baseline=name,
-                             baseline_s=theirs, speedup=theirs / ours))
-            print(f"{a.device:6} {batch:5d} {ours:9.3f} {n / ours:9.0f} {name:>24} {theirs:9.3f} {n / theirs:9.0f} "
-                  f"{theirs / ours:7.2f}x", flush=True)
-            if a.json:
-                with open(a.json, "w") as f:
-                    json.dump(rows, f, indent=1)
+            emit(dict(row, baseline=name, baseline_s=theirs, speedup=theirs / ours),
+                 f"{ours:9.3f} {n / ours:9.0f} {name:>24} {theirs:9.3f} {n / theirs:9.0f} {theirs / ours:7.2f}x")
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

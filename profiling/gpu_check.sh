@@ -231,60 +231,22 @@ for py in python3 /usr/bin/python3; do
 done
 train_json='null'
 if [[ -x $build/cuvae ]] && (($(left) > 20)); then
-  set +e
-  train_rc=1
-  : > "$out_dir/bench_train.log"
+  # With a CUDA torch: eager at batch 128 and 1024, and torch.compile (default mode, and
+  # reduce-overhead = CUDA graphs, like cuvae's) at 128, the issue's target. Without one: cuvae
+  # alone. Rows are written as they finish, so the deadline keeps what is done.
+  baseline_args=(--no-pytorch)
   if [[ -n $torch_py ]]; then
+    baseline_args=(--compile default reduce-overhead --compile-batch-size 128)
     say "bench_train: cuvae vs PyTorch ($torch_py)"
-    rm -f "$out_dir/bench_train.json"
-    # torch.compile (default mode, and reduce-overhead = CUDA graphs, like cuvae's) at batch 128,
-    # the issue's target; rows are written as they finish, so the deadline keeps what is done.
-    timeout "$(left)" "$torch_py" "$repo/profiling/bench_train.py" --cuvae "$build/cuvae" --device cuda --batch-size 128 1024 \
-      --compile default reduce-overhead --compile-batch-size 128 \
-      "${data_args[@]}" --json "$out_dir/bench_train.json" >> "$out_dir/bench_train.log" 2>&1
-    train_rc=$?
+  else
+    say "bench_train: no Python with CUDA torch here: timing cuvae alone (no PyTorch baseline)"
   fi
-  bench_rows() { python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$out_dir/bench_train.json" 2>/dev/null || echo 0; }
-  if [[ $train_rc != 0 && $(bench_rows) == 0 ]] && (($(left) > 15)); then
-    # bench_train.py failed, or there is no torch: time cuvae (2nd epoch, from metrics.jsonl) and,
-    # where torch is there, pytorch_vae.py --bench directly.
-    if [[ -n $torch_py ]]; then say "bench_train: bench_train.py failed (bench_train.log); timing directly"
-    else say "bench_train: no Python with CUDA torch here: timing cuvae alone (no PyTorch baseline)"; fi
-    timeout "$(left)" python3 - "$build/cuvae" "$repo/profiling/pytorch_vae.py" "$torch_py" "$out_dir/bench_train.json" \
-      "${data_args[@]}" >> "$out_dir/bench_train.log" 2>&1 <<'EOF'
-import json, os, subprocess, sys, tempfile
-cuvae, pt_script, torch_py, out = sys.argv[1:5]
-data = sys.argv[6] if len(sys.argv) > 6 else ""
-rows, ok = [], True
-for batch in (128, 1024):
-    row = {"device": "cuda", "batch": batch, "cuvae_s": None, "baseline": None}
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [cuvae, "train", "--device", "cuda", "--epochs", "2", "--batch-size", str(batch), "--test-limit", "512",
-               "--no-progress", "--out", tmp] + (["--data", data] if data else [])
-        if subprocess.run(cmd).returncode == 0:
-            recs = [json.loads(l) for l in open(os.path.join(tmp, "metrics.jsonl")) if l.strip()]
-            row["cuvae_s"] = recs[-1]["seconds"]
-        else:
-            ok = False
-        if torch_py:
-            res = os.path.join(tmp, "pt.json")
-            cmd = [torch_py, pt_script, "--bench", "--device", "cuda", "--batch-size", str(batch), "--json", res] + \
-                  (["--data", data] if data else [])
-            if subprocess.run(cmd).returncode == 0:
-                r = json.load(open(res))
-                secs = r["bench"]["seconds"] if "bench" in r else r["epochs"][-1]["seconds"]
-                row.update(baseline="pytorch eager", baseline_s=secs)
-                if row["cuvae_s"]:
-                    row["speedup"] = secs / row["cuvae_s"]
-            else:
-                print(f"pytorch_vae.py --bench failed for batch {batch}")
-    rows.append(row)
-    print(row, flush=True)
-json.dump(rows, open(out, "w"), indent=1)
-sys.exit(0 if ok else 1)
-EOF
-    train_rc=$?
-  fi
+  rm -f "$out_dir/bench_train.json"
+  set +e
+  timeout "$(left)" "${torch_py:-python3}" "$repo/profiling/bench_train.py" --cuvae "$build/cuvae" --device cuda \
+    --batch-size 128 1024 "${baseline_args[@]}" "${data_args[@]}" --json "$out_dir/bench_train.json" \
+    > "$out_dir/bench_train.log" 2>&1
+  train_rc=$?
   set -e
   [[ $train_rc == 0 ]] || status=1
   train_json=$(python3 - "$out_dir/bench_train.json" "$train_rc" "$torch_py" <<'EOF'
