@@ -114,6 +114,15 @@ std::filesystem::path default_out_dir() {
 
 }  // namespace
 
+void training_step(Backend& backend, MlpVae& model, ParamStore& params, const Tensor& images, std::int64_t batch_size,
+                   const Tensor& xb, RngKey step_key, const AdamConfig& adam, const Tensor& history) {
+  backend.gather_batch(images, batch_size, xb);
+  model.forward_backward(backend, xb, step_key, true);
+  backend.adam_step(params.values(), params.grads(), params.adam_m(), params.adam_v(), adam);
+  backend.record_loss(model.terms(), history);
+  backend.advance_position();
+}
+
 TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   if (opt.epochs < 1) throw Error("--epochs " + std::to_string(opt.epochs) + ": must be at least 1");
   if (opt.batch_size < 1 || opt.batch_size > (1 << 20))
@@ -195,13 +204,8 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     for (; bi < nb && !(opt.max_steps > 0 && state.step >= opt.max_steps); ++bi) {
       const std::int64_t b = std::min(batch, n - bi * batch);
       const Tensor xb = x.tensor().rows_view(0, b);
-      // Everything a step does, as one unit the CUDA backend captures once per batch size.
       backend->run_step(static_cast<std::uint64_t>(b), [&] {
-        backend->gather_batch(train_set.images, batch, xb);
-        model.forward_backward(*backend, xb, step_key, true);
-        backend->adam_step(params.values(), params.grads(), params.adam_m(), params.adam_v(), state.adam);
-        backend->record_loss(model.terms(), history);
-        backend->advance_position();
+        training_step(*backend, model, params, train_set.images, batch, xb, step_key, state.adam, history);
       });
       ++state.step;
       if (progress.due()) progress.update(state.epoch, opt.epochs, bi + 1, nb, read_row(*backend, history, bi, config.beta) / b);

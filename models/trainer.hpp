@@ -51,6 +51,13 @@ struct TrainSummary {
 
 TrainSummary train(const TrainOptions& opt, std::ostream& out);
 
+// One training step at the backend's device-side position, as train() runs it inside
+// Backend::run_step (the unit the CUDA backend captures once per batch size): the batch gathered
+// through the epoch's order into xb, forward and backward, Adam, the loss terms recorded in
+// history, the position advanced.
+void training_step(Backend& backend, MlpVae& model, ParamStore& params, const Tensor& images, std::int64_t batch_size,
+                   const Tensor& xb, RngKey step_key, const AdamConfig& adam, const Tensor& history);
+
 // Test -ELBO of a checkpoint (one z sample per image, Philox stream `eval`, counter 0).
 EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& data_dir,
                                std::int64_t test_limit, std::uint64_t seed, const RunOptions& run, std::ostream& out);

@@ -1,7 +1,8 @@
 // A whole training run on the CUDA backend (the SIMT device, or the GPU when present) against the
 // CPU backend: the same weights, data, order and eps, 20 steps of a small MLP VAE (64-32-8, batch
 // 16, with a partial last batch and an epoch boundary), driven the way models/trainer.cpp drives a
-// backend (shuffle, set_position, run_step, the loss history read once per epoch).
+// backend (shuffle, set_position, run_step around the trainer's own training_step, the loss
+// history read once per epoch).
 // Checks: per-step losses within 1e-4 (relative) of the CPU's in fp32; two runs bitwise equal;
 // graphs and no graphs bitwise equal. On the GPU also cuBLAS fp32 and TF32.
 // Run: ctest --test-dir build/<dir> -R CudaTraining --output-on-failure
@@ -10,6 +11,7 @@
 #include "datasets/batches.hpp"
 #include "device_backend.hpp"
 #include "models/mlp_vae.hpp"
+#include "models/trainer.hpp"
 
 namespace cuvae {
 namespace {
@@ -52,13 +54,8 @@ RunResult train(Backend& backend, int steps) {
     for (; bi < nb && step < steps; ++bi, ++step) {
       const std::int64_t b = std::min(kBatch, kRows - bi * kBatch);
       const Tensor xb = x.tensor().rows_view(0, b);
-      backend.run_step(static_cast<std::uint64_t>(b), [&] {
-        backend.gather_batch(images, kBatch, xb);
-        model.forward_backward(backend, xb, step_key, true);
-        backend.adam_step(params.values(), params.grads(), params.adam_m(), params.adam_v(), adam);
-        backend.record_loss(model.terms(), history);
-        backend.advance_position();
-      });
+      backend.run_step(static_cast<std::uint64_t>(b),
+                       [&] { training_step(backend, model, params, images, kBatch, xb, step_key, adam, history); });
     }
     const std::vector<float> h = test::download(backend, history.tensor().rows_view(0, bi));
     r.terms.insert(r.terms.end(), h.begin(), h.end());
