@@ -44,57 +44,56 @@ std::int64_t ulps(float a, float b) {
 
 // `steps` Adam steps from step `t0` on the device (t read from the position, advanced after each
 // step) and on the CPU; `offset` floats into the buffers (1: not 16-byte aligned, the scalar path).
-void check_steps(std::int64_t n, std::int64_t t0, int steps, double weight_decay, std::int64_t offset) {
+void check_steps(Backend& dev, std::int64_t n, std::int64_t t0, int steps, double weight_decay, std::int64_t offset) {
   SCOPED_TRACE("n " + std::to_string(n) + ", t " + std::to_string(t0) + ", weight decay " +
                std::to_string(weight_decay) + ", offset " + std::to_string(offset));
-  auto dev = test::device_backend();
   AdamConfig cfg;
   cfg.lr = 3e-3, cfg.weight_decay = weight_decay;
   HostTensor p = test::random_tensor({n}, 1), m = test::random_tensor({n}, 2, -0.1f, 0.1f),
              v = test::random_tensor({n}, 3, 0.f, 0.01f);
   auto padded = [&](const HostTensor& h) {
-    Buffer b(*dev, Shape{n + offset});
+    Buffer b(dev, Shape{n + offset});
     Tensor view{b.data() + offset, Shape{n}, b.tensor().device};
-    dev->to_device(view, h.v.data());
+    dev.to_device(view, h.v.data());
     return std::pair<Buffer, Tensor>(std::move(b), view);
   };
   auto [pb, dp] = padded(p);
   auto [mb, dm] = padded(m);
   auto [vb, dv] = padded(v);
-  dev->set_position(t0, 0);
+  dev.set_position(t0, 0);
   for (int s = 0; s < steps; ++s) {
     const HostTensor g = test::random_tensor({n}, 100 + static_cast<std::uint64_t>(s), -2.f, 2.f);
     auto [gb, dg] = padded(g);
-    dev->adam_step(dp, dg, dm, dv, cfg);
-    dev->advance_position();
+    dev.adam_step(dp, dg, dm, dv, cfg);
+    dev.advance_position();
     HostTensor gh = g;
     cpu::adam_step(p.t(), gh.t(), m.t(), v.t(), cfg, t0 + s);
   }
-  EXPECT_TRUE(within_one_ulp(download(*dev, dp), p.v, "params"));
-  EXPECT_TRUE(within_one_ulp(download(*dev, dm), m.v, "exp_avg"));
-  EXPECT_TRUE(within_one_ulp(download(*dev, dv), v.v, "exp_avg_sq"));
+  EXPECT_TRUE(within_one_ulp(download(dev, dp), p.v, "params"));
+  EXPECT_TRUE(within_one_ulp(download(dev, dm), m.v, "exp_avg"));
+  EXPECT_TRUE(within_one_ulp(download(dev, dv), v.v, "exp_avg_sq"));
 }
 
 TEST(CUVAE_DEVICE_SUITE(AdamKernel), MatchesCpuOverSteps) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
-  check_steps(1001, 1, 4, 0.0, 0);  // float4 path and a tail of 1
-  check_steps(3, 1, 3, 0.0, 0);     // tail only
-  check_steps(4099, 7, 2, 0.0, 0);
+  check_steps(*dev, 1001, 1, 4, 0.0, 0);  // float4 path and a tail of 1
+  check_steps(*dev, 3, 1, 3, 0.0, 0);     // tail only
+  check_steps(*dev, 4099, 7, 2, 0.0, 0);
 }
 
 TEST(CUVAE_DEVICE_SUITE(AdamKernel), AdamWMatchesCpu) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
-  check_steps(1001, 1, 3, 0.05, 0);
+  check_steps(*dev, 1001, 1, 3, 0.05, 0);
 }
 
 TEST(CUVAE_DEVICE_SUITE(AdamKernel), UnalignedBuffersTakeTheScalarPath) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
-  check_steps(517, 1, 3, 0.01, 1);
+  check_steps(*dev, 517, 1, 3, 0.01, 1);
 }
 
 TEST(CUVAE_DEVICE_SUITE(AdamKernel), LargeStepCount) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
-  check_steps(257, 123457, 2, 0.0, 0);
+  check_steps(*dev, 257, 123457, 2, 0.0, 0);
 }
 
 TEST(CUVAE_DEVICE_SUITE(AdamKernel), FirstStepMovesEachParameterByLr) {
