@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <random>
 #include <vector>
 
 #include "kernels/samples/block_reduce.cuh"
@@ -12,11 +11,13 @@
 #include "kernels/samples/warp_reduce.cuh"
 #include "kernels/samples/wmma_gemm.cuh"
 #include "reference_gemm.hpp"
+#include "test_simt_util.hpp"
 
 namespace {
 
 using cuvae::launch;
 using namespace cuvae::samples;
+using simt_test::random_floats;
 
 #define CHECK_CUDA(x) ASSERT_EQ((x), cudaSuccess) << #x
 
@@ -44,24 +45,6 @@ struct DeviceBuffer {  // RAII device copy of a host vector
   }
 };
 
-std::vector<float> random_floats(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
-
-// Max of |got - ref| / scale; every value must be finite.
-double max_scaled_error(const std::vector<float>& got, const std::vector<double>& ref, const std::vector<double>& scale) {
-  double worst = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    worst = std::max(worst, std::fabs(got[i] - ref[i]) / std::max(scale[i], 1e-30));
-  }
-  return worst;
-}
-
 float host_tf32(float x) {  // cvt.rna.tf32.f32
   if (!std::isfinite(x)) return x;
   unsigned u;
@@ -81,9 +64,7 @@ TEST_F(SimtGpu, SgemmTiled) {
   CHECK_CUDA(cudaDeviceSynchronize());
   std::vector<double> ref, scale;
   reference_gemm(kM, kN, kK, A, B, ref, scale);
-  const double err = max_scaled_error(c.to_host(), ref, scale);
-  std::printf("  max err / sum|ab|: %.3g\n", err);
-  EXPECT_LE(err, 1e-5);
+  EXPECT_TRUE(simt_test::all_close(c.to_host(), ref, 1e-5, &scale));
 }
 
 TEST_F(SimtGpu, Reductions) {
@@ -118,9 +99,7 @@ void run_wmma(float (*to_float)(In), In (*from_float)(float), bool tf32) {
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   std::vector<double> ref, scale;
   reference_gemm(kM, kN, kK, Af, Bf, ref, scale);
-  const double err = max_scaled_error(c.to_host(), ref, scale);
-  std::printf("  max err / sum|ab|: %.3g\n", err);
-  EXPECT_LE(err, 1e-5);
+  EXPECT_TRUE(simt_test::all_close(c.to_host(), ref, 1e-5, &scale));
 }
 
 float half_to_float(__half h) { return __half2float(h); }

@@ -1,4 +1,4 @@
-// Helpers shared by the SIMT runtime tests: deterministic inputs, NaN-poisoned outputs, a compare
+// Helpers shared by the SIMT runtime tests (and test_simt_gpu.cu, their nvcc twin): deterministic inputs, NaN-poisoned outputs, a compare
 // that reports the max error and the first mismatches, and a fixture for death tests.
 #pragma once
 #include <gtest/gtest.h>
@@ -13,8 +13,12 @@
 
 namespace simt_test {
 
-// Sanitizer builds run the same tests at smaller sizes.
+// Sanitizer builds run the same tests at smaller sizes (nvcc builds, test_simt_gpu, never are).
+#if defined(__CUDACC__)
+inline constexpr bool kSanitized = false;
+#else
 inline constexpr bool kSanitized = cuvae::simt::san::active;
+#endif
 
 // Uniform values in [lo, hi), never all zero.
 inline std::vector<float> random_floats(std::size_t n, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
