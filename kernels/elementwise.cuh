@@ -7,6 +7,7 @@
 #pragma once
 #include "kernels/portable.cuh"
 #include "kernels/philox.cuh"
+#include "kernels/sigmoid.cuh"
 
 
 namespace cuvae::kernels::elementwise {
@@ -106,13 +107,11 @@ __global__ void fill(float* __restrict__ out, long long n, float value) {
     out[i] = value;
 }
 
-// Grid-stride: y = sigmoid(x), in the form of host/cpu/vae.cpp (no overflow for large |x|).
+// Grid-stride: y = sigmoid(x).
 __global__ void sigmoid(const float* __restrict__ x, float* __restrict__ y, long long n) {
   for (long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
-       i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    const float l = x[i];
-    y[i] = l >= 0.f ? 1.f / (1.f + expf(-l)) : expf(l) / (1.f + expf(l));
-  }
+       i += static_cast<long long>(gridDim.x) * blockDim.x)
+    y[i] = stable_sigmoid(x[i]);
 }
 
 // Grid-stride over Philox groups: out[4g .. 4g+3] = philox_normal4(key, g) (cut at n).

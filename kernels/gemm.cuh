@@ -25,6 +25,7 @@
 // the GEMM, with no extra kernel.
 #pragma once
 #include "kernels/portable.cuh"
+#include "kernels/sigmoid.cuh"
 
 #include <type_traits>
 
@@ -57,7 +58,7 @@ struct GemmParams {
 
 __device__ __forceinline__ float activate(int act, float v) {
   if (act == kActRelu) return v > 0.f ? v : 0.f;
-  if (act == kActSigmoid) return v >= 0.f ? 1.f / (1.f + expf(-v)) : expf(v) / (1.f + expf(v));
+  if (act == kActSigmoid) return stable_sigmoid(v);
   return v;
 }
 // The activation's derivative written in terms of its output y = act(pre).

@@ -10,6 +10,7 @@
 #pragma once
 #include "kernels/portable.cuh"
 #include "kernels/philox.cuh"
+#include "kernels/sigmoid.cuh"
 
 
 namespace cuvae::kernels::vae {
@@ -73,9 +74,6 @@ __global__ void reparameterize_backward(const float* __restrict__ stats, const f
 // Bernoulli cross-entropy of x given logit l: -[x log s(l) + (1 - x) log(1 - s(l))], stable.
 __device__ __forceinline__ float bce_with_logit(float l, float x) {
   return __fadd_rn(__fsub_rn(fmaxf(l, 0.f), __fmul_rn(x, l)), log1pf(expf(-fabsf(l))));
-}
-__device__ __forceinline__ float stable_sigmoid(float l) {
-  return l >= 0.f ? 1.f / (1.f + expf(-l)) : expf(l) / (1.f + expf(l));
 }
 
 // The fused loss, pass 1: one block per image b (grid.x = B), kThreads threads (a power of two).

@@ -7,6 +7,7 @@
 
 #include "host/cpu/ops.hpp"
 #include "host/op_checks.hpp"
+#include "kernels/sigmoid.cuh"
 
 namespace cuvae::cpu {
 namespace {
@@ -14,7 +15,7 @@ namespace {
 inline float activate(Activation a, float v) {
   switch (a) {
     case Activation::relu: return v > 0.f ? v : 0.f;
-    case Activation::sigmoid: return v >= 0.f ? 1.f / (1.f + std::exp(-v)) : std::exp(v) / (1.f + std::exp(v));
+    case Activation::sigmoid: return stable_sigmoid(v);
     case Activation::none: break;
   }
   return v;

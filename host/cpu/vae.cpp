@@ -4,6 +4,7 @@
 
 #include "host/cpu/ops.hpp"
 #include "host/op_checks.hpp"
+#include "kernels/sigmoid.cuh"
 
 namespace cuvae::cpu {
 
@@ -79,10 +80,7 @@ void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float 
 void sigmoid(const Tensor& x, const Tensor& y) {
   checks::same_shape("sigmoid", x, y);
   const std::int64_t n = x.numel();
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float l = x.data[i];
-    y.data[i] = l >= 0.f ? 1.f / (1.f + std::exp(-l)) : std::exp(l) / (1.f + std::exp(l));
-  }
+  for (std::int64_t i = 0; i < n; ++i) y.data[i] = stable_sigmoid(x.data[i]);
 }
 
 }  // namespace cuvae::cpu
