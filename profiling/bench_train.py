@@ -8,7 +8,8 @@ cuvae's figure is its second epoch (the first includes one-time start-up), train
 reported in metrics.jsonl; PyTorch's is profiling/pytorch_vae.py --bench (a warm-up epoch, which
 also compiles every batch shape, then one timed epoch, no test pass). --compile [MODE ...] adds
 torch.compile baselines (mode "default" when none is named); --no-pytorch times cuvae alone
-(a machine without torch). --json FILE writes the table after every row (a run cut short leaves
+(a machine without torch). --cublas-baseline (cuda) also times cuvae with --gemm cublas, everything
+else the same: what the custom GEMMs cost or save in the whole training step. --json FILE writes the table after every row (a run cut short leaves
 the rows it finished); a run that fails (cuvae's row then has cuvae_s null) exits 1.
 """
 import argparse, json, os, subprocess, sys, tempfile
@@ -17,10 +18,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def cuvae_epoch(binary, device, threads, batch, data):
+def cuvae_epoch(binary, device, threads, batch, data, extra=()):
     with tempfile.TemporaryDirectory() as out:
         cmd = [binary, "train", "--device", device, "--threads", str(threads), "--epochs", "2",
-               "--batch-size", str(batch), "--test-limit", "512", "--no-progress", "--out", out]
+               "--batch-size", str(batch), "--test-limit", "512", "--no-progress", "--out", out, *extra]
         if data:
             cmd += ["--data", data]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -54,9 +55,13 @@ def main():
                    help="also time torch.compile (torch >= 2) in these modes (default: 'default')")
     p.add_argument("--compile-batch-size", type=int, nargs="+", metavar="B",
                    help="run the torch.compile baselines only at these batch sizes (default: all)")
-    p.add_argument("--no-pytorch", action="store_true", help="time cuvae alone, no PyTorch baseline")
+    p.add_argument("--no-pytorch", action="store_true", help="no PyTorch baseline")
+    p.add_argument("--cublas-baseline", action="store_true",
+                   help="also time cuvae --gemm cublas (cuBLASLt GEMMs, the rest the same) as a baseline")
     p.add_argument("--json")
     a = p.parse_args()
+    if a.cublas_baseline and a.device != "cuda":
+        p.error("--cublas-baseline needs --device cuda")
     if not os.path.exists(a.cuvae):
         sys.exit(f"bench_train: {a.cuvae}: no such binary; build first (README) or pass --cuvae")
     n = 60000
@@ -79,17 +84,23 @@ def main():
             emit(row, f"cuvae failed ({e})")
             continue
         row["cuvae_s"] = ours
-        if a.no_pytorch:
-            emit(row, f"{ours:9.3f} {n / ours:9.0f}")
-            continue
         modes = [] if a.compile is None else (a.compile or ["default"])
         if a.compile_batch_size and batch not in a.compile_batch_size:
             modes = []
-        baselines = [("pytorch eager", None)] + [
-            ("torch.compile" if m == "default" else f"compile:{m}", m) for m in modes]
-        for name, comp in baselines:
+        baselines = []  # (name, a function that times one epoch)
+        if not a.no_pytorch:
+            for m in [None] + modes:
+                name = "pytorch eager" if m is None else "torch.compile" if m == "default" else f"compile:{m}"
+                baselines.append((name, lambda m=m: pytorch_epoch(a.device, a.threads, batch, a.data, m)))
+        if a.cublas_baseline:
+            baselines.append(("cuvae --gemm cublas",
+                              lambda: cuvae_epoch(a.cuvae, a.device, a.threads, batch, a.data, ["--gemm", "cublas"])))
+        if not baselines:
+            emit(row, f"{ours:9.3f} {n / ours:9.0f}")
+            continue
+        for name, run in baselines:
             try:
-                theirs = pytorch_epoch(a.device, a.threads, batch, a.data, comp)
+                theirs = run()
             except subprocess.CalledProcessError as e:
                 failed = True
                 print(f"{a.device:6} {batch:5d} {name}: failed ({e})", flush=True)

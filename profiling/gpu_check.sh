@@ -232,14 +232,16 @@ done
 train_json='null'
 if [[ -x $build/cuvae ]] && (($(left) > 20)); then
   # With a CUDA torch: eager at batch 128 and 1024, and torch.compile (default mode, and
-  # reduce-overhead = CUDA graphs, like cuvae's) at 128, the issue's target. Without one: cuvae
-  # alone. Rows are written as they finish, so the deadline keeps what is done.
-  baseline_args=(--no-pytorch)
+  # reduce-overhead = CUDA graphs, like cuvae's) at 128, the issue's target. Without one: no
+  # PyTorch baseline. Always cuvae --gemm cublas (last at each batch size): the custom GEMMs'
+  # cost or gain in the whole step. Rows are written as they finish, so the deadline keeps what
+  # is done.
+  baseline_args=(--no-pytorch --cublas-baseline)
   if [[ -n $torch_py ]]; then
-    baseline_args=(--compile default reduce-overhead --compile-batch-size 128)
-    say "bench_train: cuvae vs PyTorch ($torch_py)"
+    baseline_args=(--compile default reduce-overhead --compile-batch-size 128 --cublas-baseline)
+    say "bench_train: cuvae vs PyTorch ($torch_py) and vs cuvae --gemm cublas"
   else
-    say "bench_train: no Python with CUDA torch here: timing cuvae alone (no PyTorch baseline)"
+    say "bench_train: no Python with CUDA torch here: cuvae vs cuvae --gemm cublas only (no PyTorch baseline)"
   fi
   rm -f "$out_dir/bench_train.json"
   set +e
