@@ -1,8 +1,11 @@
 // profiling/bench_gemm.cu: our GEMM kernels (kernels/gemm.cuh) vs cuBLAS(Lt) with the same fused
 // epilogues, for the linear layer's three GEMMs at the VAE's shapes and at 4096^3, in fp32, tf32
 // and bf16. Every kernel version is checked against an fp32 cuBLAS reference before it is timed.
+// Where the launcher splits K (the 64x64 kernels, v2/v4, at small M x N), the small version is also
+// timed at every split count from 1 to 32 (each checked first): the data to tune the launcher's
+// split-K choice with ("best split" column, "splits" in the JSON).
 // Build: cmake --build build/default --target bench_gemm        (CUVAE_CUDA=ON)
-// Run:   build/default/profiling/bench_gemm [--json FILE] [--reps-ms MS]   (about 20-40 s on an H100)
+// Run:   build/default/profiling/bench_gemm [--json FILE] [--reps-ms MS]   (about a minute on an H100)
 // Without a GPU it prints "no CUDA device" and exits 0. Exit code 1 if a kernel gave wrong results.
 #include <cuda_runtime.h>
 
@@ -141,14 +144,47 @@ double time_ms(Gemm& g, Which which, const Layer& s, Buffers& buf, cudaStream_t 
   return ms;
 }
 
+// The split count of the kernel `g` ran last ("v2 x13" -> 13).
+int split_count(const Gemm& g) {
+  const std::string k = g.last_kernel();
+  const std::size_t x = k.find(" x");
+  return x == std::string::npos ? 1 : std::atoi(k.c_str() + x + 2);
+}
+
 struct Row {
   std::string precision, gemm, pick;
   int M, N, K;
   double cublas_tflops;
   std::vector<std::pair<int, double>> ours;  // (version, TFLOP/s); version 0 = the launcher's pick
   std::vector<std::pair<int, double>> errors;
+  std::vector<std::pair<int, double>> splits;  // (split count, TFLOP/s) of the small version, when it splits
   bool wrong = false;
 };
+
+// The rows so far as JSON, rewritten after every row (through a temporary file and a rename), so a
+// run cut short still leaves the rows it finished.
+void write_json(const std::string& path, const char* device, const std::vector<Row>& rows) {
+  const std::string tmp = path + ".tmp";
+  std::ofstream f(tmp);
+  f << "{\"device\": \"" << device << "\", \"rows\": [\n";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    f << "  {\"precision\": \"" << r.precision << "\", \"gemm\": \"" << r.gemm << "\", \"M\": " << r.M << ", \"N\": " << r.N
+      << ", \"K\": " << r.K << ", \"pick\": \"" << r.pick << "\", \"cublas_tflops\": " << r.cublas_tflops << ", \"ours\": {";
+    for (std::size_t j = 0; j < r.ours.size(); ++j)
+      f << (j ? ", " : "") << "\"v" << r.ours[j].first << "\": " << r.ours[j].second;
+    f << "}, \"max_rel_error\": {";
+    for (std::size_t j = 0; j < r.errors.size(); ++j)
+      f << (j ? ", " : "") << "\"v" << r.errors[j].first << "\": " << r.errors[j].second;
+    f << "}, \"splits\": {";
+    for (std::size_t j = 0; j < r.splits.size(); ++j)
+      f << (j ? ", " : "") << "\"" << r.splits[j].first << "\": " << r.splits[j].second;
+    f << "}, \"wrong\": " << (r.wrong ? "true" : "false") << "}" << (i + 1 < rows.size() ? "," : "") << "\n";
+  }
+  f << "]}\n";
+  f.close();
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) std::fprintf(stderr, "bench_gemm: cannot write %s\n", path.c_str());
+}
 
 }  // namespace
 
@@ -186,8 +222,8 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   bool any_wrong = false;
 
-  std::printf("%-5s %-6s %5s %5s %5s | %8s | %8s %-9s %6s | %8s %8s | %s\n", "prec", "gemm", "M", "N", "K", "cuBLAS", "ours", "(pick)",
-              "ratio", "v2/v4", "v3/v5", "max rel err vs fp32 cuBLAS (ours pick, cuBLAS)");
+  std::printf("%-5s %-6s %5s %5s %5s | %8s | %8s %-9s %6s | %8s %8s %-11s | %s\n", "prec", "gemm", "M", "N", "K", "cuBLAS", "ours",
+              "(pick)", "ratio", "v2/v4", "v3/v5", "best split", "max rel err vs fp32 cuBLAS (ours pick, cuBLAS)");
   for (Precision prec : {Precision::fp32, Precision::tf32, Precision::bf16}) {
     Gemm reference(stream, Precision::fp32, GemmImpl::cublas);
     Gemm cublas(stream, prec, GemmImpl::cublas);
@@ -223,38 +259,50 @@ int main(int argc, char** argv) {
           }
           row.ours.push_back({v, flop / (time_ms(ours, which, s, buf, stream, budget_ms) * 1e9)});
         }
+        // The split-K sweep, where the small version splits K on its own.
+        ours.force_kernel(small_v, 0);
+        run(ours, which, s, buf, nullptr);
+        const bool sweep = split_count(ours) > 1;
+        for (int split = 1, last = 0; sweep && split <= 32; ++split) {
+          ours.force_kernel(small_v, split);
+          run(ours, which, s, buf, nullptr);
+          const int effective = split_count(ours);
+          if (effective == last) continue;  // clamped, or the same number of non-empty splits
+          last = effective;
+          const double err = error_of(ours);
+          if (!(err <= tolerance(prec))) {
+            std::printf("WRONG RESULTS: %s at split %d: max rel err %.1e\n", name(prec), effective, err);
+            row.wrong = any_wrong = true;
+            row.splits.push_back({effective, 0});
+            continue;
+          }
+          row.splits.push_back({effective, flop / (time_ms(ours, which, s, buf, stream, budget_ms) * 1e9)});
+        }
         ours.force_kernel(0, 0);
         run(ours, which, s, buf, nullptr);
         row.pick = ours.last_kernel();
         const double pick = row.ours[0].second;
-        std::printf("%-5s %-6s %5d %5d %5d | %8.2f | %8.2f %-9s %5.2fx | %8.2f %8.2f | %.1e %.1e%s\n", row.precision.c_str(),
+        std::string best = "-";
+        if (!row.splits.empty()) {
+          const auto b = *std::max_element(row.splits.begin(), row.splits.end(),
+                                           [](const auto& l, const auto& r) { return l.second < r.second; });
+          char text[48];
+          std::snprintf(text, sizeof text, "x%d %.2f", b.first, b.second);
+          best = text;
+        }
+        std::printf("%-5s %-6s %5d %5d %5d | %8.2f | %8.2f %-9s %5.2fx | %8.2f %8.2f %-11s | %.1e %.1e%s\n", row.precision.c_str(),
                     row.gemm.c_str(), row.M, row.N, row.K, row.cublas_tflops, pick, row.pick.c_str(), pick / row.cublas_tflops,
-                    row.ours[1].second, row.ours[2].second, row.errors[0].second, cublas_err,
+                    row.ours[1].second, row.ours[2].second, best.c_str(), row.errors[0].second, cublas_err,
                     row.wrong ? "  WRONG RESULTS" : "");
         std::fflush(stdout);
         rows.push_back(row);
+        if (!json_path.empty()) write_json(json_path, prop.name, rows);
       }
     }
   }
   cudaStreamDestroy(stream);
 
-  if (!json_path.empty()) {
-    std::ofstream f(json_path);
-    f << "{\"device\": \"" << prop.name << "\", \"rows\": [\n";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const Row& r = rows[i];
-      f << "  {\"precision\": \"" << r.precision << "\", \"gemm\": \"" << r.gemm << "\", \"M\": " << r.M << ", \"N\": " << r.N
-        << ", \"K\": " << r.K << ", \"pick\": \"" << r.pick << "\", \"cublas_tflops\": " << r.cublas_tflops << ", \"ours\": {";
-      for (std::size_t j = 0; j < r.ours.size(); ++j)
-        f << (j ? ", " : "") << "\"v" << r.ours[j].first << "\": " << r.ours[j].second;
-      f << "}, \"max_rel_error\": {";
-      for (std::size_t j = 0; j < r.errors.size(); ++j)
-        f << (j ? ", " : "") << "\"v" << r.errors[j].first << "\": " << r.errors[j].second;
-      f << "}, \"wrong\": " << (r.wrong ? "true" : "false") << "}" << (i + 1 < rows.size() ? "," : "") << "\n";
-    }
-    f << "]}\n";
-    std::printf("wrote %s\n", json_path.c_str());
-  }
+  if (!json_path.empty()) std::printf("wrote %s\n", json_path.c_str());
   if (any_wrong) std::printf("some kernel versions gave WRONG RESULTS (marked above; not timed)\n");
   return any_wrong ? 1 : 0;
 }
