@@ -110,6 +110,24 @@ TEST_F(SimtErrors, WmmaCalledByPartOfAWarp) {
                "warp op can never complete: __syncwarp .*lane 16 of the mask has exited.*threads 0-15 .*test_simt_errors.cpp:[0-9]+");
 }
 
+// wmma fragments need a 32-byte aligned pointer and a leading dimension of whole 16 bytes; a GPU
+// faults or loads the wrong tile otherwise.
+__global__ void wmma_load(const __half* a, unsigned ldm, float* out) {
+  nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, __half, nvcuda::wmma::row_major> f;
+  nvcuda::wmma::load_matrix_sync(f, a, ldm);
+  out[threadIdx.x] = __half2float(f.x[threadIdx.x]);
+}
+TEST_F(SimtErrors, WmmaMisalignedPointer) {
+  simt_test::device_vector<__half> a(2 * 16 * 24, __float2half(1.0f));
+  simt_test::device_vector<float> out(32);
+  launch(wmma_load, dim3(1), dim3(32), 0, nullptr, a.data(), 24u, out.data());  // aligned, 48-byte rows: fine
+  EXPECT_EQ(out[5], 1.0f);
+  EXPECT_DEATH(launch(wmma_load, dim3(1), dim3(32), 0, nullptr, a.data() + 8, 24u, out.data()),
+               "load_matrix_sync: pointer [0-9]+ is not 32-byte \\(256-bit\\) aligned, at .*test_simt_errors.cpp:[0-9]+");
+  EXPECT_DEATH(launch(wmma_load, dim3(1), dim3(32), 0, nullptr, a.data(), 20u, out.data()),
+               "load_matrix_sync: ldm 20 \\(elements of 2 bytes\\) is not a multiple of 16 bytes, at .*test_simt_errors.cpp:[0-9]+");
+}
+
 __global__ void spin_on_flag(volatile int* flag) {
   if (threadIdx.x == 1) *flag = 1;
   while (threadIdx.x == 0 && *flag == 0) {}  // thread 1 never runs: thread 0 never yields

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -30,6 +31,22 @@ inline std::vector<float> random_floats(std::size_t n, unsigned seed, float lo =
 }
 
 inline std::vector<float> poisoned(std::size_t n) { return std::vector<float>(n, std::nanf("")); }
+
+// Host memory aligned like cudaMalloc's (256 bytes), for kernels that need more than new's 16
+// bytes from the global pointers they get (wmma fragments: 32).
+template <class T>
+struct DeviceAlignedAllocator {
+  using value_type = T;
+  DeviceAlignedAllocator() = default;
+  template <class U>
+  DeviceAlignedAllocator(const DeviceAlignedAllocator<U>&) {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{256})); }
+  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{256}); }
+  template <class U>
+  bool operator==(const DeviceAlignedAllocator<U>&) const { return true; }
+};
+template <class T>
+using device_vector = std::vector<T, DeviceAlignedAllocator<T>>;
 
 // got[i] must be finite (written) and within tol * scale[i] of ref[i]; scale is |ref| by default
 // (pass sum |a||b| for products, where cancellation makes |ref| meaningless).

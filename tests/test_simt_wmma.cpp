@@ -12,8 +12,8 @@ float to_f(__half x) { return __half2float(x); }
 float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
 
 template <class T>
-std::vector<T> rounded_inputs(int n, unsigned seed) {  // values exactly representable in T
-  std::vector<T> v;
+simt_test::device_vector<T> rounded_inputs(int n, unsigned seed) {  // values exactly representable in T
+  simt_test::device_vector<T> v;
   for (float x : simt_test::random_floats(n, seed)) {
     if constexpr (std::is_same_v<T, __half>) v.push_back(__float2half(x));
     else if constexpr (std::is_same_v<T, __nv_bfloat16>) v.push_back(__float2bfloat16(x));
@@ -39,7 +39,7 @@ __global__ void one_tile(const In* A, const In* B, const Acc* C, Acc* D) {
 template <int M, int N, int K, class In, class Frag, class Acc = float>
 void check_one_tile(double tol) {
   const auto A = rounded_inputs<In>(M * K, 1), B = rounded_inputs<In>(K * N, 2);
-  std::vector<Acc> C(M * N), D(M * N, Acc(NAN));
+  simt_test::device_vector<Acc> C(M * N), D(M * N, Acc(NAN));
   for (int i = 0; i < M * N; ++i) C[i] = Acc(float(i % 7) - 3.0f);
   launch(one_tile<M, N, K, In, Frag, Acc>, dim3(1), dim3(32), 0, nullptr, A.data(), B.data(), C.data(), D.data());
   std::vector<float> got(M * N);
@@ -96,7 +96,7 @@ __global__ void tf32_truncates(const float* A, const float* B, float* D) {
 }
 
 TEST(SimtWmma, Tf32OperandsAreTruncatedUnlessRounded) {
-  std::vector<float> A(16 * 8, 0.0f), B(8 * 16, 0.0f), D(256, NAN);
+  simt_test::device_vector<float> A(16 * 8, 0.0f), B(8 * 16, 0.0f), D(256, NAN);
   A[0] = 1.0f + 3.0f / 4096;  // below tf32 resolution: dropped
   B[0] = 1.0f;
   launch(tf32_truncates, dim3(1), dim3(32), 0, nullptr, A.data(), B.data(), D.data());

@@ -6,6 +6,9 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdint>
+#include <source_location>
+#include <string>
 #include <type_traits>
 
 namespace nvcuda::wmma {
@@ -43,6 +46,18 @@ template <class T, int M, int N, int K> constexpr bool valid_shape() {
   else return K == 16 && ((M == 16 && N == 16) || (M == 32 && N == 8) || (M == 8 && N == 32));
 }
 inline bool col(layout_t l) { return l == mem_col_major; }
+// What the GPU requires of a fragment's memory (CUDA C++ Programming Guide, warp matrix functions):
+// a 256-bit aligned pointer and a leading dimension that is a multiple of 16 bytes. A GPU gives
+// misaligned-address faults or wrong tiles otherwise; here it is reported like a trap.
+template <class T>
+void check_memory(const char* op, const T* p, unsigned ldm, const std::source_location& s) {
+  if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0)
+    cuvae::simt::die(std::string(op) + ": pointer " + std::to_string(reinterpret_cast<std::uintptr_t>(p)) +
+                     " is not 32-byte (256-bit) aligned, at " + cuvae::simt::site_text(s));
+  if (ldm * sizeof(T) % 16 != 0)
+    cuvae::simt::die(std::string(op) + ": ldm " + std::to_string(ldm) + " (elements of " + std::to_string(sizeof(T)) +
+                     " bytes) is not a multiple of 16 bytes, at " + cuvae::simt::site_text(s));
+}
 }  // namespace detail
 
 template <class Use, int M, int N, int K, class T, class Layout = void>
@@ -75,6 +90,7 @@ void load_matrix_sync(fragment<U, M, N, K, T, L>& f, const typename detail::stor
   static_assert(!std::is_same_v<U, accumulator>, "accumulators are loaded with a layout_t argument");
   using F = fragment<U, M, N, K, T, L>;
   __syncwarp(0xffffffffu, s);
+  detail::check_memory("load_matrix_sync", p, ldm, s);
   for (int r = 0; r < F::rows; ++r)
     for (int c = 0; c < F::cols; ++c) f.x[r * F::cols + c] = std::is_same_v<L, col_major> ? p[c * ldm + r] : p[r * ldm + c];
 }
@@ -83,6 +99,7 @@ template <int M, int N, int K, class T>
 void load_matrix_sync(fragment<accumulator, M, N, K, T>& f, const T* p, unsigned ldm, layout_t layout,
                       cuvae_simt_site s = cuvae_simt_site::current()) {
   __syncwarp(0xffffffffu, s);
+  detail::check_memory("load_matrix_sync", p, ldm, s);
   for (int r = 0; r < M; ++r)
     for (int c = 0; c < N; ++c) f.x[r * N + c] = detail::col(layout) ? p[c * ldm + r] : p[r * ldm + c];
 }
@@ -93,6 +110,7 @@ template <int M, int N, int K, class T>
 void store_matrix_sync(T* p, const fragment<accumulator, M, N, K, T>& f, unsigned ldm, layout_t layout,
                        cuvae_simt_site s = cuvae_simt_site::current()) {
   __syncwarp(0xffffffffu, s);
+  detail::check_memory("store_matrix_sync", p, ldm, s);
   if (cuvae::simt::lane_id() == 0)
     for (int r = 0; r < M; ++r)
       for (int c = 0; c < N; ++c) (detail::col(layout) ? p[c * ldm + r] : p[r * ldm + c]) = f.x[r * N + c];
