@@ -7,10 +7,11 @@ Run (Debian's Python, which has torch), after building cuvae:
 cuvae's figure is its second epoch (the first includes one-time start-up), training only, as
 reported in metrics.jsonl; PyTorch's is profiling/pytorch_vae.py --bench (a warm-up epoch, which
 also compiles every batch shape, then one timed epoch, no test pass). --compile [MODE ...] adds
-torch.compile baselines (mode "default" when none is named); --no-pytorch times cuvae alone
-(a machine without torch). --cublas-baseline (cuda) also times cuvae with --gemm cublas, everything
-else the same: what the custom GEMMs cost or save in the whole training step. --json FILE writes the table after every row (a run cut short leaves
-the rows it finished); a run that fails (cuvae's row then has cuvae_s null) exits 1.
+torch.compile baselines (mode "default" when none is named); --no-pytorch leaves PyTorch out
+(a machine without torch). --cublas-baseline (cuda) also times cuvae with --gemm cublas, all else
+the same: what the custom GEMMs cost or save in the whole training step. --json FILE writes the
+table after every row (a run cut short leaves the rows it finished); a run that fails (cuvae's
+row then has cuvae_s null) exits 1.
 """
 import argparse, json, os, subprocess, sys, tempfile
 
