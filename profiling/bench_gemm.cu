@@ -6,6 +6,7 @@
 // split-K choice with ("best split" column, "splits" in the JSON).
 // Build: cmake --build build/default --target bench_gemm        (CUVAE_CUDA=ON)
 // Run:   build/default/profiling/bench_gemm [--json FILE] [--reps-ms MS]   (about a minute on an H100)
+//        [--precision fp32|tf32|bf16] [--batch B]: one precision, the VAE layers at one batch size
 // Without a GPU it prints "no CUDA device" and exits 0. Exit code 1 if a kernel gave wrong results.
 #include <cuda_runtime.h>
 
@@ -189,16 +190,28 @@ void write_json(const std::string& path, const char* device, const std::vector<R
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string json_path;
+  std::string json_path, only_precision;
   double budget_ms = 3;
+  int only_batch = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (a == "--reps-ms" && i + 1 < argc) budget_ms = std::atof(argv[++i]);
+    else if (a == "--precision" && i + 1 < argc) only_precision = argv[++i];
+    else if (a == "--batch" && i + 1 < argc) only_batch = std::atoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: bench_gemm [--json FILE] [--reps-ms MS]\n");
+      std::fprintf(stderr, "usage: bench_gemm [--json FILE] [--reps-ms MS] [--precision fp32|tf32|bf16] [--batch B]\n"
+                           "  --precision, --batch: only that precision, only the VAE layers at batch B (128, 256, 1024 or 4096)\n");
       return 2;
     }
+  }
+  if (!only_precision.empty() && only_precision != "fp32" && only_precision != "tf32" && only_precision != "bf16") {
+    std::fprintf(stderr, "bench_gemm: --precision '%s': want fp32, tf32 or bf16\n", only_precision.c_str());
+    return 2;
+  }
+  if (only_batch && only_batch != 128 && only_batch != 256 && only_batch != 1024 && only_batch != 4096) {
+    std::fprintf(stderr, "bench_gemm: --batch %d: want 128, 256, 1024 or 4096\n", only_batch);
+    return 2;
   }
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
@@ -213,8 +226,8 @@ int main(int argc, char** argv) {
   std::vector<Layer> layers;
   for (int batch : {128, 256, 1024, 4096})
     for (auto [in, out] : {std::pair{784, 400}, std::pair{400, 20}, std::pair{20, 400}, std::pair{400, 784}})
-      layers.push_back({batch, in, out});
-  layers.push_back({4096, 4096, 4096});
+      if (!only_batch || batch == only_batch) layers.push_back({batch, in, out});
+  if (!only_batch) layers.push_back({4096, 4096, 4096});
 
   Buffers buf(std::size_t(4096) * 4096);
   cudaStream_t stream;
@@ -225,6 +238,7 @@ int main(int argc, char** argv) {
   std::printf("%-5s %-6s %5s %5s %5s | %8s | %8s %-9s %6s | %8s %8s %-11s | %s\n", "prec", "gemm", "M", "N", "K", "cuBLAS", "ours",
               "(pick)", "ratio", "v2/v4", "v3/v5", "best split", "max rel err vs fp32 cuBLAS (ours pick, cuBLAS)");
   for (Precision prec : {Precision::fp32, Precision::tf32, Precision::bf16}) {
+    if (!only_precision.empty() && only_precision != name(prec)) continue;
     Gemm reference(stream, Precision::fp32, GemmImpl::cublas);
     Gemm cublas(stream, prec, GemmImpl::cublas);
     Gemm ours(stream, prec, GemmImpl::custom);
