@@ -2,6 +2,7 @@
 // (JSON: input_dim, hidden, latent, beta) and, for training checkpoints, "train" (JSON).
 #include "models/checkpoint.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 

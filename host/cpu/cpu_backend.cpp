@@ -1,4 +1,5 @@
 // The CPU backend: host memory and the reference ops of host/cpu/, behind the Backend interface.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
