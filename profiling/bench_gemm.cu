@@ -9,6 +9,7 @@
 //        [--precision fp32|tf32|bf16] [--batch B]: one precision, the VAE layers at one batch size
 // Without a GPU it prints "no CUDA device" and exits 0. Exit code 1 if a kernel gave wrong results.
 #include <cuda_runtime.h>
+#include <nvtx3/nvToolsExt.h>
 
 #include <algorithm>
 #include <cmath>
@@ -252,6 +253,9 @@ int main(int argc, char** argv) {
         row.N = which == Which::forward ? s.out : s.in;
         row.K = which == Which::forward ? s.in : which == Which::dx ? s.out : s.batch;
         const double flop = 2.0 * row.M * row.N * row.K;
+        char range[64];  // one NVTX range per row (Nsight: profiling/nsight.sh gemm)
+        std::snprintf(range, sizeof range, "%s %s %dx%dx%d", row.precision.c_str(), row.gemm.c_str(), row.M, row.N, row.K);
+        nvtxRangePushA(range);
         std::vector<std::vector<float>> ref, got;
         run(reference, which, s, buf, &ref);
         auto error_of = [&](Gemm& g) {
@@ -309,6 +313,7 @@ int main(int argc, char** argv) {
                     row.ours[1].second, row.ours[2].second, best.c_str(), row.errors[0].second, cublas_err,
                     row.wrong ? "  WRONG RESULTS" : "");
         std::fflush(stdout);
+        nvtxRangePop();
         rows.push_back(row);
         if (!json_path.empty()) write_json(json_path, prop.name, rows);
       }
