@@ -76,18 +76,24 @@ __device__ __forceinline__ float bce_with_logit(float l, float x) {
   return __fadd_rn(__fsub_rn(fmaxf(l, 0.f), __fmul_rn(x, l)), log1pf(expf(-fabsf(l))));
 }
 
-// The fused loss, pass 1: one block per image b (grid.x = B), kThreads threads (a power of two).
+// The fused loss, one launch: one block per image b (grid.x = B), kThreads threads (a power of
+// two, chosen from the row length only, so a shape always sums in the same order).
 //   row_terms[b] = (sum_j bce(logits[b, j], x[b, j]),  -0.5 sum_l (1 + logvar - mu^2 - exp(logvar)))
 // in double, each thread summing its strided elements in order, then a fixed shared-memory tree.
 // If given: dlogits = sigmoid(logits) - x; dstats = beta * (mu, 0.5 (exp(logvar) - 1)) (overwritten).
+// The last block to finish (an arrival count, zero before and left zero) sums the rows: thread t
+// rows t, t + kThreads, ... in order, then the tree; terms = (recon, kl) rounded to float once.
+// No float atomics: the same bits every run, whichever block comes last.
 // kVec: D % 4 == 0 and logits, x, dlogits 16-byte aligned: float4 loads and stores.
 template <int kThreads, bool kVec>
 __global__ void __launch_bounds__(kThreads)
-    vae_loss_rows(const float* __restrict__ logits, const float* __restrict__ x, long long D,
-                  const float* __restrict__ stats, int L, float beta, float* __restrict__ dlogits,
-                  float* __restrict__ dstats, double2* __restrict__ row_terms) {
+    vae_loss(const float* __restrict__ logits, const float* __restrict__ x, long long D,
+             const float* __restrict__ stats, int L, float beta, float* __restrict__ dlogits,
+             float* __restrict__ dstats, double2* __restrict__ row_terms, unsigned* __restrict__ arrived,
+             float* __restrict__ terms) {
   __shared__ double recon_part[kThreads];
   __shared__ double kl_part[kThreads];
+  __shared__ bool last;
   const int t = threadIdx.x;
   const long long b = blockIdx.x;
   const float* lg = logits + b * D;
@@ -127,26 +133,25 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   block_tree_sum2<kThreads>(recon_part, kl_part, t, recon, kl);
-  if (t == 0) row_terms[b] = make_double2(recon_part[0], kl_part[0]);
-}
-
-// The fused loss, pass 2: one block of kThreads; thread t sums rows t, t + kThreads, ... in
-// order, then a fixed tree; terms = (recon, kl) rounded to float once.
-template <int kThreads>
-__global__ void __launch_bounds__(kThreads)
-    vae_loss_sum_rows(const double2* __restrict__ row_terms, long long B, float* __restrict__ terms) {
-  __shared__ double recon_part[kThreads];
-  __shared__ double kl_part[kThreads];
-  const int t = threadIdx.x;
-  double recon = 0.0, kl = 0.0;
-  for (long long b = t; b < B; b += kThreads) {
-    recon += row_terms[b].x;
-    kl += row_terms[b].y;
+  if (t == 0) {
+    row_terms[b] = make_double2(recon_part[0], kl_part[0]);
+    __threadfence();  // the row is visible device-wide before this block is counted
+    last = atomicAdd(arrived, 1u) == gridDim.x - 1;
   }
-  block_tree_sum2<kThreads>(recon_part, kl_part, t, recon, kl);
+  __syncthreads();
+  if (!last) return;  // uniform across the block
+  __threadfence();
+  double r = 0.0, k = 0.0;
+  for (long long i = t; i < static_cast<long long>(gridDim.x); i += kThreads) {
+    const double2 v = __ldcg(row_terms + i);  // L2: other blocks wrote them
+    r += v.x;
+    k += v.y;
+  }
+  block_tree_sum2<kThreads>(recon_part, kl_part, t, r, k);
   if (t == 0) {
     terms[0] = static_cast<float>(recon_part[0]);
     terms[1] = static_cast<float>(kl_part[0]);
+    *arrived = 0;  // ready for the next launch (stream order)
   }
 }
 

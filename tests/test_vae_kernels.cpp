@@ -110,11 +110,21 @@ TEST(CUVAE_DEVICE_SUITE(VaeKernels), FusedLossMatchesCpu) {
 }
 
 TEST(CUVAE_DEVICE_SUITE(VaeKernels), FusedLossOverManyImages) {
-  // More images than the per-image workspace first holds (1024), so it grows, and than one
-  // block of the second pass has threads.
+  // More images than the per-image workspace first holds (1024), so it grows, and than the
+  // block that sums the rows has threads; the second call also finds the arrival count reset.
   auto dev = CUVAE_DEVICE_OR_SKIP();
   check_loss(*dev, {16, 20, 2, 1.f, true}, 1);
   check_loss(*dev, {1500, 7, 3, 1.f, true}, 2);
+}
+
+TEST(CUVAE_DEVICE_SUITE(VaeKernels), FusedLossOfNoImagesIsZero) {
+  auto dev = CUVAE_DEVICE_OR_SKIP();
+  Buffer logits = upload(*dev, test::random_tensor({2, 8}, 1, -1.f, 1.f));
+  Buffer x = upload(*dev, test::random_tensor({2, 8}, 2, 0.f, 1.f)), stats = upload(*dev, random_stats(2, 3, 3));
+  Buffer terms = poisoned_on(*dev, Shape{2});
+  dev->vae_loss(logits.tensor().rows_view(0, 0), x.tensor().rows_view(0, 0), stats.tensor().rows_view(0, 0), 1.f, nullptr,
+                nullptr, terms);
+  EXPECT_EQ(download(*dev, terms), (std::vector<float>{0.f, 0.f}));
 }
 
 TEST(CUVAE_DEVICE_SUITE(VaeKernels), TwoRunsGiveIdenticalBits) {

@@ -231,8 +231,11 @@ class CudaBackend final : public Backend {
         gemm_(stream_.get(), options.precision, options.gemm) {
     pos_ = static_cast<ke::StepPosition*>(arena_.allocate(sizeof(ke::StepPosition)));
     fault_ = static_cast<ke::DeviceFault*>(arena_.allocate(sizeof(ke::DeviceFault)));
+    loss_arrived_ = static_cast<unsigned*>(arena_.allocate(sizeof(unsigned)));
     const ke::DeviceFault none{};
     api::copy_to_device(fault_, &none, sizeof none, stream_.get(), "backend start-up");
+    const unsigned zero = 0;
+    api::copy_to_device(loss_arrived_, &zero, sizeof zero, stream_.get(), "backend start-up");
     const ke::StepPosition start{1, 0, 0};
     api::copy_to_device(pos_, &start, sizeof start, stream_.get(), "backend start-up");
     api::synchronize_device("backend start-up");  // the GEMM's set-up ran on the default stream
@@ -412,18 +415,21 @@ class CudaBackend final : public Backend {
     float* ds = dstats ? dstats->data : nullptr;
     const bool vec = D % 4 == 0 && aligned16(logits.data) && aligned16(x.data) && (!dl || aligned16(dl));
     const long long work = std::max(vec ? D / 4 : D, L);  // per thread block (one image)
+    if (B == 0) return fill(terms, 0.f);  // no rows: both sums are zero, as on the CPU
     const dim3 grid(static_cast<unsigned>(B));
     // Block size from the row length only, so a shape always sums in the same order.
     if (work >= 512)
-      CUVAE_LAUNCH(op, (vec ? kv::vae_loss_rows<256, true> : kv::vae_loss_rows<256, false>), grid, dim3(256), 0,
-                   stream(), logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_);
+      CUVAE_LAUNCH(op, (vec ? kv::vae_loss<256, true> : kv::vae_loss<256, false>), grid, dim3(256), 0, stream(),
+                   logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_, loss_arrived_,
+                   terms.data);
     else if (work >= 128)
-      CUVAE_LAUNCH(op, (vec ? kv::vae_loss_rows<128, true> : kv::vae_loss_rows<128, false>), grid, dim3(128), 0,
-                   stream(), logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_);
+      CUVAE_LAUNCH(op, (vec ? kv::vae_loss<128, true> : kv::vae_loss<128, false>), grid, dim3(128), 0, stream(),
+                   logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_, loss_arrived_,
+                   terms.data);
     else
-      CUVAE_LAUNCH(op, (vec ? kv::vae_loss_rows<32, true> : kv::vae_loss_rows<32, false>), grid, dim3(32), 0,
-                   stream(), logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_);
-    CUVAE_LAUNCH(op, kv::vae_loss_sum_rows<256>, dim3(1), dim3(256), 0, stream(), loss_rows_, B, terms.data);
+      CUVAE_LAUNCH(op, (vec ? kv::vae_loss<32, true> : kv::vae_loss<32, false>), grid, dim3(32), 0, stream(),
+                   logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_, loss_arrived_,
+                   terms.data);
   }
 
   void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
@@ -516,8 +522,9 @@ class CudaBackend final : public Backend {
   ke::DeviceFault* fault_ = nullptr;
   int* order_ = nullptr;
   std::size_t order_capacity_ = 0;
-  double2* loss_rows_ = nullptr;
+  double2* loss_rows_ = nullptr;  // vae_loss: per-image sums, and the count of images done
   long long loss_rows_capacity_ = 0;
+  unsigned* loss_arrived_ = nullptr;
   bool capturing_ = false;
   std::map<std::uint64_t, StepGraph> steps_;
 };
