@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "host/tensor.hpp"
 #include "kernels/philox.cuh"
@@ -109,5 +110,11 @@ class Backend {
 
 // The CPU backend (host/cpu/): threads <= 0 means all hardware threads.
 std::unique_ptr<Backend> make_cpu_backend(int threads);
+
+// A one-line note when OpenBLAS picked kernels far below the CPU: 0.3.21 (Debian 12) falls back to
+// its SSE3 "Prescott" kernels on x86 models it does not know, about half the speed of its AVX-512
+// ones; OPENBLAS_CORETYPE (read when the library loads) overrides the choice. Empty otherwise.
+std::string blas_kernel_note(std::string_view corename, bool avx2, bool avx512);
+std::string blas_kernel_note();  // for this process: OpenBLAS's choice and this CPU's features
 
 }  // namespace cuvae

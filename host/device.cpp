@@ -42,6 +42,7 @@ std::unique_ptr<Backend> make_backend(std::string_view device, int threads, std:
     log << "note: no usable GPU (" << why << "); running on the CPU\n";
   }
   if (precision != cuda::Precision::fp32) log << "note: --precision " << cuda.precision << " applies to the GPU; the CPU computes in fp32\n";
+  if (const std::string note = blas_kernel_note(); !note.empty()) log << "note: " << note << "\n";
   return make_cpu_backend(threads);
 }
 

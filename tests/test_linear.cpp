@@ -2,6 +2,7 @@
 // against central finite differences, odd sizes, poisoned outputs, shape errors.
 #include <gmock/gmock.h>
 
+#include "host/backend.hpp"
 #include "host/cpu/ops.hpp"
 #include "support.hpp"
 
@@ -112,6 +113,18 @@ TEST(Linear, ShapeMismatchNamesTheShapes) {
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("linear_forward: shapes disagree: x cpu[4, 5], w cpu[3, 6]"));
   }
+}
+
+// OpenBLAS's SSE3 fallback on a CPU with wider vectors gets a note that names the fix; any other
+// choice gets none.
+TEST(Linear, BlasKernelNoteNamesTheCoreTypeToUse) {
+  EXPECT_EQ(blas_kernel_note("SkylakeX", true, true), "");
+  EXPECT_EQ(blas_kernel_note("Haswell", true, false), "");
+  EXPECT_EQ(blas_kernel_note("Prescott", false, false), "");  // nothing better to pick
+  const std::string avx512 = blas_kernel_note("Prescott", true, true), avx2 = blas_kernel_note("Prescott", true, false);
+  EXPECT_THAT(avx512, ::testing::HasSubstr("which has AVX-512; OPENBLAS_CORETYPE=SkylakeX in the environment"));
+  EXPECT_THAT(avx2, ::testing::HasSubstr("which has AVX2; OPENBLAS_CORETYPE=Haswell in the environment"));
+  EXPECT_EQ(avx512.find('\n'), std::string::npos);
 }
 
 }  // namespace
