@@ -116,7 +116,8 @@ std::string blas_kernel_note(std::string_view corename, bool avx2, bool avx512) 
   const char* better = avx512 ? "SkylakeX" : "Haswell";
   return std::string("OpenBLAS runs its SSE3 (Prescott) kernels: it does not know this CPU model, which has ") +
          (avx512 ? "AVX-512" : "AVX2") + "; OPENBLAS_CORETYPE=" + better +
-         " in the environment selects faster ones (CPU training ran 1.5-2x faster with the AVX-512 ones on such a machine)";
+         " in the environment selects faster ones (CPU training ran 1.5-2x faster with the AVX-512 ones"
+         " on such a machine)";
 }
 
 std::string blas_kernel_note() {

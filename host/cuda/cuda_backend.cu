@@ -522,9 +522,9 @@ class CudaBackend final : public Backend {
   ke::DeviceFault* fault_ = nullptr;
   int* order_ = nullptr;
   std::size_t order_capacity_ = 0;
-  double2* loss_rows_ = nullptr;  // vae_loss: per-image sums, and the count of images done
+  double2* loss_rows_ = nullptr;  // vae_loss: its per-image sums (grown as needed)
   long long loss_rows_capacity_ = 0;
-  unsigned* loss_arrived_ = nullptr;
+  unsigned* loss_arrived_ = nullptr;  // vae_loss: the count of images done (zero between launches)
   bool capturing_ = false;
   std::map<std::uint64_t, StepGraph> steps_;
 };
