@@ -57,6 +57,19 @@ ncu=$(find_tool ncu "${NCU:-}")
 # The per-kernel columns exported next to each ncu report.
 ncu_csv_metrics=gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__throughput.avg.pct_of_peak_sustained_elapsed
 rc=0
+# Nsight Compute, full set, into $out/NAME.ncu-rep plus its per-kernel columns in $out/NAME.csv; the
+# tool's and the program's output go to $out/LOG. Arguments: NAME LOG [ncu options...] -- PROGRAM...
+ncu_report() {
+  local name=$1 log=$2 opts=()
+  shift 2
+  while [[ $1 != -- ]]; do opts+=("$1"); shift; done
+  shift
+  if "$ncu" --set full --nvtx "${opts[@]}" -f -o "$out/$name" "$@" > "$out/$log" 2>&1; then
+    "$ncu" --import "$out/$name.ncu-rep" --page raw --csv --metrics "$ncu_csv_metrics" > "$out/$name.csv" 2>>"$out/$log" || true
+  else
+    echo "nsight: ncu failed (see $out/$log)" >&2; rc=1
+  fi
+}
 
 # ---- the training run --------------------------------------------------------------------------
 if wants train; then
@@ -81,15 +94,9 @@ if wants train; then
   "$cuvae" train --help 2>/dev/null | grep -q -- --no-graph && graph_args=(--no-graph)
   if [[ -n $ncu ]]; then
     echo "nsight: ncu ($ncu): the kernels of the first training steps ${graph_args[*]}" >&2
-    if "$ncu" --set full --nvtx --launch-count 40 -f -o "$out/cuvae_step" \
-         "$cuvae" train --device cuda "${graph_args[@]}" --epochs 1 --train-limit 256 --test-limit 128 --max-steps 3 --no-progress \
-         "${data_args[@]}" --out "$out/run-ncu" > "$out/ncu.log" 2>&1; then
-      "$ncu" --import "$out/cuvae_step.ncu-rep" --page raw --csv \
-        --metrics "$ncu_csv_metrics" \
-        > "$out/cuvae_step.csv" 2>>"$out/ncu.log" || true
-    else
-      echo "nsight: ncu failed (see $out/ncu.log)" >&2; rc=1
-    fi
+    ncu_report cuvae_step ncu.log --launch-count 40 -- \
+      "$cuvae" train --device cuda "${graph_args[@]}" --epochs 1 --train-limit 256 --test-limit 128 --max-steps 3 --no-progress \
+      "${data_args[@]}" --out "$out/run-ncu"
   fi
 fi
 
@@ -103,14 +110,8 @@ if wants gemm; then
   fi
   if [[ -n $ncu ]]; then
     echo "nsight: ncu: our GEMM kernels in bench_gemm, fp32 at batch 128" >&2
-    if "$ncu" --set full --nvtx --kernel-name regex:'gemm_(tiled|wmma|naive)' --launch-count 24 -f -o "$out/bench_gemm_kernels" \
-         "$bench_gemm" --batch 128 --precision fp32 --reps-ms 0.1 > "$out/ncu_gemm.log" 2>&1; then
-      "$ncu" --import "$out/bench_gemm_kernels.ncu-rep" --page raw --csv \
-        --metrics "$ncu_csv_metrics" \
-        > "$out/bench_gemm_kernels.csv" 2>>"$out/ncu_gemm.log" || true
-    else
-      echo "nsight: ncu on bench_gemm failed (see $out/ncu_gemm.log)" >&2; rc=1
-    fi
+    ncu_report bench_gemm_kernels ncu_gemm.log --kernel-name regex:'gemm_(tiled|wmma|naive)' --launch-count 24 -- \
+      "$bench_gemm" --batch 128 --precision fp32 --reps-ms 0.1
   fi
 fi
 
