@@ -418,18 +418,12 @@ class CudaBackend final : public Backend {
     if (B == 0) return fill(terms, 0.f);  // no rows: both sums are zero, as on the CPU
     const dim3 grid(static_cast<unsigned>(B));
     // Block size from the row length only, so a shape always sums in the same order.
-    if (work >= 512)
-      CUVAE_LAUNCH(op, (vec ? kv::vae_loss<256, true> : kv::vae_loss<256, false>), grid, dim3(256), 0, stream(),
-                   logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_, loss_arrived_,
-                   terms.data);
-    else if (work >= 128)
-      CUVAE_LAUNCH(op, (vec ? kv::vae_loss<128, true> : kv::vae_loss<128, false>), grid, dim3(128), 0, stream(),
-                   logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_, loss_arrived_,
-                   terms.data);
-    else
-      CUVAE_LAUNCH(op, (vec ? kv::vae_loss<32, true> : kv::vae_loss<32, false>), grid, dim3(32), 0, stream(),
-                   logits.data, x.data, D, stats.data, static_cast<int>(L), beta, dl, ds, loss_rows_, loss_arrived_,
-                   terms.data);
+    const unsigned threads = work >= 512 ? 256 : work >= 128 ? 128 : 32;
+    const auto vae_loss = threads == 256 ? (vec ? kv::vae_loss<256, true> : kv::vae_loss<256, false>)
+                          : threads == 128 ? (vec ? kv::vae_loss<128, true> : kv::vae_loss<128, false>)
+                                           : (vec ? kv::vae_loss<32, true> : kv::vae_loss<32, false>);
+    CUVAE_LAUNCH(op, vae_loss, grid, dim3(threads), 0, stream(), logits.data, x.data, D, stats.data,
+                 static_cast<int>(L), beta, dl, ds, loss_rows_, loss_arrived_, terms.data);
   }
 
   void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
