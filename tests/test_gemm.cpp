@@ -19,6 +19,7 @@
 
 #include "host/cpu/ops.hpp"
 #include "host/cuda/gemm.hpp"
+#include "kernels/simt/sanitizer.hpp"
 
 #if defined(CUVAE_GEMM_TEST_GPU)
 #include <cuda_runtime.h>
@@ -206,11 +207,7 @@ std::string label(Precision p, int version, int split, Layer s) {
 
 // Under ASan/TSan every launch costs a fiber (and its stack) per CUDA thread: the cases that only
 // add shapes run fewer launches there.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
+constexpr bool kSanitized = cuvae::simt::san::active;
 
 // Forward with each activation, dx with each x activation, dw/db: one (precision, version, split).
 // all_acts false: relu only (both fused epilogues, a third of the launches).
