@@ -223,12 +223,7 @@ fi
 
 # ---- 5c. the training benchmark -----------------------------------------------------------------
 # A Python with torch on CUDA for the PyTorch baseline: the PATH one, then Debian's.
-torch_py=""
-for py in python3 /usr/bin/python3; do
-  if command -v "$py" >/dev/null && "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-    torch_py=$(command -v "$py"); break
-  fi
-done
+torch_py=$("$repo/profiling/torch_cuda_python.sh" || true)
 train_json='null'
 if [[ -x $build/cuvae ]] && (($(left) > 20)); then
   # With a CUDA torch: eager at batch 128 and 1024, and torch.compile (default mode, and

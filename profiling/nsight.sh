@@ -117,14 +117,7 @@ fi
 
 # ---- the PyTorch baseline of bench_train: its kernels and launches, beside cuvae's ---------------
 if wants pytorch; then
-  python=${PYTHON:-}
-  if [[ -z $python ]]; then
-    for py in python3 /usr/bin/python3; do
-      if command -v "$py" >/dev/null && "$py" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-        python=$(command -v "$py"); break
-      fi
-    done
-  fi
+  python=${PYTHON:-$("$repo/profiling/torch_cuda_python.sh" || true)}
   if [[ -z $python ]]; then
     echo "nsight: no Python with CUDA torch (set PYTHON=...); PyTorch not profiled" >&2
     [[ $what == pytorch ]] && rc=1
