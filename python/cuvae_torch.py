@@ -1,0 +1,354 @@
+"""PyTorch modules that match cuvae checkpoints, built from the file's own metadata.
+
+Usage (python/ on sys.path)::
+
+    import torch, cuvae_torch
+    model = cuvae_torch.load("runs/x/checkpoint.safetensors")  # strict: every tensor, right shape
+    x = torch.rand(8, model.config["input_dim"])                # flattened images in [0, 1]
+    z = model.encode(x)                                         # codes (for a VAE: mu)
+    print(model.loss_terms(x, x))                               # {'recon': ..., 'kl': ..., 'loss': ...}
+
+A checkpoint is a safetensors file with metadata "format" ("cuvae.model.v2", or the legacy
+"cuvae.mlp_vae.v1") and "config" (JSON: model, input_dim, hidden, activation, latent,
+likelihood, sigma, beta, noise). Parameter names are nn.Sequential state-dict names, so the
+modules here load a checkpoint with load_state_dict(strict=True); legacy names (fc1, fc21, ...,
+decoder.out) are renamed onto the v2 VAE first. Training checkpoints' Adam moments
+("optimizer.exp_avg.*", "optimizer.exp_avg_sq.*") are skipped.
+
+Every module has encode(x), decode(z) (pixel means: sigmoid of the logits for a Bernoulli
+likelihood), pred(x, eps=None) (the decoder output before the sigmoid, as cuvae's parity dumps
+store it), forward(x, eps=None) = the pixel means of pred, and loss_terms(x_in, target, eps=None)
+with cuvae's batch-summed terms. For a VAE, eps=None draws eps ~ N(0, I) from torch's generator
+(cuvae's own Philox stream cannot be reproduced here); pass eps to get cuvae's numbers.
+"""
+import json
+import math
+import os
+import re
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+FORMAT_V2 = "cuvae.model.v2"
+FORMAT_V1 = "cuvae.mlp_vae.v1"
+MODELS = ("ae", "linear-ae", "dae", "vae", "pca")
+NOISES = ("mask", "gaussian", "saltpepper")
+# Adam moments live beside the parameters in training checkpoints; the module has no slot for them.
+OPTIMIZER_PREFIXES = ("optimizer.exp_avg.", "optimizer.exp_avg_sq.")
+
+
+class CheckpointError(ValueError):
+    """A file, config or tensor that does not fit the model; the message names the file and tensor."""
+
+
+# ---------------------------------------------------------------- config
+
+def _parse_noise(spec):
+    """'mask:0.25' -> ('mask', 0.25); 'none' -> None. Kept on the module for reference only:
+    loss_terms takes the corrupted input, since cuvae's corruption stream is its own Philox."""
+    if spec in (None, "none"):
+        return None
+    kind, sep, level = str(spec).partition(":")
+    try:
+        value = float(level)
+    except ValueError:
+        value = None
+    if kind not in NOISES or not sep or value is None or not math.isfinite(value) or value < 0:
+        raise CheckpointError(f"bad noise {spec!r} (want 'none' or KIND:LEVEL, KIND one of {NOISES})")
+    return kind, value
+
+
+def _normalise(config):
+    """A checked copy of a v2 config with the optional keys filled in; unknown keys are kept."""
+    if not isinstance(config, dict):
+        raise CheckpointError(f"model config must be a JSON object, got {config!r}")
+    c = dict(config)
+    c.setdefault("hidden", [])
+    c.setdefault("activation", "relu")
+    c.setdefault("likelihood", "bernoulli")
+    c.setdefault("sigma", 1.0)
+    c.setdefault("beta", 1.0)
+    c.setdefault("noise", "none")
+
+    def positive_int(key):
+        v = c.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise CheckpointError(f"bad model config: '{key}' must be a positive integer, got {v!r}")
+        return v
+
+    if c.get("model") not in MODELS:
+        raise CheckpointError(f"bad model config: 'model' is {c.get('model')!r}, expected one of {MODELS}")
+    positive_int("input_dim")
+    positive_int("latent")
+    h = c["hidden"]
+    if not isinstance(h, list) or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in h):
+        raise CheckpointError(f"bad model config: 'hidden' must be a list of positive integers, got {h!r}")
+    if c["activation"] not in ("relu", "none"):
+        raise CheckpointError(f"bad model config: 'activation' is {c['activation']!r}, expected relu or none")
+    if c["likelihood"] not in ("bernoulli", "gaussian"):
+        raise CheckpointError(f"bad model config: 'likelihood' is {c['likelihood']!r}, expected bernoulli or gaussian")
+    for key in ("sigma", "beta"):
+        if isinstance(c[key], bool) or not isinstance(c[key], (int, float)) or not math.isfinite(c[key]):
+            raise CheckpointError(f"bad model config: '{key}' must be a number, got {c[key]!r}")
+        c[key] = float(c[key])
+    if c["sigma"] <= 0:
+        raise CheckpointError(f"bad model config: 'sigma' must be > 0, got {c['sigma']}")
+    _parse_noise(c["noise"])
+    return c
+
+
+def _legacy_v2_name(name, k):
+    """v1 name -> v2 VAE name (k hidden layers). Unknown names pass through unchanged so that the
+    strict load reports them as unexpected rather than dropping them silently."""
+    base, _, leaf = name.rpartition(".")
+    fixed = {"fc1": "encoder.0", "fc21": "fc_mu", "fc22": "fc_logvar", "fc3": "decoder.0",
+             "fc4": f"decoder.{2 * k}", "fc_mu": "fc_mu", "fc_logvar": "fc_logvar",
+             "decoder.out": f"decoder.{2 * k}"}
+    if base in fixed:
+        return f"{fixed[base]}.{leaf}"
+    m = re.fullmatch(r"(encoder|decoder)\.(\d+)", base)
+    if m and int(m[2]) < k:  # ReLU after each hidden Linear doubles the Sequential index
+        return f"{m[1]}.{2 * int(m[2])}.{leaf}"
+    return name
+
+
+def _legacy_file_name(v2, k):
+    """v2 VAE name -> the name cuvae's v1 writer used (fc* for one hidden layer), for messages."""
+    base, _, leaf = v2.rpartition(".")
+    if k == 1:
+        old = {"encoder.0": "fc1", "fc_mu": "fc21", "fc_logvar": "fc22", "decoder.0": "fc3", "decoder.2": "fc4"}
+        return f"{old.get(base, base)}.{leaf}"
+    part, _, idx = base.partition(".")
+    if part in ("encoder", "decoder") and idx.isdigit():
+        i = int(idx)
+        return f"decoder.out.{leaf}" if part == "decoder" and i == 2 * k else f"{part}.{i // 2}.{leaf}"
+    return v2
+
+
+def parse_metadata(metadata, path="<checkpoint>"):
+    """(v2 config, rename, file_name) from a file's metadata: rename maps a file tensor name to
+    its v2 state-dict name, file_name maps back (both identity for v2 files). Raises
+    CheckpointError naming path."""
+    metadata = metadata or {}
+    fmt = metadata.get("format")
+    if fmt not in (FORMAT_V2, FORMAT_V1):
+        raise CheckpointError(f"{path}: not a cuvae model checkpoint (metadata 'format' is "
+                              f"{'missing' if fmt is None else repr(fmt)}, expected '{FORMAT_V2}' or '{FORMAT_V1}')")
+    if "config" not in metadata:
+        raise CheckpointError(f"{path}: metadata 'config' is missing")
+    try:
+        raw = json.loads(metadata["config"])
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: metadata 'config' is not JSON ({e}): {metadata['config']!r}") from None
+    try:
+        if fmt == FORMAT_V1:
+            # v1 files are all the one MLP VAE: ReLU, Bernoulli pixels, no corruption.
+            if not isinstance(raw, dict):
+                raise CheckpointError(f"model config must be a JSON object, got {raw!r}")
+            raw = {"model": "vae", "activation": "relu", "likelihood": "bernoulli", "sigma": 1.0,
+                   "noise": "none", **{k: raw[k] for k in ("input_dim", "hidden", "latent", "beta") if k in raw}}
+            config = _normalise(raw)
+            if not config["hidden"]:
+                raise CheckpointError("bad model config: a v1 VAE has at least one hidden layer")
+            k = len(config["hidden"])
+            return config, lambda n: _legacy_v2_name(n, k), lambda n: _legacy_file_name(n, k)
+        return _normalise(raw), lambda n: n, lambda n: n
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e} (config {metadata['config']})") from None
+
+
+# ---------------------------------------------------------------- modules
+
+def _mlp(sizes, activation, act_after_last):
+    """Linear layers through sizes, each followed by a ReLU (none when activation is 'none', so
+    the Sequential indices then step by 1), except the last unless act_after_last."""
+    mods = []
+    for i in range(len(sizes) - 1):
+        mods.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if activation == "relu" and (act_after_last or i < len(sizes) - 2):
+            mods.append(nn.ReLU())
+    return nn.Sequential(*mods)
+
+
+class _Model(nn.Module):
+    """Shared likelihood code; subclasses supply encode, _decode_raw and pred."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.likelihood, self.sigma, self.beta = config["likelihood"], config["sigma"], config["beta"]
+        self.noise = _parse_noise(config["noise"])
+
+    def _means(self, raw):
+        return torch.sigmoid(raw) if self.likelihood == "bernoulli" else raw
+
+    def _recon(self, raw, target):
+        if self.likelihood == "bernoulli":
+            return F.binary_cross_entropy_with_logits(raw, target, reduction="sum")
+        # The log-normaliser is the same for every pixel: add it once, numel times, in double.
+        return (0.5 * ((target - raw) / self.sigma) ** 2).sum() + \
+            target.numel() * math.log(self.sigma * math.sqrt(2 * math.pi))
+
+    def decode(self, z):
+        """Pixel means for codes z."""
+        return self._means(self._decode_raw(z))
+
+    def forward(self, x, eps=None):
+        """Reconstruction (pixel means) of x; eps is the VAE's noise, ignored by the others."""
+        return self._means(self.pred(x, eps))
+
+    def loss_terms(self, x_in, target, eps=None):
+        """{'recon', 'loss'} summed over the batch; x_in is the encoder input, target the clean image."""
+        recon = self._recon(self.pred(x_in, eps), target)
+        return {"recon": recon, "loss": recon}
+
+
+class AE(_Model):
+    """ae, linear-ae, dae: encoder D -> hidden -> L (no activation on the code), decoder back."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        D, H, L, act = config["input_dim"], config["hidden"], config["latent"], config["activation"]
+        self.encoder = _mlp([D] + H + [L], act, act_after_last=False)
+        self.decoder = _mlp([L] + H[::-1] + [D], act, act_after_last=False)
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def _decode_raw(self, z):
+        return self.decoder(z)
+
+    def pred(self, x, eps=None):
+        """Decoder output before the sigmoid (logits, or Gaussian means)."""
+        return self.decoder(self.encoder(x))
+
+
+class VAE(_Model):
+    """vae: encoder = the hidden layers (each with its activation), heads fc_mu / fc_logvar."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        D, H, L, act = config["input_dim"], config["hidden"], config["latent"], config["activation"]
+        self.encoder = _mlp([D] + H, act, act_after_last=True)
+        top = H[-1] if H else D
+        self.fc_mu, self.fc_logvar = nn.Linear(top, L), nn.Linear(top, L)
+        self.decoder = _mlp([L] + H[::-1] + [D], act, act_after_last=False)
+
+    def encode_dist(self, x):
+        """(mu, logvar) of q(z|x)."""
+        h = self.encoder(x)
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def encode(self, x):
+        return self.encode_dist(x)[0]
+
+    def _decode_raw(self, z):
+        return self.decoder(z)
+
+    def _sample(self, x, eps):
+        mu, logvar = self.encode_dist(x)
+        if eps is None:
+            eps = torch.randn_like(mu)
+        return mu + eps * torch.exp(0.5 * logvar), mu, logvar
+
+    def pred(self, x, eps=None):
+        """Decoder output before the sigmoid at z = mu + eps * exp(logvar / 2)."""
+        return self.decoder(self._sample(x, eps)[0])
+
+    def loss_terms(self, x_in, target, eps=None):
+        """{'recon', 'kl', 'loss' = recon + beta * kl}, each summed over the batch."""
+        z, mu, logvar = self._sample(x_in, eps)
+        recon = self._recon(self.decoder(z), target)
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return {"recon": recon, "kl": kl, "loss": recon + self.beta * kl}
+
+
+class PCA(_Model):
+    """pca: K = latent components. Buffers, not parameters: PCA is fitted, not trained by
+    gradient. Its decoder gives means, so decode has no sigmoid and recon is always the
+    Gaussian term (with the config's sigma), whatever 'likelihood' says."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        D, K = config["input_dim"], config["latent"]
+        self.register_buffer("mean", torch.zeros(D))
+        self.register_buffer("components", torch.zeros(K, D))
+        self.register_buffer("explained_variance", torch.zeros(K))
+        self.likelihood = "gaussian"
+
+    def encode(self, x):
+        return (x - self.mean) @ self.components.T
+
+    def _decode_raw(self, z):
+        return z @ self.components + self.mean
+
+    def pred(self, x, eps=None):
+        return self._decode_raw(self.encode(x))
+
+
+def model_from_config(config):
+    """The module for a v2 config dict (optional keys default: hidden [], activation relu,
+    likelihood bernoulli, sigma 1, beta 1, noise none). Raises CheckpointError on a bad config."""
+    c = _normalise(config)
+    return {"ae": AE, "linear-ae": AE, "dae": AE, "vae": VAE, "pca": PCA}[c["model"]](c)
+
+
+# ---------------------------------------------------------------- files
+
+def _import_safetensors():
+    try:
+        import safetensors.torch  # noqa: F401
+    except ImportError:
+        # Same place tests/python/vae_parity.py looks: pip --target dir, overridable.
+        sys.path.insert(0, os.environ.get("CUVAE_PYDEPS", os.path.expanduser("~/.cache/cuvae/pydeps")))
+        import safetensors.torch  # noqa: F401
+    import safetensors
+    return safetensors
+
+
+def read_safetensors(path):
+    """(metadata dict, {name: tensor}) of a safetensors file; CheckpointError naming path."""
+    st = _import_safetensors()
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        with st.safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {}), {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for damaged headers
+        raise CheckpointError(f"{path}: cannot read as safetensors: {e}") from None
+
+
+def load_tensors(model, tensors, path="<checkpoint>", rename=None, file_name=None):
+    """Load {file name: tensor} into model with strict=True, converting to the model's dtype.
+    Checks first, so the error names the file and the tensor as the file spells it (rename maps
+    a file name to a state-dict name; file_name maps back, for tensors that are missing)."""
+    want = model.state_dict()
+    rename, file_name = rename or (lambda n: n), file_name or (lambda n: n)
+    state = {}
+    for name, t in tensors.items():
+        v2 = rename(name)
+        label = name if v2 == name else f"{name}' (loaded as '{v2}"  # the quotes close around it
+        if v2 not in want:
+            raise CheckpointError(f"{path}: unexpected tensor '{label}': a {model.config['model']} with "
+                                  f"hidden {model.config['hidden']} latent {model.config['latent']} has no such parameter")
+        if v2 in state:
+            raise CheckpointError(f"{path}: tensor '{label}' given twice")
+        if tuple(t.shape) != tuple(want[v2].shape):
+            raise CheckpointError(f"{path}: tensor '{label}' has shape {list(t.shape)}, expected {list(want[v2].shape)}")
+        state[v2] = t.to(want[v2].dtype)
+    for v2 in want:
+        if v2 not in state:
+            raise CheckpointError(f"{path}: tensor '{file_name(v2)}' is missing (shape {list(want[v2].shape)})")
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def load(path, dtype=torch.float32):
+    """The module for a cuvae checkpoint, its tensors loaded with strict=True, in dtype."""
+    meta, tensors = read_safetensors(path)
+    config, rename, file_name = parse_metadata(meta, path)
+    model = model_from_config(config).to(dtype)
+    model_tensors = {n: t for n, t in tensors.items() if not n.startswith(OPTIMIZER_PREFIXES)}
+    return load_tensors(model, model_tensors, path, rename, file_name).eval()
