@@ -1,9 +1,11 @@
-// Batching: the seeded per-epoch shuffle (a Philox permutation keyed by seed and epoch, the same
-// on every backend and after a resume) and batch arithmetic (the last partial batch is kept).
+// Batching: the seeded per-epoch shuffle's key and name (the permutation itself is host/order.hpp:
+// keyed by seed and epoch, the same on every backend and after a resume) and batch arithmetic
+// (the last partial batch is kept).
 #pragma once
 #include <cstdint>
 #include <vector>
 
+#include "host/order.hpp"
 #include "kernels/philox.cuh"
 
 namespace cuvae {
@@ -17,14 +19,6 @@ inline constexpr const char* kShuffleScheme = "philox-feistel8";
 inline RngKey shuffle_key(std::uint64_t seed, std::int64_t epoch) {
   return rng_key(seed, RngPurpose::shuffle, static_cast<std::uint64_t>(epoch));
 }
-
-// The permutation of an epoch's n rows (kernels/philox.cuh); an Error unless n lies in
-// 0..INT_MAX (device orders are int). The CUDA backend's shuffle kernel evaluates it on the device.
-Permutation epoch_permutation(std::int64_t n, RngKey key);
-
-// The order itself on the host (the CPU backend's, and the reference): entry i is
-// permute(epoch_permutation(n, key), i).
-std::vector<std::int64_t> shuffled_indices(std::int64_t n, RngKey key);
 
 inline std::int64_t batch_count(std::int64_t n, std::int64_t batch) { return (n + batch - 1) / batch; }
 

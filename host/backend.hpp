@@ -10,31 +10,28 @@
 
 #include "host/tensor.hpp"
 #include "kernels/philox.cuh"
+#include "kernels/schedule.cuh"
 
 namespace cuvae {
 
 enum class Activation { none, relu, sigmoid };
 std::string_view to_string(Activation a);
 
-// Hyperparameters in double, as PyTorch holds them (Python floats); each kernel receives the
-// float scalars PyTorch would pass (for example 1 - beta2 rounded once, not 1 - float(beta2)).
-struct AdamConfig {
-  double lr = 1e-3;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double eps = 1e-8;
-  double weight_decay = 0.0;  // decoupled (AdamW) when > 0
-};
+// Reconstruction likelihoods: Bernoulli from logits (cross-entropy), Gaussian with a fixed sigma.
+enum class Likelihood { bernoulli, gaussian };
+// Input corruption of a denoising autoencoder (level: P for mask and salt-and-pepper, sigma for gaussian).
+enum class NoiseKind { none, mask, gaussian, saltpepper };
 
-// The float scalars of one Adam step t >= 1, computed once on the host for every backend.
-struct AdamScalars {
-  float beta1, one_minus_beta1, beta2, one_minus_beta2;
-  float step_size;   // lr / (1 - beta1^t)
-  float bc2_sqrt;    // sqrt(1 - beta2^t)
-  float eps;
-  float decay;       // 1 - lr * weight_decay (1 when there is no weight decay)
+// Which of the step's own scalars (kernels/schedule.cuh: StepScalars, written on the device at the
+// top of every step) an op reads; the values are the indices of StepScalars' floats.
+enum class StepScalar : int { none = -1, beta = 0, noise = 1 };
+// A scalar operand: a constant, or the step's own value, read where the op runs (so a captured
+// step replays with each step's value instead of the one at capture).
+struct Scalar {
+  float value = 1.f;
+  StepScalar slot = StepScalar::none;
+  static Scalar at_step(StepScalar s) { return Scalar{0.f, s}; }
 };
-AdamScalars adam_scalars(const AdamConfig& cfg, std::int64_t t);
 
 class Backend {
  public:
@@ -43,32 +40,43 @@ class Backend {
   virtual std::string describe() const = 0;  // one line for logs: device name, threads
 
   // ---- memory ----
-  virtual float* allocate(std::int64_t count) = 0;
+  virtual float* allocate(std::int64_t count) = 0;  // count 4-byte elements
   virtual void release(float* p) noexcept = 0;
-  virtual void to_device(const Tensor& dst, const float* host) = 0;  // dst.numel() floats
-  virtual void to_host(float* host, const Tensor& src) = 0;          // src.numel() floats
+  virtual void to_device(const Tensor& dst, const float* host) = 0;  // dst.numel() elements, dense
+  virtual void to_host(float* host, const Tensor& src) = 0;          // src.numel() elements, dense
   virtual void fill(const Tensor& t, float value) = 0;
   virtual void synchronize() = 0;
+  // Workspace for ops over up to `rows` rows (the loss ops' per-row sums), sized when a model is
+  // allocated, never inside a captured step; an op over more rows than reserved is an Error.
+  virtual void reserve_rows(std::int64_t rows) { (void)rows; }
 
-  // ---- the training-step position ----
+  // ---- the training-step position and schedule ----
   // Kept on the device, so that a captured training step replays unchanged: the ops below that
   // work "at the position" read it there. step: Adam's t and the Philox counter of the step's
-  // eps; batch: the index of the batch within the epoch.
-  virtual void set_position(std::int64_t step, std::int64_t batch) = 0;
+  // random numbers; batch: the index of the batch within the epoch; epoch: 1-based.
+  virtual void set_position(std::int64_t step, std::int64_t batch, std::int64_t epoch = 1) = 0;
   virtual void advance_position() = 0;  // step += 1, batch += 1
+  // The run's schedule (learning rate and its decay, Adam, KL weight and warm-up, noise level);
+  // set before the first step, not inside one.
+  virtual void set_schedule(const Schedule& schedule) = 0;
+  // The top of a step: the step's scalars (StepScalars) from the position and the schedule.
+  virtual void update_step_scalars() = 0;
   // This epoch's order of the training rows: the Philox permutation of 0..n-1 under key
-  // (datasets/batches.hpp; n <= INT_MAX), made where the data is (a kernel on the GPU).
+  // (host/order.hpp; n <= INT_MAX), made where the data is (a kernel on the GPU).
   virtual void shuffle(std::int64_t n, RngKey key) = 0;
-  // At the position: dst[i, :] = src[order[batch * batch_size + i], :] for i < dst.rows().
+  // At the position: dst[i, :] = src[order[batch * batch_size + i], :] for i < dst.rows(). dst may
+  // be a column view; src is dense; 4-byte elements of either type (images or int32 labels).
   virtual void gather_batch(const Tensor& src, std::int64_t batch_size, const Tensor& dst) = 0;
-  // At the position: history[batch, :] = terms (the per-batch loss terms of an epoch, [n, 2]).
-  virtual void record_loss(const Tensor& terms, const Tensor& history) = 0;
+  // At the position: history[batch, :] = terms (the step's T loss terms; history [batches, T]).
+  virtual void record_terms(const Tensor& terms, const Tensor& history) = 0;
   // Runs one training step as a replayable unit: the CUDA backend captures it into a graph the
   // first time it sees `shape_key` and replays that graph afterwards (so `step` must only
   // launch ops: no host reads, no allocation); the CPU backend calls it.
   virtual void run_step(std::uint64_t shape_key, const std::function<void()>& step) { step(); }
 
-  // ---- ops (each checks its shapes once, with host/op_checks.hpp) ----
+  // ---- ops (each checks its shapes once, with host/op_checks.hpp). The [B, n] operands of the
+  // latent, loss, corrupt and gather ops may be column views (a row stride); GEMM operands, eps
+  // and the flat Adam buffers are dense. ----
   // y = act(x w^T + b).  x [B, in], w [out, in], b [out], y [B, out].
   virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act,
                               const Tensor& y) = 0;
@@ -80,32 +88,53 @@ class Backend {
   virtual void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy,
                                const Tensor* dx, const Tensor& dw, const Tensor& db) = 0;
 
-  // stats [B, 2L] holds [mu | logvar]. eps[b, l] = Philox normal (key, element b*L + l), where
+  // mu, logvar, z [B, L]; eps [B, L] dense. eps[b, l] = Philox normal (key, element b*L + l), where
   // with at_step the position's step is added to key.stream; z = mu + eps * exp(0.5 * logvar).
-  virtual void reparameterize(const Tensor& stats, RngKey key, bool at_step, const Tensor& eps,
+  virtual void reparameterize(const Tensor& mu, const Tensor& logvar, RngKey key, bool at_step, const Tensor& eps,
                               const Tensor& z) = 0;
 
-  // dstats[:, :L] += dz;  dstats[:, L:] += dz * eps * 0.5 * exp(0.5 * logvar).
-  virtual void reparameterize_backward(const Tensor& stats, const Tensor& eps, const Tensor& dz,
-                                       const Tensor& dstats) = 0;
+  // dmu += dz;  dlogvar += dz * eps * 0.5 * exp(0.5 * logvar).
+  virtual void reparameterize_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz,
+                                       const Tensor& dmu, const Tensor& dlogvar) = 0;
 
-  // Fused VAE loss over a batch. recon = sum of Bernoulli cross-entropy of x given logits;
-  // kl = -0.5 * sum(1 + logvar - mu^2 - exp(logvar)); loss = recon + beta * kl.
-  // terms [2] receives (recon, kl) summed over the batch, in a fixed order (deterministic).
-  // If given: dlogits = sigmoid(logits) - x, dstats = beta * d kl / d(mu, logvar) (overwritten).
-  virtual void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float beta,
-                        const Tensor* dlogits, const Tensor* dstats, const Tensor& terms) = 0;
+  // Reconstruction term over a batch: pred, target [B, D]; per row the sum over j of
+  //   bernoulli: the cross-entropy of target given logits pred (max(l,0) - x l + log(1 + e^-|l|));
+  //   gaussian:  0.5 ((x - pred) / sigma)^2 + log(sigma sqrt(2 pi)).
+  // term [1] receives the sum over rows in a fixed order (the same bits every run); rows [B]
+  // (if given) the per-row values; dpred (if given) d term / d pred (overwritten).
+  virtual void likelihood(Likelihood kind, float sigma, const Tensor& pred, const Tensor& target, const Tensor* dpred,
+                          const Tensor* rows, const Tensor& term) = 0;
 
-  // One bias-corrected Adam step over flat buffers, as torch.optim.Adam/AdamW, with t = the
-  // position's step (>= 1).
-  virtual void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
-                         const AdamConfig& cfg) = 0;
+  // KL(N(mu, exp(logvar)) || N(0, I)) over a batch: mu, logvar [B, L]; per row
+  // -0.5 sum_l (1 + logvar - mu^2 - exp(logvar)); term [1] and rows as for likelihood;
+  // dmu = w mu, dlogvar = w 0.5 (exp(logvar) - 1) (overwritten, if given), w = the weight.
+  virtual void kl_divergence(const Tensor& mu, const Tensor& logvar, Scalar weight, const Tensor* dmu,
+                             const Tensor* dlogvar, const Tensor* rows, const Tensor& term) = 0;
 
-  // y = sigmoid(x), elementwise (decoder logits to pixels for images).
+  // out = x corrupted element by element (x, out [B, D]): mask zeroes a pixel with probability P,
+  // gaussian adds N(0, sigma^2) and clips to [0, 1], saltpepper sets it to 0 or 1 with
+  // probability P/2 each; Philox (key, element b*D + j), the position's step added to key.stream
+  // when at_step; the level may be the step's own.
+  virtual void corrupt(NoiseKind kind, Scalar level, const Tensor& x, RngKey key, bool at_step, const Tensor& out) = 0;
+
+  // One bias-corrected Adam step over flat buffers, as torch.optim.Adam/AdamW, with the step's
+  // scalars (update_step_scalars: t = the position's step >= 1, the learning rate of its epoch).
+  virtual void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v) = 0;
+
+  // dst = src, elementwise over [B, n] (either may be a view: a column view made dense).
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+
+  // y = sigmoid(x), elementwise (decoder logits to pixels for images). Views allowed.
   virtual void sigmoid(const Tensor& x, const Tensor& y) = 0;
 
-  // out[i] = Philox normal (key, i).
+  // out[i] = Philox normal (key, i); out dense.
   virtual void normal(RngKey key, const Tensor& out) = 0;
+
+  // Closed-form PCA of x [N, D] (N >= 2, 1 <= K <= D): mean [D], components [K, D] (orthonormal
+  // rows by descending variance, the largest-magnitude entry of each positive), variance [K]
+  // (eigenvalues of the covariance divided by N - 1).
+  virtual void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components,
+                       const Tensor& variance) = 0;
 };
 
 // The CPU backend (host/cpu/): threads <= 0 means all hardware threads.

@@ -8,16 +8,25 @@ void expect(bool ok, const char* op, const std::string& what) {
   if (!ok) throw Error(std::string(op) + ": " + what);
 }
 
+// A float32 rank-2 tensor with memory, whose rows are at least a row apart.
 void rank2(const char* op, const char* name, const Tensor& t) {
-  expect(t.shape.rank == 2 && t.data != nullptr, op,
-         std::string(name) + " must be a non-empty rank-2 tensor, got " + t.str());
+  expect(t.shape.rank == 2 && t.data != nullptr && t.dtype == DType::f32, op,
+         std::string(name) + " must be a non-empty rank-2 float32 tensor, got " + t.str());
+  expect(t.row_stride() >= t.cols(), op, std::string(name) + " " + t.str() + ": row stride below the row length");
 }
 
+std::string opt(const Tensor* t) { return t ? t->str() : "none"; }
+
 }  // namespace
+
+void dense(const char* op, const char* name, const Tensor& t) {
+  expect(t.dense(), op, std::string(name) + " must be dense (no row stride), got " + t.str());
+}
 
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) {
   const char* op = "linear_forward";
   rank2(op, "x", x), rank2(op, "w", w), rank2(op, "y", y);
+  dense(op, "x", x), dense(op, "w", w), dense(op, "b", b), dense(op, "y", y);
   expect(x.shape[1] == w.shape[1] && b.numel() == w.shape[0] && y.shape[0] == x.shape[0] &&
              y.shape[1] == w.shape[0],
          op, "shapes disagree: x " + x.str() + ", w " + w.str() + ", b " + b.str() + ", y " + y.str());
@@ -27,28 +36,86 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const T
                      const Tensor& db) {
   const char* op = "linear_backward";
   rank2(op, "x", x), rank2(op, "w", w), rank2(op, "dy", dy);
+  if (dx) rank2(op, "dx", *dx), dense(op, "dx", *dx);
+  dense(op, "x", x), dense(op, "w", w), dense(op, "dy", dy), dense(op, "dw", dw), dense(op, "db", db);
   bool ok = x.shape[1] == w.shape[1] && dy.shape[0] == x.shape[0] && dy.shape[1] == w.shape[0] &&
             dw.shape == w.shape && db.numel() == w.shape[0] && (!dx || dx->shape == x.shape);
-  expect(ok, op, "shapes disagree: x " + x.str() + ", w " + w.str() + ", dy " + dy.str() + ", dx " +
-                     (dx ? dx->str() : "none") + ", dw " + dw.str() + ", db " + db.str());
+  expect(ok, op, "shapes disagree: x " + x.str() + ", w " + w.str() + ", dy " + dy.str() + ", dx " + opt(dx) +
+                     ", dw " + dw.str() + ", db " + db.str());
 }
 
-void reparameterize(const Tensor& stats, const Tensor& eps, const Tensor& z) {
+void reparameterize(const Tensor& mu, const Tensor& logvar, const Tensor& eps, const Tensor& z) {
   const char* op = "reparameterize";
-  rank2(op, "stats", stats), rank2(op, "eps", eps), rank2(op, "z", z);
-  expect(stats.shape[1] == 2 * z.shape[1] && stats.shape[0] == z.shape[0] && eps.shape == z.shape, op,
-         "shapes disagree: stats " + stats.str() + " (must be [B, 2L]), eps " + eps.str() + ", z " + z.str());
+  rank2(op, "mu", mu), rank2(op, "logvar", logvar), rank2(op, "eps", eps), rank2(op, "z", z);
+  dense(op, "eps", eps);
+  expect(mu.shape == logvar.shape && eps.shape == mu.shape && z.shape == mu.shape, op,
+         "shapes disagree: mu " + mu.str() + ", logvar " + logvar.str() + ", eps " + eps.str() + ", z " + z.str());
 }
 
-void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, const Tensor* dlogits,
-              const Tensor* dstats, const Tensor& terms) {
-  const char* op = "vae_loss";
-  rank2(op, "logits", logits), rank2(op, "x", x), rank2(op, "stats", stats);
-  bool ok = logits.shape == x.shape && stats.shape[0] == x.shape[0] && stats.shape[1] % 2 == 0 &&
-            terms.numel() == 2 && (!dlogits || dlogits->shape == logits.shape) &&
-            (!dstats || dstats->shape == stats.shape);
-  expect(ok, op, "shapes disagree: logits " + logits.str() + ", x " + x.str() + ", stats " + stats.str() +
-                     ", terms " + terms.str());
+void reparameterize_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
+                             const Tensor& dlogvar) {
+  const char* op = "reparameterize_backward";
+  rank2(op, "logvar", logvar), rank2(op, "eps", eps), rank2(op, "dz", dz), rank2(op, "dmu", dmu);
+  rank2(op, "dlogvar", dlogvar);
+  dense(op, "eps", eps);
+  expect(eps.shape == logvar.shape && dz.shape == logvar.shape && dmu.shape == logvar.shape &&
+             dlogvar.shape == logvar.shape,
+         op, "shapes disagree: logvar " + logvar.str() + ", eps " + eps.str() + ", dz " + dz.str() + ", dmu " +
+                 dmu.str() + ", dlogvar " + dlogvar.str());
+}
+
+void likelihood(Likelihood kind, float sigma, const Tensor& pred, const Tensor& target, const Tensor* dpred,
+                const Tensor* rows, const Tensor& term) {
+  const char* op = "likelihood";
+  rank2(op, "pred", pred), rank2(op, "target", target);
+  if (dpred) rank2(op, "dpred", *dpred);
+  expect(kind == Likelihood::bernoulli || (sigma > 0 && std::isfinite(sigma)), op,
+         "gaussian sigma " + std::to_string(sigma) + " must be a positive number");
+  expect(pred.shape == target.shape && (!dpred || dpred->shape == pred.shape) && term.numel() == 1 && term.data &&
+             (!rows || (rows->numel() == pred.rows() && rows->dense())),
+         op, "shapes disagree: pred " + pred.str() + ", target " + target.str() + ", dpred " + opt(dpred) + ", rows " +
+                 opt(rows) + ", term " + term.str());
+}
+
+void kl_divergence(const Tensor& mu, const Tensor& logvar, const Tensor* dmu, const Tensor* dlogvar, const Tensor* rows,
+                   const Tensor& term) {
+  const char* op = "kl_divergence";
+  rank2(op, "mu", mu), rank2(op, "logvar", logvar);
+  if (dmu) rank2(op, "dmu", *dmu);
+  if (dlogvar) rank2(op, "dlogvar", *dlogvar);
+  expect(mu.shape == logvar.shape && (!dmu || dmu->shape == mu.shape) && (!dlogvar || dlogvar->shape == mu.shape) &&
+             term.numel() == 1 && term.data && (!rows || (rows->numel() == mu.rows() && rows->dense())),
+         op, "shapes disagree: mu " + mu.str() + ", logvar " + logvar.str() + ", dmu " + opt(dmu) + ", dlogvar " +
+                 opt(dlogvar) + ", rows " + opt(rows) + ", term " + term.str());
+}
+
+void corrupt(NoiseKind kind, Scalar level, const Tensor& x, const Tensor& out) {
+  const char* op = "corrupt";
+  rank2(op, "x", x), rank2(op, "out", out);
+  expect(kind != NoiseKind::none, op, "no noise kind given");
+  expect(level.slot != StepScalar::none || (level.value >= 0 && std::isfinite(level.value)), op,
+         "level " + std::to_string(level.value) + " must be a non-negative number");
+  expect(x.shape == out.shape, op, "shapes disagree: x " + x.str() + ", out " + out.str());
+}
+
+void record_terms(const Tensor& terms, const Tensor& history) {
+  const char* op = "record_terms";
+  expect(terms.data && history.data && history.shape.rank == 2 && history.dense() && terms.dense() &&
+             history.cols() == terms.numel() && terms.numel() >= 1,
+         op, "want terms [T] and history [batches, T], got terms " + terms.str() + ", history " + history.str());
+}
+
+void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components, const Tensor& variance) {
+  const char* op = "pca_fit";
+  rank2(op, "x", x);
+  dense(op, "x", x);
+  const std::int64_t N = x.rows(), D = x.cols();
+  expect(N >= 2, op, "x " + x.str() + ": needs at least 2 rows");
+  expect(K >= 1 && K <= D, op, "K " + std::to_string(K) + " must lie in 1.." + std::to_string(D) + " (the columns of x)");
+  expect(mean.numel() == D && mean.dense() && components.shape == Shape({K, D}) && components.dense() &&
+             variance.numel() == K && variance.dense(),
+         op, "shapes disagree: x " + x.str() + ", K " + std::to_string(K) + ", mean " + mean.str() + ", components " +
+                 components.str() + ", variance " + variance.str());
 }
 
 void same_shape(const char* op, const Tensor& a, const Tensor& b) {
@@ -57,8 +124,9 @@ void same_shape(const char* op, const Tensor& a, const Tensor& b) {
 
 void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst) {
   const char* op = "gather_rows";
-  expect(dst.rows() == static_cast<std::int64_t>(rows.size()) && dst.cols() == src.cols(), op,
-         std::to_string(rows.size()) + " rows of " + src.str() + " into " + dst.str());
+  dense(op, "src", src);
+  expect(dst.rows() == static_cast<std::int64_t>(rows.size()) && dst.cols() == src.cols() && dst.dtype == src.dtype,
+         op, std::to_string(rows.size()) + " rows of " + src.str() + " into " + dst.str());
   for (std::int64_t r : rows) expect(r >= 0 && r < src.rows(), op, "row " + std::to_string(r) + " outside " + src.str());
 }
 

@@ -1,5 +1,5 @@
-// Shape checks shared by every backend: each op's shapes are checked once, at its entry,
-// with messages that print the shapes involved.
+// Shape checks shared by every backend: each op's shapes (and row strides) are checked once, at
+// its entry, with messages that print the shapes involved.
 #pragma once
 #include <span>
 
@@ -10,10 +10,18 @@ namespace cuvae::checks {
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor* dx, const Tensor& dw,
                      const Tensor& db);
-void reparameterize(const Tensor& stats, const Tensor& eps, const Tensor& z);
-void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, const Tensor* dlogits,
-              const Tensor* dstats, const Tensor& terms);
+void reparameterize(const Tensor& mu, const Tensor& logvar, const Tensor& eps, const Tensor& z);
+void reparameterize_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
+                             const Tensor& dlogvar);
+void likelihood(Likelihood kind, float sigma, const Tensor& pred, const Tensor& target, const Tensor* dpred,
+                const Tensor* rows, const Tensor& term);
+void kl_divergence(const Tensor& mu, const Tensor& logvar, const Tensor* dmu, const Tensor* dlogvar, const Tensor* rows,
+                   const Tensor& term);
+void corrupt(NoiseKind kind, Scalar level, const Tensor& x, const Tensor& out);
+void record_terms(const Tensor& terms, const Tensor& history);
+void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components, const Tensor& variance);
 void same_shape(const char* op, const Tensor& a, const Tensor& b);
+void dense(const char* op, const char* name, const Tensor& t);
 void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst);
 
 }  // namespace cuvae::checks

@@ -32,17 +32,43 @@ std::string Shape::str() const {
   return s + "]";
 }
 
+Shape Shape::drop_first() const {
+  Shape s;
+  for (int i = 1; i < rank; ++i) s.dims[static_cast<std::size_t>(s.rank++)] = dims[static_cast<std::size_t>(i)];
+  return s;
+}
+
+std::string Tensor::str() const {
+  std::string s = std::string(to_string(device)) + (dtype == DType::i32 ? " int32" : "") + shape.str();
+  if (!dense()) s.insert(s.size() - 1, "; ld " + std::to_string(ld));
+  return s;
+}
+
 Tensor Tensor::rows_view(std::int64_t begin, std::int64_t count) const {
   CUVAE_CHECK(shape.rank >= 1 && begin >= 0 && count >= 0 && begin + count <= shape[0],
               "rows [" + std::to_string(begin) + ", " + std::to_string(begin + count) + ") of " + str());
   Tensor t = *this;
+  t.ld = row_stride();
   t.shape.dims[0] = count;
-  t.data = data + begin * cols();
+  t.data = data + begin * row_stride();
+  if (t.ld == t.cols()) t.ld = 0;
   return t;
 }
 
-Buffer::Buffer(Backend& backend, Shape shape) : backend_(&backend) {
+Tensor Tensor::cols_view(std::int64_t begin, std::int64_t count) const {
+  CUVAE_CHECK(shape.rank == 2 && begin >= 0 && count >= 0 && begin + count <= shape[1],
+              "columns [" + std::to_string(begin) + ", " + std::to_string(begin + count) + ") of " + str());
+  Tensor t = *this;
+  t.ld = row_stride();
+  t.shape.dims[1] = count;
+  t.data = data + begin;
+  if (t.ld == count) t.ld = 0;
+  return t;
+}
+
+Buffer::Buffer(Backend& backend, Shape shape, DType dtype) : backend_(&backend) {
   view_.shape = shape;
+  view_.dtype = dtype;
   view_.device = backend.device();
   view_.data = shape.numel() ? backend.allocate(shape.numel()) : nullptr;
 }
@@ -69,16 +95,6 @@ std::string_view to_string(Activation a) {
     case Activation::sigmoid: return "sigmoid";
   }
   return "?";
-}
-
-AdamScalars adam_scalars(const AdamConfig& cfg, std::int64_t t) {
-  CUVAE_CHECK(t >= 1, "adam step " + std::to_string(t) + " must be >= 1");
-  const double bc1 = 1.0 - std::pow(cfg.beta1, double(t));
-  const double bc2 = 1.0 - std::pow(cfg.beta2, double(t));
-  return AdamScalars{static_cast<float>(cfg.beta1), static_cast<float>(1.0 - cfg.beta1),
-                     static_cast<float>(cfg.beta2), static_cast<float>(1.0 - cfg.beta2),
-                     static_cast<float>(cfg.lr / bc1), static_cast<float>(std::sqrt(bc2)),
-                     static_cast<float>(cfg.eps), static_cast<float>(1.0 - cfg.lr * cfg.weight_decay)};
 }
 
 }  // namespace cuvae

@@ -10,7 +10,7 @@
 #include <string>
 #include <utility>
 
-#include "host/error.hpp"
+#include "kernels/error.hpp"
 
 // The inline namespace that op kernels (and their launchers) sit in: the GPU and SIMT builds get
 // different symbol names, so one binary may hold both (a SIMT test linked against a CUDA-enabled

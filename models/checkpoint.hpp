@@ -1,12 +1,13 @@
 // Model checkpoints: parameters under their PyTorch names, Adam moments and the training
-// position, in one safetensors file with the model config in its metadata.
+// position, in one safetensors file with the model config (JSON) in its metadata. Files of the
+// first format (cuvae.mlp_vae.v1: pytorch/examples' names fc1, fc21, ...) still load.
 #pragma once
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 
-#include "models/mlp_vae.hpp"
+#include "models/model.hpp"
 
 namespace cuvae {
 
@@ -19,23 +20,28 @@ struct TrainState {
   std::int64_t batch_size = 128;
   double epoch_loss_sum = 0;        // sum of batch losses so far in this epoch
   AdamConfig adam;
+  double lr_decay = 1.0;            // per epoch (ExponentialLR gamma)
+  std::int64_t kl_warmup = 0;       // steps over which beta rises from 0
   std::string shuffle;              // the shuffle scheme of the run (datasets/batches.hpp)
 };
 
+// The run's schedule for the backend: the state's Adam, decay and warm-up, the model's beta and noise.
+Schedule schedule_of(const TrainState& state, const ModelConfig& config);
+
 struct Checkpoint {
-  VaeConfig config;
+  ModelConfig config;
   std::optional<TrainState> train;  // absent in a weights-only file
+  bool legacy = false;              // the first format's names
 };
 
-// Writes params (and, with `train`, the Adam moments and state) to `file` atomically.
-void save_checkpoint(const std::filesystem::path& file, Backend& backend, const VaeConfig& config,
-                     const ParamStore& params, const TrainState* train);
+// Writes the model's parameters (and, with `train`, the Adam moments and state) atomically.
+void save_checkpoint(const std::filesystem::path& file, Backend& backend, const Model& model, const TrainState* train);
 
 // Reads the config and state only (to build the model before loading weights).
 Checkpoint read_checkpoint_header(const std::filesystem::path& file);
 
-// Loads values (and moments if present) into `params`, which must have the layout of the
-// file's config. Every tensor is checked by name and shape; errors name the file.
-Checkpoint load_checkpoint(const std::filesystem::path& file, Backend& backend, const ParamStore& params);
+// Loads values (and moments if present) into the model, which must have the file's config, and
+// calls model.loaded(). Every tensor is checked by name and shape; errors name the file.
+Checkpoint load_checkpoint(const std::filesystem::path& file, Backend& backend, Model& model);
 
 }  // namespace cuvae

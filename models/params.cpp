@@ -4,6 +4,15 @@
 #include <cmath>
 
 namespace cuvae {
+namespace {
+// FNV-1a of the parameter's name: the init stream of a parameter does not move when another
+// parameter is added before it.
+std::uint64_t name_hash(const std::string& name) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+}  // namespace
 
 std::size_t ParamStore::add(std::string name, Shape shape, std::int64_t fan_in) {
   CUVAE_CHECK(values_.data() == nullptr, "ParamStore::add(" + name + ") after allocate()");
@@ -26,10 +35,10 @@ void ParamStore::allocate(Backend& backend) {
 
 void ParamStore::init_uniform(Backend& backend, std::uint64_t seed) {
   std::vector<float> host(static_cast<std::size_t>(total_));
-  for (std::size_t i = 0; i < infos_.size(); ++i) {
-    const ParamInfo& p = infos_[i];
+  for (const ParamInfo& p : infos_) {
+    if (p.fan_in <= 0) continue;  // not drawn (PCA's tensors are fitted)
     const float bound = 1.f / std::sqrt(static_cast<float>(p.fan_in));
-    const RngKey key = rng_key(seed, RngPurpose::init, i);
+    const RngKey key = rng_key(seed, RngPurpose::init, name_hash(p.name));
     const std::int64_t n = p.shape.numel();
     for (std::int64_t g = 0; g * 4 < n; ++g) {
       float4 u = philox_uniform4(key, static_cast<std::uint64_t>(g));  // (0, 1]

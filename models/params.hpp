@@ -24,7 +24,8 @@ class ParamStore {
   // Allocates values, grads and both moments on the backend; moments start at zero.
   void allocate(Backend& backend);
   // PyTorch's nn.Linear default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases,
-  // drawn from Philox (seed, init, parameter index), so it is the same on every backend.
+  // drawn from Philox (seed, init, a hash of the parameter's name), so it is the same on every
+  // backend and does not move when a parameter is added. fan_in 0: left as it is (zero).
   void init_uniform(Backend& backend, std::uint64_t seed);
 
   const std::vector<ParamInfo>& infos() const { return infos_; }

@@ -6,9 +6,9 @@
 #include <thread>
 #include <vector>
 
-#include "datasets/batches.hpp"
 #include "host/cpu/ops.hpp"
 #include "host/op_checks.hpp"
+#include "host/order.hpp"
 
 extern "C" void openblas_set_num_threads(int);
 extern "C" char* openblas_get_corename(void);
@@ -50,8 +50,12 @@ class CpuBackend final : public Backend {
   void fill(const Tensor& t, float value) override { std::fill(t.data, t.data + t.numel(), value); }
   void synchronize() override {}
 
-  void set_position(std::int64_t step, std::int64_t batch) override { step_ = step, batch_ = batch; }
+  void set_position(std::int64_t step, std::int64_t batch, std::int64_t epoch) override {
+    step_ = step, batch_ = batch, epoch_ = epoch;
+  }
   void advance_position() override { ++step_, ++batch_; }
+  void set_schedule(const Schedule& schedule) override { schedule_ = schedule; }
+  void update_step_scalars() override { scalars_ = step_scalars(schedule_, step_, epoch_); }
   void shuffle(std::int64_t n, RngKey key) override { order_ = shuffled_indices(n, key); }
   void gather_batch(const Tensor& src, std::int64_t batch_size, const Tensor& dst) override {
     const std::int64_t first = batch_ * batch_size;
@@ -60,10 +64,11 @@ class CpuBackend final : public Backend {
                  ") outside the order of " + std::to_string(order_.size()));
     cpu::gather_rows(src, std::span(order_).subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(dst.rows())), dst);
   }
-  void record_loss(const Tensor& terms, const Tensor& history) override {
-    CUVAE_CHECK(terms.numel() == 2 && history.cols() == 2 && batch_ < history.rows(),
-                "record_loss: terms " + terms.str() + ", history " + history.str() + ", batch " + std::to_string(batch_));
-    std::copy(terms.data, terms.data + 2, history.data + 2 * batch_);
+  void record_terms(const Tensor& terms, const Tensor& history) override {
+    checks::record_terms(terms, history);
+    CUVAE_CHECK(batch_ >= 0 && batch_ < history.rows(),
+                "record_terms: batch " + std::to_string(batch_) + " outside the history " + history.str());
+    std::copy(terms.data, terms.data + terms.numel(), history.data + terms.numel() * batch_);
   }
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y) override {
     cpu::linear_forward(x, w, b, act, y);
@@ -72,42 +77,52 @@ class CpuBackend final : public Backend {
                        const Tensor& dw, const Tensor& db) override {
     cpu::linear_backward(x, x_act, w, dy, dx, dw, db);
   }
-  void reparameterize(const Tensor& stats, RngKey key, bool at_step, const Tensor& eps, const Tensor& z) override {
+  void reparameterize(const Tensor& mu, const Tensor& logvar, RngKey key, bool at_step, const Tensor& eps,
+                      const Tensor& z) override {
     if (at_step) key.stream += static_cast<std::uint64_t>(step_);
-    cpu::reparameterize(stats, key, eps, z);
+    cpu::reparameterize(mu, logvar, key, eps, z);
   }
-  void reparameterize_backward(const Tensor& stats, const Tensor& eps, const Tensor& dz,
-                               const Tensor& dstats) override {
-    cpu::reparameterize_backward(stats, eps, dz, dstats);
+  void reparameterize_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
+                               const Tensor& dlogvar) override {
+    cpu::reparameterize_backward(logvar, eps, dz, dmu, dlogvar);
   }
-  void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float beta, const Tensor* dlogits,
-                const Tensor* dstats, const Tensor& terms) override {
-    cpu::vae_loss(logits, x, stats, beta, dlogits, dstats, terms);
+  void likelihood(Likelihood kind, float sigma, const Tensor& pred, const Tensor& target, const Tensor* dpred,
+                  const Tensor* rows, const Tensor& term) override {
+    cpu::likelihood(kind, sigma, pred, target, dpred, rows, term);
   }
-  void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
-                 const AdamConfig& cfg) override {
-    cpu::adam_step(params, grads, m, v, cfg, step_);
+  void kl_divergence(const Tensor& mu, const Tensor& logvar, Scalar weight, const Tensor* dmu, const Tensor* dlogvar,
+                     const Tensor* rows, const Tensor& term) override {
+    cpu::kl_divergence(mu, logvar, value(weight), dmu, dlogvar, rows, term);
+  }
+  void corrupt(NoiseKind kind, Scalar level, const Tensor& x, RngKey key, bool at_step, const Tensor& out) override {
+    if (at_step) key.stream += static_cast<std::uint64_t>(step_);
+    cpu::corrupt(kind, value(level), x, key, out);
+  }
+  void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v) override {
+    cpu::adam_step(params, grads, m, v, scalars_);
   }
   void sigmoid(const Tensor& x, const Tensor& y) override { cpu::sigmoid(x, y); }
+  void copy(const Tensor& src, const Tensor& dst) override { cpu::copy(src, dst); }
   void normal(RngKey key, const Tensor& out) override { cpu::normal(key, out); }
+  void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components,
+               const Tensor& variance) override {
+    cpu::pca_fit(x, K, mean, components, variance);
+  }
 
  private:
+  // A scalar operand's value: the step's own (update_step_scalars) or the constant.
+  float value(Scalar s) const {
+    return s.slot == StepScalar::none ? s.value : reinterpret_cast<const float*>(&scalars_)[static_cast<int>(s.slot)];
+  }
+
   int threads_ = 1;
-  std::int64_t step_ = 1, batch_ = 0;
+  std::int64_t step_ = 1, batch_ = 0, epoch_ = 1;
+  Schedule schedule_;
+  StepScalars scalars_ = step_scalars(Schedule{}, 1, 1);
   std::vector<std::int64_t> order_;
 };
 
 }  // namespace
-
-namespace cpu {
-void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst) {
-  checks::gather_rows(src, rows, dst);
-  const std::int64_t D = src.cols();
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    std::memcpy(dst.data + static_cast<std::int64_t>(i) * D, src.data + rows[i] * D,
-                static_cast<std::size_t>(D) * sizeof(float));
-}
-}  // namespace cpu
 
 std::unique_ptr<Backend> make_cpu_backend(int threads) { return std::make_unique<CpuBackend>(threads); }
 

@@ -1,5 +1,6 @@
 // The CPU reference ops: plain loops and OpenBLAS sgemm, obviously correct, fast enough to
 // train on. Each CUDA kernel is tested against these; the CPU backend calls them directly.
+// Tensors as in host/backend.hpp (row strides where the op allows views).
 #pragma once
 #include <cstdint>
 #include <span>
@@ -11,14 +12,19 @@ namespace cuvae::cpu {
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y);
 void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
                      const Tensor& dw, const Tensor& db);
-void reparameterize(const Tensor& stats, RngKey key, const Tensor& eps, const Tensor& z);
-void reparameterize_backward(const Tensor& stats, const Tensor& eps, const Tensor& dz, const Tensor& dstats);
-void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float beta, const Tensor* dlogits,
-              const Tensor* dstats, const Tensor& terms);
-void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const AdamConfig& cfg,
-               std::int64_t t);
+void reparameterize(const Tensor& mu, const Tensor& logvar, RngKey key, const Tensor& eps, const Tensor& z);
+void reparameterize_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
+                             const Tensor& dlogvar);
+void likelihood(Likelihood kind, float sigma, const Tensor& pred, const Tensor& target, const Tensor* dpred,
+                const Tensor* rows, const Tensor& term);
+void kl_divergence(const Tensor& mu, const Tensor& logvar, float weight, const Tensor* dmu, const Tensor* dlogvar,
+                   const Tensor* rows, const Tensor& term);
+void corrupt(NoiseKind kind, float level, const Tensor& x, RngKey key, const Tensor& out);
+void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v, const StepScalars& s);
 void sigmoid(const Tensor& x, const Tensor& y);
+void copy(const Tensor& src, const Tensor& dst);
 void normal(RngKey key, const Tensor& out);
 void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst);
+void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components, const Tensor& variance);
 
 }  // namespace cuvae::cpu

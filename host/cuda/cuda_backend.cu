@@ -25,12 +25,17 @@
 #include <unordered_map>
 #include <vector>
 
-#include "datasets/batches.hpp"
+#include "host/cpu/ops.hpp"
 #include "host/cuda/device_api.hpp"
 #include "host/op_checks.hpp"
+#include "host/order.hpp"
 #include "kernels/adam.cuh"
-#include "kernels/elementwise.cuh"
-#include "kernels/vae.cuh"
+#include "kernels/data.cuh"
+#include "kernels/latent.cuh"
+#include "kernels/loss.cuh"
+#if !defined(CUVAE_GEMM_SIMT)
+#include "host/cuda/pca.hpp"
+#endif
 
 #ifndef CUVAE_CUDA_ARCHS  // set by host/cuda/cuda_backend.cmake from CMAKE_CUDA_ARCHITECTURES
 #define CUVAE_CUDA_ARCHS "(unknown)"
@@ -41,8 +46,9 @@ inline namespace CUVAE_GEMM_BUILD {
 namespace {
 
 namespace api = device_api;
-namespace ke = kernels::elementwise;
-namespace kv = kernels::vae;
+namespace kd = kernels::data;
+namespace kl = kernels::latent;
+namespace kloss = kernels::loss;
 namespace ka = kernels::adam;
 
 constexpr int kThreads = 256;  // block size of the grid-stride kernels
@@ -229,15 +235,20 @@ class CudaBackend final : public Backend {
         label_(std::string(api::kSimulated ? "simt:" : "cuda:") + std::to_string(device)),
         arena_(label_, options.memory_limit_bytes ? options.memory_limit_bytes : default_limit()),
         gemm_(stream_.get(), options.precision, options.gemm) {
-    pos_ = static_cast<ke::StepPosition*>(arena_.allocate(sizeof(ke::StepPosition)));
-    fault_ = static_cast<ke::DeviceFault*>(arena_.allocate(sizeof(ke::DeviceFault)));
+    pos_ = static_cast<kd::StepPosition*>(arena_.allocate(sizeof(kd::StepPosition)));
+    fault_ = static_cast<kd::DeviceFault*>(arena_.allocate(sizeof(kd::DeviceFault)));
     loss_arrived_ = static_cast<unsigned*>(arena_.allocate(sizeof(unsigned)));
-    const ke::DeviceFault none{};
+    schedule_ = static_cast<Schedule*>(arena_.allocate(sizeof(Schedule)));
+    scalars_ = static_cast<StepScalars*>(arena_.allocate(sizeof(StepScalars)));
+    const kd::DeviceFault none{};
     api::copy_to_device(fault_, &none, sizeof none, stream_.get(), "backend start-up");
     const unsigned zero = 0;
     api::copy_to_device(loss_arrived_, &zero, sizeof zero, stream_.get(), "backend start-up");
-    const ke::StepPosition start{1, 0, 0};
+    const kd::StepPosition start{1, 0, 0, 1};
     api::copy_to_device(pos_, &start, sizeof start, stream_.get(), "backend start-up");
+    set_schedule(Schedule{});
+    const StepScalars first = step_scalars(Schedule{}, 1, 1);
+    api::copy_to_device(scalars_, &first, sizeof first, stream_.get(), "backend start-up");
     api::synchronize_device("backend start-up");  // the GEMM's set-up ran on the default stream
   }
 
@@ -284,7 +295,7 @@ class CudaBackend final : public Backend {
     const OpScope op("fill", shapes_text({{"t", &t}}));
     const long long n = t.numel();
     if (n == 0) return;
-    CUVAE_LAUNCH(op, ke::fill, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), t.data, n, value);
+    CUVAE_LAUNCH(op, kd::fill, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), t.data, n, value);
   }
 
   void synchronize() override {
@@ -293,14 +304,34 @@ class CudaBackend final : public Backend {
   }
 
   // ---- the training-step position ----
-  void set_position(std::int64_t step, std::int64_t batch) override {
+  void set_position(std::int64_t step, std::int64_t batch, std::int64_t epoch) override {
     const OpScope op("set_position", "");
-    CUVAE_LAUNCH(op, ke::set_position, dim3(1), dim3(1), 0, stream(), pos_, step, batch);
+    CUVAE_LAUNCH(op, kd::set_position, dim3(1), dim3(1), 0, stream(), pos_, step, batch, epoch);
+  }
+
+  void set_schedule(const Schedule& schedule) override {
+    refuse_in_capture("set_schedule");
+    api::copy_to_device(schedule_, &schedule, sizeof schedule, stream(), "set_schedule");
+  }
+
+  void update_step_scalars() override {
+    const OpScope op("update_step_scalars", "");
+    CUVAE_LAUNCH(op, kd::update_step_scalars, dim3(1), dim3(1), 0, stream(), schedule_, pos_, scalars_);
+  }
+
+  void reserve_rows(std::int64_t rows) override {
+    refuse_in_capture("reserve_rows");
+    if (rows <= row_sums_capacity_) return;
+    if (row_sums_) release(reinterpret_cast<float*>(row_sums_));
+    row_sums_ = nullptr;
+    row_sums_capacity_ = 0;
+    row_sums_ = static_cast<double*>(arena_.allocate(static_cast<std::size_t>(rows) * sizeof(double)));
+    row_sums_capacity_ = rows;
   }
 
   void advance_position() override {
     const OpScope op("advance_position", "");
-    CUVAE_LAUNCH(op, ke::advance_position, dim3(1), dim3(1), 0, stream(), pos_);
+    CUVAE_LAUNCH(op, kd::advance_position, dim3(1), dim3(1), 0, stream(), pos_);
   }
 
   void shuffle(std::int64_t n, RngKey key) override {
@@ -313,30 +344,32 @@ class CudaBackend final : public Backend {
       order_ = static_cast<int*>(arena_.allocate(std::max<std::size_t>(count, 1) * sizeof(int)));
       order_capacity_ = std::max<std::size_t>(count, 1);
     }
-    CUVAE_LAUNCH(op, ke::shuffle_order, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), p, order_, pos_);
+    CUVAE_LAUNCH(op, kd::shuffle_order, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), p, order_, pos_);
   }
 
   void gather_batch(const Tensor& src, std::int64_t batch_size, const Tensor& dst) override {
     const OpScope op("gather_batch", shapes_text({{"src", &src}, {"dst", &dst}}));
-    CUVAE_CHECK(src.shape.rank >= 1 && src.data && dst.data && dst.cols() == src.cols() && batch_size >= dst.rows(),
+    CUVAE_CHECK(src.shape.rank >= 1 && src.data && dst.data && dst.cols() == src.cols() && batch_size >= dst.rows() &&
+                    src.dense() && src.dtype == dst.dtype,
                 op.name() + ": batch size " + std::to_string(batch_size));
     CUVAE_CHECK(order_ != nullptr, op.name() + ": no order: call shuffle first");
     const long long rows = dst.rows(), cols = dst.cols();
     if (rows == 0 || cols == 0) return;
-    const bool vec = cols % 4 == 0 && aligned16(src.data) && aligned16(dst.data);
+    const long long ld = dst.row_stride();
+    const bool vec = cols % 4 == 0 && ld % 4 == 0 && aligned16(src.data) && aligned16(dst.data);
     const long long width = vec ? cols / 4 : cols;
     const int threads = static_cast<int>(std::min<long long>(kThreads, ceil_div(width, 32) * 32));
     const dim3 grid(static_cast<unsigned>(ceil_div(width, threads)), static_cast<unsigned>(std::min<long long>(rows, 65535)));
-    CUVAE_LAUNCH(op, (vec ? ke::gather_rows_at_position<true> : ke::gather_rows_at_position<false>), grid, dim3(threads), 0, stream(), src.data, src.rows(), cols, order_, pos_,
-                 batch_size, rows, dst.data, fault_);
+    CUVAE_LAUNCH(op, (vec ? kd::gather_rows_at_position<true> : kd::gather_rows_at_position<false>), grid, dim3(threads), 0, stream(), src.data, src.rows(), cols, order_, pos_,
+                 batch_size, rows, dst.data, ld, fault_);
   }
 
-  void record_loss(const Tensor& terms, const Tensor& history) override {
-    const OpScope op("record_loss", shapes_text({{"terms", &terms}, {"history", &history}}));
-    CUVAE_CHECK(terms.numel() == 2 && history.shape.rank == 2 && history.cols() == 2 && terms.data && history.data,
-                op.name() + ": want terms [2] and history [n, 2]");
-    CUVAE_LAUNCH(op, ke::record_loss_at_position, dim3(1), dim3(1), 0, stream(), terms.data, history.data,
-                 history.rows(), pos_, fault_);
+  void record_terms(const Tensor& terms, const Tensor& history) override {
+    const OpScope op("record_terms", shapes_text({{"terms", &terms}, {"history", &history}}));
+    checks::record_terms(terms, history);
+    CUVAE_CHECK(terms.numel() <= INT_MAX, op.name());
+    CUVAE_LAUNCH(op, kd::record_terms_at_position, dim3(1), dim3(32), 0, stream(), terms.data,
+                 static_cast<int>(terms.numel()), history.data, history.rows(), pos_, fault_);
   }
 
   void run_step(std::uint64_t shape_key, const std::function<void()>& step) override {
@@ -378,84 +411,137 @@ class CudaBackend final : public Backend {
     gemm_.linear_backward(x, x_act, w, dy, dx, dw, db);
   }
 
-  void reparameterize(const Tensor& stats, RngKey key, bool at_step, const Tensor& eps, const Tensor& z) override {
-    const OpScope op("reparameterize", shapes_text({{"stats", &stats}, {"z", &z}}));
-    checks::reparameterize(stats, eps, z);
-    const long long B = z.shape[0], L = z.shape[1];
+  void reparameterize(const Tensor& mu, const Tensor& logvar, RngKey key, bool at_step, const Tensor& eps,
+                      const Tensor& z) override {
+    const OpScope op("reparameterize", shapes_text({{"mu", &mu}, {"z", &z}}));
+    checks::reparameterize(mu, logvar, eps, z);
+    const long long B = z.rows(), L = z.cols();
     CUVAE_CHECK(L <= INT_MAX, op.name());
     const long long groups = ceil_div(B * L, 4);
-    CUVAE_LAUNCH(op, kv::reparameterize_forward, dim3(grid_stride_blocks(groups)), dim3(kThreads), 0, stream(),
-                 stats.data, B, static_cast<int>(L), key, at_step ? &pos_->step : nullptr, eps.data, z.data);
+    CUVAE_LAUNCH(op, kl::reparameterize_forward, dim3(grid_stride_blocks(groups)), dim3(kThreads), 0, stream(),
+                 view(mu), view(logvar), B, static_cast<int>(L), key, at_step ? &pos_->step : nullptr, eps.data, view(z));
   }
 
-  void reparameterize_backward(const Tensor& stats, const Tensor& eps, const Tensor& dz,
-                               const Tensor& dstats) override {
-    const OpScope op("reparameterize_backward", shapes_text({{"stats", &stats}, {"dz", &dz}}));
-    checks::reparameterize(stats, eps, dz);
-    checks::same_shape("reparameterize_backward", stats, dstats);
-    const long long B = dz.shape[0], L = dz.shape[1];
+  void reparameterize_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
+                               const Tensor& dlogvar) override {
+    const OpScope op("reparameterize_backward", shapes_text({{"logvar", &logvar}, {"dz", &dz}}));
+    checks::reparameterize_backward(logvar, eps, dz, dmu, dlogvar);
+    const long long B = dz.rows(), L = dz.cols();
     CUVAE_CHECK(L <= INT_MAX, op.name());
-    CUVAE_LAUNCH(op, kv::reparameterize_backward, dim3(grid_stride_blocks(B * L)), dim3(kThreads), 0, stream(),
-                 stats.data, eps.data, dz.data, B, static_cast<int>(L), dstats.data);
+    CUVAE_LAUNCH(op, kl::reparameterize_backward, dim3(grid_stride_blocks(B * L)), dim3(kThreads), 0, stream(),
+                 view(logvar), eps.data, view(dz), B, static_cast<int>(L), view(dmu), view(dlogvar));
   }
 
-  void vae_loss(const Tensor& logits, const Tensor& x, const Tensor& stats, float beta, const Tensor* dlogits,
-                const Tensor* dstats, const Tensor& terms) override {
-    const OpScope op("vae_loss", shapes_text({{"logits", &logits}, {"stats", &stats}}));
-    checks::vae_loss(logits, x, stats, dlogits, dstats, terms);
-    const long long B = x.shape[0], D = x.shape[1], L = stats.shape[1] / 2;
-    CUVAE_CHECK(L <= INT_MAX && B <= INT_MAX, op.name());
-    if (B > loss_rows_capacity_) {  // per-image partial sums; sized outside a captured step
-      refuse_in_capture(op.name() + ": growing the per-image workspace");
-      if (loss_rows_) release(reinterpret_cast<float*>(loss_rows_));
-      loss_rows_capacity_ = std::max<long long>(B, 1024);
-      loss_rows_ = static_cast<double2*>(arena_.allocate(static_cast<std::size_t>(loss_rows_capacity_) * sizeof(double2)));
-    }
-    float* dl = dlogits ? dlogits->data : nullptr;
-    float* ds = dstats ? dstats->data : nullptr;
-    const bool vec = D % 4 == 0 && aligned16(logits.data) && aligned16(x.data) && (!dl || aligned16(dl));
-    const long long work = std::max(vec ? D / 4 : D, L);  // per thread block (one image)
-    if (B == 0) return fill(terms, 0.f);  // no rows: both sums are zero, as on the CPU
-    const dim3 grid(static_cast<unsigned>(B));
+  void likelihood(Likelihood kind, float sigma, const Tensor& pred, const Tensor& target, const Tensor* dpred,
+                  const Tensor* rows, const Tensor& term) override {
+    const OpScope op("likelihood", shapes_text({{"pred", &pred}, {"target", &target}}));
+    checks::likelihood(kind, sigma, pred, target, dpred, rows, term);
+    const long long B = pred.rows(), D = pred.cols();
+    if (B == 0) return fill(term, 0.f);  // no rows: the sum is zero, as on the CPU
+    check_rows(op, B);
+    auto vec_ok = [](const Tensor& t) { return t.row_stride() % 4 == 0 && aligned16(t.data); };
+    const bool vec = D % 4 == 0 && vec_ok(pred) && vec_ok(target) && (!dpred || vec_ok(*dpred));
+    const long long work = vec ? D / 4 : D;
+    const float inv_sigma = 1.f / sigma, inv_sigma2 = 1.f / (sigma * sigma);
+    const float log_norm = static_cast<float>(std::log(double(sigma) * std::sqrt(2.0 * 3.14159265358979323846)));
+    const kl::View dp = dpred ? view(*dpred) : kl::View{nullptr, 0};
+    float* rows_out = rows ? rows->data : nullptr;
     // Block size from the row length only, so a shape always sums in the same order.
-    const unsigned threads = work >= 512 ? 256 : work >= 128 ? 128 : 32;
-    const auto vae_loss = threads == 256 ? (vec ? kv::vae_loss<256, true> : kv::vae_loss<256, false>)
-                          : threads == 128 ? (vec ? kv::vae_loss<128, true> : kv::vae_loss<128, false>)
-                                           : (vec ? kv::vae_loss<32, true> : kv::vae_loss<32, false>);
-    CUVAE_LAUNCH(op, vae_loss, grid, dim3(threads), 0, stream(), logits.data, x.data, D, stats.data,
-                 static_cast<int>(L), beta, dl, ds, loss_rows_, loss_arrived_, terms.data);
+    const int threads = work >= 512 ? 256 : work >= 128 ? 128 : 32;
+    const bool gauss = kind == Likelihood::gaussian;
+    using K = void (*)(kl::View, kl::View, long long, float, float, float, kl::View, double*, float*, unsigned*, float*);
+    // [threads 256/128/32][vec][gaussian]
+    static constexpr K table[3][2][2] = {
+        {{kloss::likelihood<256, false, 0>, kloss::likelihood<256, false, 1>},
+         {kloss::likelihood<256, true, 0>, kloss::likelihood<256, true, 1>}},
+        {{kloss::likelihood<128, false, 0>, kloss::likelihood<128, false, 1>},
+         {kloss::likelihood<128, true, 0>, kloss::likelihood<128, true, 1>}},
+        {{kloss::likelihood<32, false, 0>, kloss::likelihood<32, false, 1>},
+         {kloss::likelihood<32, true, 0>, kloss::likelihood<32, true, 1>}}};
+    const K kernel = table[threads == 256 ? 0 : threads == 128 ? 1 : 2][vec][gauss];
+    CUVAE_LAUNCH(op, kernel, dim3(static_cast<unsigned>(B)), dim3(static_cast<unsigned>(threads)), 0, stream(),
+                 view(pred), view(target), D, inv_sigma, inv_sigma2, log_norm, dp, row_sums_, rows_out, loss_arrived_,
+                 term.data);
   }
 
-  void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
-                 const AdamConfig& cfg) override {
+  void kl_divergence(const Tensor& mu, const Tensor& logvar, Scalar weight, const Tensor* dmu, const Tensor* dlogvar,
+                     const Tensor* rows, const Tensor& term) override {
+    const OpScope op("kl_divergence", shapes_text({{"mu", &mu}, {"logvar", &logvar}}));
+    checks::kl_divergence(mu, logvar, dmu, dlogvar, rows, term);
+    const long long B = mu.rows(), L = mu.cols();
+    CUVAE_CHECK(L <= INT_MAX, op.name());
+    if (B == 0) return fill(term, 0.f);
+    check_rows(op, B);
+    const int threads = L >= 128 ? 128 : 32;
+    const auto kernel = threads == 128 ? kloss::kl_divergence<128> : kloss::kl_divergence<32>;
+    CUVAE_LAUNCH(op, kernel, dim3(static_cast<unsigned>(B)), dim3(static_cast<unsigned>(threads)), 0, stream(),
+                 view(mu), view(logvar), static_cast<int>(L), reinterpret_cast<const float*>(scalars_),
+                 static_cast<int>(weight.slot), weight.value, dmu ? view(*dmu) : kl::View{nullptr, 0},
+                 dlogvar ? view(*dlogvar) : kl::View{nullptr, 0}, row_sums_, rows ? rows->data : nullptr,
+                 loss_arrived_, term.data);
+  }
+
+  void corrupt(NoiseKind kind, Scalar level, const Tensor& x, RngKey key, bool at_step, const Tensor& out) override {
+    const OpScope op("corrupt", shapes_text({{"x", &x}}));
+    checks::corrupt(kind, level, x, out);
+    const long long B = x.rows(), D = x.cols();
+    if (B * D == 0) return;
+    const int code = kind == NoiseKind::mask ? kd::kNoiseMask : kind == NoiseKind::gaussian ? kd::kNoiseGaussian
+                                                                                             : kd::kNoiseSaltPepper;
+    CUVAE_LAUNCH(op, kd::corrupt, dim3(grid_stride_blocks(ceil_div(B * D, 4))), dim3(kThreads), 0, stream(), code,
+                 x.data, x.row_stride(), B, D, key, at_step ? &pos_->step : nullptr,
+                 reinterpret_cast<const float*>(scalars_), static_cast<int>(level.slot), level.value, out.data,
+                 out.row_stride());
+  }
+
+  void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components, const Tensor& variance) override {
+    const OpScope op("pca_fit", shapes_text({{"x", &x}}));
+    checks::pca_fit(x, K, mean, components, variance);
+#if defined(CUVAE_GEMM_SIMT)
+    // The SIMT device's memory is host memory: the CPU solver (there is no cuSOLVER to simulate).
+    cpu::pca_fit(x, K, mean, components, variance);
+#else
+    cuda::pca_fit(stream(), x, K, mean, components, variance);
+#endif
+  }
+
+  void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v) override {
     const OpScope op("adam_step", shapes_text({{"params", &params}}));
     checks::same_shape("adam_step", params, grads);
     checks::same_shape("adam_step", params, m);
     checks::same_shape("adam_step", params, v);
     const long long n = params.numel();
     if (n == 0) return;
-    const AdamScalars s = adam_scalars(cfg, 1);  // the step-independent ones; t comes from the device
-    const ka::AdamParams a{s.beta1, s.one_minus_beta1, s.beta2, s.one_minus_beta2, s.eps, s.decay,
-                           cfg.lr,  cfg.beta1,         cfg.beta2};
     const bool vec = aligned16(params.data) && aligned16(grads.data) && aligned16(m.data) && aligned16(v.data);
     CUVAE_LAUNCH(op, (vec ? ka::adam_step<true> : ka::adam_step<false>),
                  dim3(grid_stride_blocks(vec ? std::max(1LL, n / 4) : n)), dim3(kThreads), 0, stream(), params.data,
-                 grads.data, m.data, v.data, n, a, &pos_->step);
+                 grads.data, m.data, v.data, n, scalars_);
   }
 
   void sigmoid(const Tensor& x, const Tensor& y) override {
     const OpScope op("sigmoid", shapes_text({{"x", &x}}));
     checks::same_shape("sigmoid", x, y);
+    checks::dense("sigmoid", "x", x), checks::dense("sigmoid", "y", y);
     const long long n = x.numel();
     if (n == 0) return;
-    CUVAE_LAUNCH(op, ke::sigmoid, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), x.data, y.data, n);
+    CUVAE_LAUNCH(op, kd::sigmoid, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), x.data, y.data, n);
+  }
+
+  void copy(const Tensor& src, const Tensor& dst) override {
+    const OpScope op("copy", shapes_text({{"src", &src}, {"dst", &dst}}));
+    checks::same_shape("copy", src, dst);
+    const long long n = src.numel();
+    if (n == 0) return;
+    CUVAE_LAUNCH(op, kd::copy_rows, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), src.data,
+                 src.row_stride(), src.rows(), src.cols(), dst.data, dst.row_stride());
   }
 
   void normal(RngKey key, const Tensor& out) override {
     const OpScope op("normal", shapes_text({{"out", &out}}));
+    checks::dense("normal", "out", out);
     const long long n = out.numel();
     if (n == 0) return;
-    CUVAE_LAUNCH(op, ke::normal, dim3(grid_stride_blocks(ceil_div(n, 4))), dim3(kThreads), 0, stream(), key, out.data, n);
+    CUVAE_LAUNCH(op, kd::normal, dim3(grid_stride_blocks(ceil_div(n, 4))), dim3(kThreads), 0, stream(), key, out.data, n);
   }
 
  private:
@@ -466,6 +552,12 @@ class CudaBackend final : public Backend {
   };
 
   api::Stream stream() const { return stream_.get(); }
+  static kl::View view(const Tensor& t) { return kl::View{t.data, t.row_stride()}; }
+  void check_rows(const OpScope& op, long long rows) const {
+    if (rows > row_sums_capacity_)
+      throw Error(op.name() + ": " + std::to_string(rows) + " rows, but the per-row workspace holds " +
+                  std::to_string(row_sums_capacity_) + " (reserve_rows when the model is allocated)");
+  }
   static std::size_t bytes(const Tensor& t) { return static_cast<std::size_t>(t.numel()) * sizeof(float); }
   unsigned grid_stride_blocks(long long work) const {
     return static_cast<unsigned>(std::clamp<long long>(ceil_div(work, kThreads), 1, info_.grid_stride_blocks));
@@ -486,21 +578,21 @@ class CudaBackend final : public Backend {
 
   // Waits for the stream, then raises the first fault a kernel recorded (bad batch indices).
   void check_faults(const std::string& what) {
-    ke::DeviceFault f{};
+    kd::DeviceFault f{};
     api::copy_to_host_async(&f, fault_, sizeof f, stream(), what);
     api::synchronize(stream(), what);
-    if (f.code == ke::kFaultNone) return;
-    const ke::DeviceFault none{};
+    if (f.code == kd::kFaultNone) return;
+    const kd::DeviceFault none{};
     api::copy_to_device(fault_, &none, sizeof none, stream(), what);
     switch (f.code) {
-      case ke::kFaultOrderRange:
+      case kd::kFaultOrderRange:
         throw Error(label_ + ": gather_batch: batch row " + std::to_string(f.a) + " is outside the order of " +
                     std::to_string(f.b) + " rows (batch position past the epoch?)");
-      case ke::kFaultRowRange:
+      case kd::kFaultRowRange:
         throw Error(label_ + ": gather_batch: order[" + std::to_string(f.c) + "] = " + std::to_string(f.a) +
                     " is outside the " + std::to_string(f.b) + " rows of the source");
-      case ke::kFaultHistoryRange:
-        throw Error(label_ + ": record_loss: batch " + std::to_string(f.a) + " is outside the history of " +
+      case kd::kFaultHistoryRange:
+        throw Error(label_ + ": record_terms: batch " + std::to_string(f.a) + " is outside the history of " +
                     std::to_string(f.b) + " rows");
     }
     throw Error(label_ + ": a kernel reported fault " + std::to_string(f.code));
@@ -512,13 +604,15 @@ class CudaBackend final : public Backend {
   StreamHolder stream_;
   Arena arena_;
   Gemm gemm_;
-  ke::StepPosition* pos_ = nullptr;
-  ke::DeviceFault* fault_ = nullptr;
+  kd::StepPosition* pos_ = nullptr;
+  kd::DeviceFault* fault_ = nullptr;
   int* order_ = nullptr;
   std::size_t order_capacity_ = 0;
-  double2* loss_rows_ = nullptr;  // vae_loss: its per-image sums (grown as needed)
-  long long loss_rows_capacity_ = 0;
-  unsigned* loss_arrived_ = nullptr;  // vae_loss: the count of images done (zero between launches)
+  double* row_sums_ = nullptr;  // the loss ops' per-row sums (reserve_rows)
+  long long row_sums_capacity_ = 0;
+  unsigned* loss_arrived_ = nullptr;  // the loss ops' count of rows done (zero between launches)
+  Schedule* schedule_ = nullptr;      // the run's schedule (set_schedule)
+  StepScalars* scalars_ = nullptr;    // the step's scalars (update_step_scalars)
   bool capturing_ = false;
   std::map<std::uint64_t, StepGraph> steps_;
 };
@@ -526,7 +620,7 @@ class CudaBackend final : public Backend {
 }  // namespace
 
 std::string cuda_unavailable_reason(int device) {
-  return api::unavailable_reason(device, reinterpret_cast<const void*>(&ke::fill), CUVAE_CUDA_ARCHS);
+  return api::unavailable_reason(device, reinterpret_cast<const void*>(&kd::fill), CUVAE_CUDA_ARCHS);
 }
 
 std::unique_ptr<Backend> make_cuda_backend(int device, const CudaOptions& options) {

@@ -1,7 +1,7 @@
 // The SIMT-on-CPU runtime: runs a CUDA grid on the CPU. A CUDA thread is a Boost.Context fiber, a
 // block runs to completion on one OS thread, blocks are spread over a pool of OS threads.
 #pragma once
-#include "host/error.hpp"
+#include "kernels/error.hpp"
 #include "kernels/simt/prelude.hpp"
 #include "kernels/simt/sanitizer.hpp"
 

@@ -1,5 +1,5 @@
-// Seeded per-epoch shuffle (see batches.hpp).
-#include "datasets/batches.hpp"
+// An epoch's order of the training rows (see order.hpp).
+#include "host/order.hpp"
 
 #include <climits>
 #include <string>

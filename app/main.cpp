@@ -1,11 +1,12 @@
-// cuvae: the command-line program. `cuvae train|eval|sample --help` lists the flags.
+// cuvae: the command-line program. `cuvae train|eval|sample|encode|decode|reconstruct --help`
+// lists the flags.
 // Exit codes: 0 success, 1 runtime error (one line on stderr), 2 bad command line.
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
 #include "host/error.hpp"
-#include "models/trainer.hpp"
+#include "app/train.hpp"
 
 namespace {
 
@@ -23,14 +24,15 @@ void add_run_flags(CLI::App& cmd, cuvae::RunOptions& run) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"cuvae: train, evaluate and sample variational autoencoders on the GPU or the CPU"};
+  CLI::App app{"cuvae: train, evaluate and sample PCA, autoencoders and variational autoencoders on the GPU or the CPU"};
   app.require_subcommand(1);
   app.failure_message(CLI::FailureMessage::help);  // a wrong flag prints the message and the usage
   app.set_version_flag("--version", "cuvae 0.1.0");
 
   cuvae::TrainOptions t;
-  std::string hidden = "400";
-  auto* train = app.add_subcommand("train", "Train the MLP VAE (pytorch/examples shape by default)");
+  std::string model = "vae", hidden = "400", activation = "relu", likelihood = "bernoulli", noise;
+  auto* train = app.add_subcommand("train", "Train a model (default: the MLP VAE of pytorch/examples)");
+  train->add_option("--model", model, std::string("Model: ") + cuvae::kModelNames);
   train->add_option("--data", t.data_dir, "Folder with the IDX files (default: Fashion-MNIST from dataset-fashion-mnist)");
   train->add_option("--out", t.out_dir, "Output folder (default: runs/<date-time>, or the resumed checkpoint's folder)");
   train->add_option("--resume", t.resume, "Continue from this checkpoint (parameters, Adam moments, step, RNG position)")
@@ -39,9 +41,16 @@ int main(int argc, char** argv) {
   train->add_option("--batch-size", t.batch_size, "Images per batch")->check(CLI::Range(1, 1 << 20));
   train->add_option("--lr", t.adam.lr, "Adam learning rate")->check(CLI::PositiveNumber);
   train->add_option("--weight-decay", t.adam.weight_decay, "Decoupled weight decay (AdamW)")->check(CLI::Range(0.0, 1.0));
-  auto* o_latent = train->add_option("--latent", t.model.latent, "Latent dimensions")->check(CLI::Range(1, 65536));
-  auto* o_hidden = train->add_option("--hidden", hidden, "Hidden sizes, comma-separated (e.g. 400 or 512,256)");
+  train->add_option("--lr-decay", t.lr_decay, "Learning-rate decay per epoch (ExponentialLR gamma)");
+  auto* o_latent = train->add_option("--latent", t.model.latent, "Latent dimensions (PCA: components)")->check(CLI::Range(1, 65536));
+  auto* o_hidden = train->add_option("--hidden", hidden, "Hidden sizes, comma-separated (e.g. 400 or 512,256), or none");
+  auto* o_act = train->add_option("--activation", activation, "Hidden-layer activation: relu or none");
+  auto* o_lik = train->add_option("--likelihood", likelihood, "Reconstruction likelihood: bernoulli (logits) or gaussian");
+  auto* o_sigma = train->add_option("--sigma", t.model.sigma, "Gaussian likelihood's fixed sigma");
+  auto* o_noise = train->add_option("--noise", noise, "dae input noise: mask:P, gaussian:S or saltpepper:P (default mask:0.25)");
   auto* o_beta = train->add_option("--beta", t.model.beta, "Weight of the KL term")->check(CLI::NonNegativeNumber);
+  train->add_option("--kl-warmup", t.kl_warmup, "Steps over which the KL weight rises linearly from 0")
+      ->check(CLI::NonNegativeNumber);
   train->add_option("--seed", t.seed, "Seed for initialisation, shuffling and sampling");
   train->add_option("--train-limit", t.train_limit, "Use only the first N training images")->check(CLI::NonNegativeNumber);
   train->add_option("--test-limit", t.test_limit, "Use only the first N test images")->check(CLI::NonNegativeNumber);
@@ -64,12 +73,32 @@ int main(int argc, char** argv) {
   eval->add_option("--seed", seed, "Seed for the z samples");
   add_run_flags(*eval, run);
 
-  auto* sample = app.add_subcommand("sample", "Decode z ~ N(0, I) into a PNG grid");
+  auto* sample = app.add_subcommand("sample", "Decode z from the model's prior into a PNG grid (or .npy)");
   sample->add_option("checkpoint", ckpt, "Checkpoint file")->required()->check(CLI::ExistingFile);
-  sample->add_option("--out", png, "PNG file to write");
+  sample->add_option("--out", png, "PNG file to write (float32 [N, D] when it ends in .npy)");
   sample->add_option("--count", count, "Number of samples")->check(CLI::Range(1, 4096));
   sample->add_option("--seed", seed, "Seed for the z samples");
   add_run_flags(*sample, run);
+
+  cuvae::TransformOptions x;
+  auto add_transform = [&](const char* name, const char* help, bool data) {
+    auto* c = app.add_subcommand(name, help);
+    c->add_option("checkpoint", x.checkpoint, "Checkpoint file")->required()->check(CLI::ExistingFile);
+    auto* in = c->add_option("--input", x.input, "NumPy .npy file: float32 or uint8 rows [N, D], [N, H, W] or [N, 1, H, W]")
+                   ->check(CLI::ExistingFile);
+    if (data) {
+      c->add_option("--data", x.data_dir, "Folder with the IDX files (instead of --input)")->excludes(in);
+      c->add_option("--split", x.split, "train or test (with --data)")->check(CLI::IsMember({"train", "test"}));
+    } else {
+      in->required();
+    }
+    c->add_option("--out", x.out, "Output .npy file (float32 [N, cols]; a PNG grid when it ends in .png)")->required();
+    add_run_flags(*c, x.run);
+    return c;
+  };
+  auto* encode = add_transform("encode", "Codes of images (a VAE: the mean of q(z|x)) as float32 [N, latent]", true);
+  auto* decode = add_transform("decode", "Pixel means of codes --input Z.npy", false);
+  auto* reconstruct = add_transform("reconstruct", "Reconstructions (decode of encode) of --input X.npy", false);
 
   try {
     app.parse(argc, argv);
@@ -80,16 +109,27 @@ int main(int argc, char** argv) {
 
   try {
     if (*train) {
-      t.model.hidden = cuvae::parse_hidden(hidden);
-      t.model_given = o_latent->count() + o_hidden->count() + o_beta->count() > 0;
+      // The model's defaults, then the flags given (linear-ae: no hidden layer, gaussian; dae: mask:0.25).
+      cuvae::ModelConfig c = cuvae::default_config(model);
+      if (o_hidden->count()) c.hidden = cuvae::parse_hidden(hidden);
+      if (o_act->count()) c.activation = cuvae::parse_activation(activation);
+      if (o_lik->count()) c.likelihood = cuvae::parse_likelihood(likelihood);
+      if (o_noise->count()) c.noise = cuvae::parse_noise(noise);
+      c.latent = t.model.latent, c.sigma = t.model.sigma, c.beta = t.model.beta;
+      t.model = c;
+      t.model_given = o_latent->count() + o_hidden->count() + o_beta->count() + o_act->count() + o_lik->count() +
+                          o_sigma->count() + o_noise->count() > 0;
       cuvae::train(t, std::cout);
     } else if (*eval) {
       cuvae::EvalResult r = cuvae::evaluate_checkpoint(ckpt, data_dir, test_limit, seed, run, std::cout);
-      std::printf("test -ELBO %.4f (recon %.4f, KL %.4f) nats per image over %lld images\n", r.elbo(), r.recon, r.kl,
-                  static_cast<long long>(r.images));
+      std::printf("%s nats per image over %lld images\n", cuvae::describe(r).c_str(), static_cast<long long>(r.images));
     } else if (*sample) {
       cuvae::sample_checkpoint(ckpt, png, count, seed, run, std::cout);
       std::printf("wrote %d samples to %s\n", count, png.c_str());
+    } else if (*encode || *decode || *reconstruct) {
+      x.what = *encode ? cuvae::Transform::encode : *decode ? cuvae::Transform::decode : cuvae::Transform::reconstruct;
+      const std::int64_t n = cuvae::transform_checkpoint(x, std::cout);
+      std::printf("wrote %lld rows to %s\n", static_cast<long long>(n), x.out.c_str());
     }
   } catch (const std::exception& e) {
     std::cout.flush();

@@ -1,0 +1,450 @@
+// The training loop and the evaluation (see train.hpp). Model-agnostic.
+#include "app/train.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "datasets/batches.hpp"
+#include "datasets/idx.hpp"
+#include "datasets/npy.hpp"
+#include "host/device.hpp"
+#include "host/image.hpp"
+#include "host/metrics.hpp"
+
+namespace cuvae {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kGrid = 8;  // images per row in PNG grids, as pytorch/examples
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// A data split resident on the device, as [count, dim] floats in [0, 1].
+struct DeviceSplit {
+  Dataset host;
+  Buffer images;
+};
+
+DeviceSplit load_split(Backend& backend, const std::filesystem::path& dir, const char* split, std::int64_t limit) {
+  DeviceSplit s{load_idx_dataset(dir, split, limit), Buffer()};
+  s.images = Buffer(backend, Shape{s.host.count, s.host.dim()});
+  backend.to_device(s.images, s.host.images.data());
+  return s;
+}
+
+// Progress: a bar redrawn in place on a terminal; nothing per step otherwise.
+class Progress {
+ public:
+  Progress(std::ostream& out, bool enabled) : out_(out), tty_(enabled && ::isatty(STDOUT_FILENO)) {}
+  // True at most ten times a second on a terminal: only then is the loss read from the device.
+  bool due() const { return tty_ && seconds_since(last_) >= 0.1; }
+  void update(std::int64_t epoch, std::int64_t epochs, std::int64_t done, std::int64_t total, double loss) {
+    last_ = Clock::now();
+    const int width = 30, filled = static_cast<int>(width * done / std::max<std::int64_t>(total, 1));
+    char line[160];
+    std::snprintf(line, sizeof line, "\repoch %lld/%lld [%s%s] %lld/%lld loss %.2f", (long long)epoch,
+                  (long long)epochs, std::string(static_cast<std::size_t>(filled), '=').c_str(),
+                  std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), (long long)done,
+                  (long long)total, loss);
+    out_ << line << std::flush;
+  }
+  void finish() {
+    if (tty_) out_ << "\r" << std::string(80, ' ') << "\r" << std::flush;
+  }
+
+ private:
+  std::ostream& out_;
+  bool tty_;
+  Clock::time_point last_ = Clock::now() - std::chrono::seconds(1);
+};
+
+// Test pass (a VAE: one z sample per image, like pytorch/examples' test()): the per-image term
+// means, clean and (a dae) with corrupted inputs. Optionally keeps the first `keep`
+// reconstructions (pixel means) for the comparison picture.
+EvalResult evaluate(Backend& backend, Model& model, const DeviceSplit& test, std::int64_t batch, RngKey base,
+                    int keep, std::vector<float>* kept) {
+  const std::size_t T = model.term_names().size();
+  const std::int64_t n = test.host.count, nb = batch_count(n, batch);
+  std::vector<double> clean(T, 0.0), noisy(model.has_noise() ? T : 0, 0.0);
+  std::vector<float> t(T);
+  for (int pass = 0; pass < (model.has_noise() ? 2 : 1); ++pass) {
+    std::vector<double>& sums = pass ? noisy : clean;
+    for (std::int64_t bi = 0; bi < nb; ++bi) {
+      const std::int64_t b = std::min(batch, n - bi * batch);
+      RngKey key = base;
+      key.stream += static_cast<std::uint64_t>(bi);
+      model.eval_batch(backend, test.images.tensor().rows_view(bi * batch, b), key, pass == 1);
+      backend.to_host(t.data(), model.terms());
+      for (std::size_t k = 0; k < T; ++k) sums[k] += t[k];
+    }
+  }
+  for (double& v : clean) v /= static_cast<double>(n);
+  for (double& v : noisy) v /= static_cast<double>(n);
+  if (kept && keep > 0 && n > 0) {
+    const std::int64_t shown = std::min<std::int64_t>(keep, n);
+    const Tensor px = model.reconstruct(backend, test.images.tensor().rows_view(0, shown));
+    kept->resize(static_cast<std::size_t>(px.numel()));
+    backend.to_host(kept->data(), px);
+  }
+  return EvalResult{model.metrics(clean, noisy), n};
+}
+
+void write_samples(Backend& backend, Model& model, const std::filesystem::path& file, int count, RngKey key, int rows,
+                   int cols) {
+  Buffer z(backend, Shape{count, model.latent()});
+  model.sample_prior(backend, key, z);
+  const Tensor pixels = model.decode(backend, z);
+  std::vector<float> host(static_cast<std::size_t>(pixels.numel()));
+  backend.to_host(host.data(), pixels);
+  if (file.extension() == ".npy") {
+    const std::int64_t shape[2] = {count, model.input_dim()};
+    write_npy(file, host.data(), shape);
+  } else {
+    write_png_grid(file, host.data(), count, rows, cols, kGrid);
+  }
+}
+
+std::filesystem::path default_out_dir() {
+  char stamp[32];
+  std::time_t t = std::time(nullptr);
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&t));
+  return std::filesystem::path("runs") / stamp;
+}
+
+}  // namespace
+
+double EvalResult::at(const std::string& name) const {
+  for (const auto& [k, v] : metrics)
+    if (k == name) return v;
+  throw Error("no test figure '" + name + "' for this model");
+}
+
+std::string describe(const EvalResult& r) {
+  char line[256];
+  for (const auto& [k, v] : r.metrics)
+    if (k == "elbo") {
+      std::snprintf(line, sizeof line, "test -ELBO %.4f (recon %.4f, KL %.4f)", v, r.at("recon"), r.at("kl"));
+      return line;
+    }
+  std::string s = "test";
+  for (std::size_t i = 0; i < r.metrics.size(); ++i) {
+    std::snprintf(line, sizeof line, "%s %s %.4f", i ? "," : "", r.metrics[i].first.c_str(), r.metrics[i].second);
+    s += line;
+  }
+  return s;
+}
+
+void training_step(Backend& backend, Model& model, const Tensor& images, std::int64_t batch_size, const Tensor& xb,
+                   std::uint64_t seed, const Tensor& history) {
+  backend.update_step_scalars();
+  backend.gather_batch(images, batch_size, xb);
+  model.train_step(backend, xb, seed);
+  const ParamStore& p = model.params();
+  backend.adam_step(p.values(), p.grads(), p.adam_m(), p.adam_v());
+  backend.record_terms(model.terms(), history);
+  backend.advance_position();
+}
+
+namespace {
+
+// The loss of one row of the epoch's history, with the KL weight of that step.
+double row_loss(const Model& model, const std::vector<float>& row, const Schedule& schedule, std::int64_t step,
+                std::int64_t epoch) {
+  return model.loss(row, step_scalars(schedule, step, epoch));
+}
+
+// reconstruction_<tag>.png: the first test inputs above their reconstructions.
+void write_reconstructions(const std::filesystem::path& file, const DeviceSplit& test, const std::vector<float>& recon,
+                           int dim) {
+  const std::int64_t shown = static_cast<std::int64_t>(recon.size()) / dim;
+  std::vector<float> pair(test.host.images.begin(), test.host.images.begin() + shown * dim);
+  pair.insert(pair.end(), recon.begin(), recon.end());
+  write_png_grid(file, pair.data(), static_cast<int>(2 * shown), test.host.rows, test.host.cols, static_cast<int>(shown));
+}
+
+// A closed-form model (PCA): fitted on the training split, evaluated, pictures and a checkpoint.
+TrainSummary fit_closed_form(Backend& backend, Model& model, const DeviceSplit& train_set, const DeviceSplit& test_set,
+                             const std::filesystem::path& out_dir, std::uint64_t seed, std::ostream& out) {
+  const std::filesystem::path ckpt = out_dir / "checkpoint.safetensors", metrics = out_dir / "metrics.jsonl";
+  const auto t0 = Clock::now();
+  model.fit(backend, train_set.images);
+  const double seconds = seconds_since(t0);
+  std::vector<float> recon;
+  EvalResult ev = evaluate(backend, model, test_set, model.max_batch(), rng_key(seed, RngPurpose::eval, 0), kGrid, &recon);
+  write_reconstructions(out_dir / "reconstruction_1.png", test_set, recon, model.input_dim());
+  write_samples(backend, model, out_dir / "sample_1.png", kGrid * kGrid, rng_key(seed, RngPurpose::sample, 1),
+                train_set.host.rows, train_set.host.cols);
+  save_checkpoint(ckpt, backend, model, nullptr);
+  nlohmann::json record{{"epoch", 1}, {"seconds", seconds}, {"device", backend.describe()}};
+  for (const auto& [k, v] : ev.metrics) record["test_" + k] = v;
+  append_jsonl(metrics, record);
+  char line[64];
+  std::snprintf(line, sizeof line, " | fitted in %.2f s\n", seconds);
+  out << "pca: " << describe(ev) << line << "outputs in " << out_dir.string()
+      << ": checkpoint.safetensors, metrics.jsonl, reconstruction_1.png, sample_1.png\n";
+  return TrainSummary{out_dir, ckpt, metrics, {ev}, 0, 0};
+}
+
+}  // namespace
+
+TrainSummary train(const TrainOptions& opt, std::ostream& out) {
+  if (opt.epochs < 1) throw Error("--epochs " + std::to_string(opt.epochs) + ": must be at least 1");
+  if (opt.batch_size < 1 || opt.batch_size > (1 << 20))
+    throw Error("--batch-size " + std::to_string(opt.batch_size) + ": must be in 1..1048576");
+  if (!(opt.adam.lr > 0) || !std::isfinite(opt.adam.lr)) throw Error("--lr: must be a positive number");
+  if (!(opt.lr_decay > 0 && opt.lr_decay <= 1)) throw Error("--lr-decay: must lie in (0, 1]");
+  if (opt.kl_warmup < 0) throw Error("--kl-warmup: must be a non-negative step count");
+
+  // Config and state: from the checkpoint when resuming, else from the options.
+  ModelConfig config = opt.model;
+  TrainState state;
+  state.seed = opt.seed, state.batch_size = opt.batch_size, state.adam = opt.adam, state.shuffle = kShuffleScheme;
+  state.lr_decay = opt.lr_decay, state.kl_warmup = opt.kl_warmup;
+  if (!opt.resume.empty()) {
+    Checkpoint ck = read_checkpoint_header(opt.resume);
+    if (!ck.train) throw Error(opt.resume.string() + ": holds weights only, no training state to resume");
+    if (opt.model_given) {
+      ModelConfig asked = opt.model;
+      asked.input_dim = ck.config.input_dim;
+      if (to_json(asked) != to_json(ck.config))
+        throw Error(opt.resume.string() + ": holds the model " + to_json(ck.config).dump() +
+                    "; the flags given ask for " + to_json(asked).dump());
+    }
+    config = ck.config;
+    state = *ck.train;
+    if (state.shuffle != kShuffleScheme && state.batch_in_epoch > 0)
+      throw Error(opt.resume.string() + ": stopped inside epoch " + std::to_string(state.epoch) + " (after " +
+                  std::to_string(state.batch_in_epoch) + " batches) with the '" + state.shuffle +
+                  "' shuffle; this build shuffles with '" + kShuffleScheme +
+                  "', so resuming would repeat and skip rows of that epoch; resume from a checkpoint written at the end of an epoch");
+    state.shuffle = kShuffleScheme;  // from the next epoch on
+  }
+
+  std::filesystem::path out_dir = opt.out_dir;
+  if (out_dir.empty()) out_dir = opt.resume.empty() ? default_out_dir() : opt.resume.parent_path();
+  if (out_dir.empty()) out_dir = ".";
+  const std::filesystem::path ckpt_path = out_dir / "checkpoint.safetensors";
+  const std::filesystem::path metrics_path = out_dir / "metrics.jsonl";
+  std::error_code ec;
+  if (opt.resume.empty() && std::filesystem::exists(ckpt_path, ec))
+    throw Error("--out " + out_dir.string() + ": already holds a checkpoint; pass --resume " + ckpt_path.string() +
+                " to continue it, or choose another --out");
+
+  auto backend = make_backend(opt.run.device, opt.run.threads, out, opt.run.cuda);
+  const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
+  DeviceSplit train_set = load_split(*backend, data, "train", opt.train_limit);
+  DeviceSplit test_set = load_split(*backend, data, "t10k", opt.test_limit);
+  if (opt.resume.empty()) config.input_dim = static_cast<int>(train_set.host.dim());
+  if (train_set.host.dim() != config.input_dim || test_set.host.dim() != config.input_dim)
+    throw Error(data.string() + ": images have " + std::to_string(train_set.host.dim()) + " (train) and " +
+                std::to_string(test_set.host.dim()) + " (test) pixels, the model expects " +
+                std::to_string(config.input_dim));
+  validate(config, "--model " + config.model);
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) throw Error("--out " + out_dir.string() + ": cannot create: " + ec.message());
+
+  std::unique_ptr<Model> model = make_model(config);
+  const std::int64_t batch = state.batch_size;
+  model->allocate(*backend, std::max<std::int64_t>(batch, kGrid * kGrid));
+  out << "cuvae: " << config.model << " " << config.input_dim << "-" << hidden_to_string(config.hidden) << "-"
+      << config.latent << " on " << backend->describe() << "; " << train_set.host.count << " train / "
+      << test_set.host.count << " test images from " << data.string();
+  if (!model->trained_by_gradient()) {
+    out << "\n";
+    return fit_closed_form(*backend, *model, train_set, test_set, out_dir, state.seed, out);
+  }
+  out << "; batch " << batch << ", lr " << state.adam.lr << ", " << opt.epochs << " epochs\n";
+  if (opt.resume.empty())
+    model->params().init_uniform(*backend, state.seed);
+  else
+    load_checkpoint(opt.resume, *backend, *model);
+  Buffer x(*backend, Shape{batch, config.input_dim});
+  const Schedule schedule = schedule_of(state, config);
+  backend->set_schedule(schedule);
+
+  TrainSummary summary{out_dir, ckpt_path, metrics_path, {}, state.step, 0};
+  Progress progress(out, opt.progress);
+  const std::int64_t n = train_set.host.count, nb = batch_count(n, batch);
+  const std::vector<std::string> names = model->term_names();
+  const std::size_t T = names.size();
+  Buffer history(*backend, Shape{nb, static_cast<std::int64_t>(T)});  // the epoch's loss terms per batch, on the device
+  std::vector<float> row(T);
+  for (; state.epoch <= opt.epochs; ++state.epoch, state.batch_in_epoch = 0, state.epoch_loss_sum = 0) {
+    const auto t0 = Clock::now();
+    const std::int64_t first_batch = state.batch_in_epoch;
+    backend->shuffle(n, shuffle_key(state.seed, state.epoch));
+    backend->set_position(state.step + 1, first_batch, state.epoch);
+    std::int64_t bi = first_batch;
+    for (; bi < nb && !(opt.max_steps > 0 && state.step >= opt.max_steps); ++bi) {
+      const std::int64_t b = std::min(batch, n - bi * batch);
+      const Tensor xb = x.tensor().rows_view(0, b);
+      backend->run_step(static_cast<std::uint64_t>(b),
+                        [&] { training_step(*backend, *model, train_set.images, batch, xb, state.seed, history); });
+      ++state.step;
+      if (progress.due()) {
+        backend->to_host(row.data(), history.tensor().rows_view(bi, 1));
+        progress.update(state.epoch, opt.epochs, bi + 1, nb, row_loss(*model, row, schedule, state.step, state.epoch) / b);
+      }
+    }
+    // The host reads the epoch's losses once, here, in batch order (so the sum is the same on
+    // every backend and after a resume).
+    const std::int64_t done = bi - first_batch;
+    std::vector<float> terms(static_cast<std::size_t>(done) * T);
+    if (done > 0) backend->to_host(terms.data(), history.tensor().rows_view(first_batch, done));
+    for (std::int64_t k = 0; k < done; ++k) {
+      std::copy_n(terms.begin() + k * static_cast<std::ptrdiff_t>(T), T, row.begin());
+      const std::int64_t step = state.step - done + k + 1, b = std::min(batch, n - (first_batch + k) * batch);
+      const double loss = row_loss(*model, row, schedule, step, state.epoch);
+      state.epoch_loss_sum += loss;
+      if (opt.log_every > 0 && step % opt.log_every == 0) {
+        nlohmann::json record{{"step", step}, {"epoch", state.epoch}, {"loss", loss / b}};
+        for (std::size_t t = 0; t < T; ++t) record[names[t]] = row[t] / b;
+        append_jsonl(metrics_path, record);
+      }
+    }
+    state.batch_in_epoch = bi;
+    progress.finish();
+    summary.steps = state.step;
+    if (state.batch_in_epoch < nb) {  // stopped by --max-steps inside the epoch
+      save_checkpoint(ckpt_path, *backend, *model, &state);
+      out << "stopped after step " << state.step << " (--max-steps); checkpoint: " << ckpt_path.string() << "\n";
+      return summary;
+    }
+    const double seconds = seconds_since(t0);
+    const double train_loss = state.epoch_loss_sum / static_cast<double>(n);
+    std::vector<float> recon;
+    EvalResult ev = evaluate(*backend, *model, test_set, batch,
+                             rng_key(state.seed, RngPurpose::eval, static_cast<std::uint64_t>(state.epoch) << 24),
+                             kGrid, &recon);
+    const std::string e = std::to_string(state.epoch);
+    write_reconstructions(out_dir / ("reconstruction_" + e + ".png"), test_set, recon, config.input_dim);
+    write_samples(*backend, *model, out_dir / ("sample_" + e + ".png"), kGrid * kGrid,
+                  rng_key(state.seed, RngPurpose::sample, static_cast<std::uint64_t>(state.epoch)), train_set.host.rows,
+                  train_set.host.cols);
+    const double images_per_s = static_cast<double>(n - first_batch * batch) / seconds;
+    char line[100], tail[100];
+    std::snprintf(line, sizeof line, "epoch %lld: train loss %.4f | ", (long long)state.epoch, train_loss);
+    std::snprintf(tail, sizeof tail, " | %.2f s, %.0f images/s\n", seconds, images_per_s);
+    out << line << describe(ev) << tail << std::flush;
+    nlohmann::json record{{"epoch", state.epoch}, {"step", state.step}, {"train_loss", train_loss}};
+    for (const auto& [k, v] : ev.metrics) record["test_" + k] = v;
+    record["seconds"] = seconds, record["images_per_s"] = images_per_s, record["device"] = backend->describe();
+    append_jsonl(metrics_path, record);
+    // The state saved is the start of the next epoch.
+    TrainState next = state;
+    ++next.epoch, next.batch_in_epoch = 0, next.epoch_loss_sum = 0;
+    save_checkpoint(ckpt_path, *backend, *model, &next);
+    summary.epochs.push_back(ev);
+    summary.last_train_loss = train_loss;
+  }
+  out << "outputs in " << out_dir.string() << ": checkpoint.safetensors, metrics.jsonl, reconstruction_<epoch>.png, "
+      << "sample_<epoch>.png\n";
+  return summary;
+}
+
+namespace {
+
+struct LoadedModel {
+  std::unique_ptr<Backend> backend;
+  Checkpoint ck;
+  std::unique_ptr<Model> model;
+};
+
+LoadedModel load_model(const std::filesystem::path& checkpoint, const RunOptions& run, std::int64_t batch,
+                       std::ostream& out) {
+  LoadedModel m;
+  m.ck = read_checkpoint_header(checkpoint);
+  m.backend = make_backend(run.device, run.threads, out, run.cuda);
+  m.model = make_model(m.ck.config);
+  m.model->allocate(*m.backend, batch);
+  load_checkpoint(checkpoint, *m.backend, *m.model);
+  return m;
+}
+
+// Image side lengths for a PNG grid of D pixels: square when D is, else one row.
+std::pair<int, int> image_shape(int d) {
+  const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(d))));
+  return side * side == d ? std::pair{side, side} : std::pair{1, d};
+}
+
+}  // namespace
+
+EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& data_dir,
+                               std::int64_t test_limit, std::uint64_t seed, const RunOptions& run, std::ostream& out) {
+  const std::int64_t batch = 128;
+  LoadedModel m = load_model(checkpoint, run, batch, out);
+  const std::filesystem::path data = data_dir.empty() ? default_data_dir() : data_dir;
+  DeviceSplit test = load_split(*m.backend, data, "t10k", test_limit);
+  if (test.host.dim() != m.ck.config.input_dim)
+    throw Error(data.string() + ": test images have " + std::to_string(test.host.dim()) + " pixels, " +
+                checkpoint.string() + " expects " + std::to_string(m.ck.config.input_dim));
+  return evaluate(*m.backend, *m.model, test, batch, rng_key(seed, RngPurpose::eval, 0), 0, nullptr);
+}
+
+void sample_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& file, int count,
+                       std::uint64_t seed, const RunOptions& run, std::ostream& out) {
+  if (count < 1 || count > 4096) throw Error("--count " + std::to_string(count) + ": must be in 1..4096");
+  LoadedModel m = load_model(checkpoint, run, count, out);
+  const auto [rows, cols] = image_shape(m.ck.config.input_dim);
+  write_samples(*m.backend, *m.model, file, count, rng_key(seed, RngPurpose::sample, 0), rows, cols);
+}
+
+std::int64_t transform_checkpoint(const TransformOptions& opt, std::ostream& out) {
+  const Checkpoint ck = read_checkpoint_header(opt.checkpoint);
+  const int in_cols = opt.what == Transform::decode ? ck.config.latent : ck.config.input_dim;
+  const int out_cols = opt.what == Transform::encode ? ck.config.latent : ck.config.input_dim;
+  // The input rows, validated before anything is allocated on the device.
+  std::vector<float> rows;
+  std::int64_t n = 0;
+  if (!opt.input.empty()) {
+    NpyMatrix x = read_npy_matrix(opt.input);
+    if (x.cols != in_cols)
+      throw Error(opt.input.string() + ": rows of " + std::to_string(x.cols) + " values, but " + opt.checkpoint.string() +
+                  " (" + ck.config.model + ") " + (opt.what == Transform::decode ? "decodes codes of " : "takes images of ") +
+                  std::to_string(in_cols));
+    rows = std::move(x.data), n = x.rows;
+  } else {
+    if (opt.what == Transform::decode) throw Error("decode: --input Z.npy is required");
+    if (opt.split != "train" && opt.split != "test") throw Error("--split '" + opt.split + "': want train or test");
+    const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
+    Dataset d = load_idx_dataset(data, opt.split == "train" ? "train" : "t10k", 0);
+    if (d.dim() != in_cols)
+      throw Error(data.string() + ": images of " + std::to_string(d.dim()) + " pixels, " + opt.checkpoint.string() +
+                  " expects " + std::to_string(in_cols));
+    rows = std::move(d.images), n = d.count;
+  }
+  const std::int64_t batch = 1024;
+  LoadedModel m = load_model(opt.checkpoint, opt.run, batch, out);
+  std::vector<float> result(static_cast<std::size_t>(n) * static_cast<std::size_t>(out_cols));
+  Buffer in(*m.backend, Shape{batch, in_cols});
+  for (std::int64_t first = 0; first < n; first += batch) {
+    const std::int64_t b = std::min(batch, n - first);
+    const Tensor x = in.tensor().rows_view(0, b);
+    m.backend->to_device(x, rows.data() + first * in_cols);
+    Tensor y = opt.what == Transform::encode ? m.model->encode(*m.backend, x)
+               : opt.what == Transform::decode ? m.model->decode(*m.backend, x)
+                                               : m.model->reconstruct(*m.backend, x);
+    if (!y.dense()) {  // a VAE's mu is a column view: pack it
+      Buffer packed(*m.backend, Shape{b, out_cols});
+      m.backend->copy(y, packed);
+      m.backend->to_host(result.data() + first * out_cols, packed);
+    } else {
+      m.backend->to_host(result.data() + first * out_cols, y);
+    }
+  }
+  if (opt.out.extension() == ".png" && opt.what != Transform::encode) {
+    const auto [r, c] = image_shape(out_cols);
+    write_png_grid(opt.out, result.data(), static_cast<int>(std::min<std::int64_t>(n, 4096)), r, c, kGrid);
+  } else {
+    const std::int64_t shape[2] = {n, out_cols};
+    write_npy(opt.out, result.data(), shape);
+  }
+  return n;
+}
+
+}  // namespace cuvae

@@ -1,0 +1,53 @@
+// ModelConfig: what a model is (kind, sizes, likelihood, KL weight, noise), as the command line
+// spells it and as the checkpoint's metadata holds it (JSON), with the checks of both.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "host/backend.hpp"
+
+namespace cuvae {
+
+// Input corruption of a denoising autoencoder: "mask:P", "gaussian:S", "saltpepper:P" or "none".
+struct NoiseSpec {
+  NoiseKind kind = NoiseKind::none;
+  double level = 0.0;
+  std::string str() const;
+};
+NoiseSpec parse_noise(std::string_view text);  // an Error naming --noise on bad text
+
+struct ModelConfig {
+  std::string model = "vae";          // pca, ae, linear-ae, dae, vae
+  int input_dim = 784;
+  std::vector<int> hidden = {400};    // empty: no hidden layer
+  Activation activation = Activation::relu;  // of the hidden layers
+  int latent = 20;                    // code size (PCA: components)
+  Likelihood likelihood = Likelihood::bernoulli;
+  double sigma = 1.0;                 // gaussian likelihood
+  double beta = 1.0;                  // KL weight (vae)
+  NoiseSpec noise;                    // dae
+  double total_variance = 0.0;        // pca: the training split's total variance (for the explained ratio)
+};
+
+// Known model names, for --model's help and errors.
+inline constexpr const char* kModelNames = "pca, ae, linear-ae, dae, vae";
+
+// The defaults of a model name given on the command line (linear-ae: no hidden layer, no
+// activation, gaussian; dae: mask:0.25); an Error for an unknown name.
+ModelConfig default_config(std::string_view model);
+// Throws an Error naming the first bad field (`what`: "--latent", or a checkpoint's file name).
+void validate(const ModelConfig& c, const std::string& what);
+
+std::string hidden_to_string(const std::vector<int>& hidden);  // "512,256", "none"
+std::vector<int> parse_hidden(std::string_view text);          // "400", "512,256" or "none"
+std::string_view to_string(Likelihood l);
+Likelihood parse_likelihood(std::string_view text);
+Activation parse_activation(std::string_view text);
+
+nlohmann::json to_json(const ModelConfig& c);
+ModelConfig config_from_json(const nlohmann::json& j, const std::string& what);  // what: for errors
+
+}  // namespace cuvae

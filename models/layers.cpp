@@ -1,0 +1,57 @@
+// Linear layers and Stacks over the op interface (see layers.hpp).
+#include "models/layers.hpp"
+
+namespace cuvae {
+
+Linear add_linear(ParamStore& params, const std::string& name, int in, int out, Activation act) {
+  Linear l;
+  l.weight = params.add(name + ".weight", Shape{out, in}, in);
+  l.bias = params.add(name + ".bias", Shape{out}, in);
+  l.in = in, l.out = out, l.act = act;
+  return l;
+}
+
+void Stack::add(ParamStore& params, const std::string& name, int in, int out, Activation act) {
+  CUVAE_CHECK(layers_.empty() || layers_.back().out == in, name + ": input " + std::to_string(in) +
+                                                               " after a layer of " + std::to_string(layers_.back().out));
+  layers_.push_back(add_linear(params, name, in, out, act));
+}
+
+void Stack::allocate(Backend& backend, std::int64_t max_batch) {
+  CUVAE_CHECK(max_batch > 0, "max_batch " + std::to_string(max_batch));
+  acts_.clear(), grads_.clear();
+  for (const Linear& l : layers_) {
+    acts_.emplace_back(backend, Shape{max_batch, l.out});
+    grads_.emplace_back(backend, Shape{max_batch, l.out});
+  }
+}
+
+void Stack::forward(Backend& backend, const ParamStore& params, const Tensor& x) {
+  const std::int64_t b = x.rows();
+  Tensor h = x;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const Linear& l = layers_[i];
+    Tensor y = acts_[i].tensor().rows_view(0, b);
+    backend.linear_forward(h, params.value_span(l.weight, l.count), params.value_span(l.bias, l.count), l.act, y);
+    h = y;
+  }
+}
+
+void Stack::backward(Backend& backend, const ParamStore& params, const Tensor& x, Activation x_act, const Tensor& dy,
+                     const Tensor* dx) {
+  const std::int64_t b = x.rows();
+  Tensor g = dy;
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    const Linear& l = layers_[i];
+    const bool first = i == 0;
+    const Tensor input = first ? x : acts_[i - 1].tensor().rows_view(0, b);
+    const Activation input_act = first ? x_act : layers_[i - 1].act;
+    Tensor prev = first ? Tensor{} : grads_[i - 1].tensor().rows_view(0, b);
+    const Tensor* out = first ? dx : &prev;
+    backend.linear_backward(input, input_act, params.value_span(l.weight, l.count), g, out,
+                            params.grad_span(l.weight, l.count), params.grad_span(l.bias, l.count));
+    if (!first) g = prev;
+  }
+}
+
+}  // namespace cuvae

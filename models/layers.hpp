@@ -1,0 +1,53 @@
+// Layers: a Linear layer (y = act(x w^T + b), the activation fused into the GEMM's epilogue) whose
+// parameters live in the ParamStore under their PyTorch module path, and a Stack, a chain of them
+// that owns its activations and their gradients, sized for a batch once (never inside a step).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/params.hpp"
+
+namespace cuvae {
+
+struct Linear {
+  std::size_t weight = 0, bias = 0;  // parameter indices; a fused layer spans `count` of each
+  std::size_t count = 1;             // the VAE's (mu, logvar) heads: 2 weights, then 2 biases
+  int in = 0, out = 0;
+  Activation act = Activation::none;
+};
+
+// Registers `name`.weight [out, in] and `name`.bias [out] (fan-in `in`).
+Linear add_linear(ParamStore& params, const std::string& name, int in, int out, Activation act);
+
+class Stack {
+ public:
+  // Appends a layer; `name` is its module path ("encoder.0").
+  void add(ParamStore& params, const std::string& name, int in, int out, Activation act);
+  void add(const Linear& layer) { layers_.push_back(layer); }
+  // Activations and gradients for up to max_batch rows.
+  void allocate(Backend& backend, std::int64_t max_batch);
+
+  bool empty() const { return layers_.empty(); }
+  const std::vector<Linear>& layers() const { return layers_; }
+  int in() const { return layers_.front().in; }
+  int out() const { return layers_.back().out; }
+  Activation out_act() const { return layers_.back().act; }
+
+  // Runs the layers on x [b, in()]; the last layer's output is output(b).
+  void forward(Backend& backend, const ParamStore& params, const Tensor& x);
+  // dy [b, out()]: the gradient w.r.t. the last layer's pre-activation output (grad_output(b) or
+  // any tensor). Writes every parameter gradient; dx (if given) receives the gradient w.r.t. x's
+  // pre-activation, x being x_act(previous pre-activation).
+  void backward(Backend& backend, const ParamStore& params, const Tensor& x, Activation x_act, const Tensor& dy,
+                const Tensor* dx);
+
+  Tensor output(std::int64_t b) const { return acts_.back().tensor().rows_view(0, b); }
+  Tensor grad_output(std::int64_t b) const { return grads_.back().tensor().rows_view(0, b); }
+
+ private:
+  std::vector<Linear> layers_;
+  std::vector<Buffer> acts_, grads_;  // per layer, [max_batch, out]
+};
+
+}  // namespace cuvae

@@ -1,0 +1,35 @@
+// The Model interface's shared parts and the factory (see model.hpp).
+#include "models/model.hpp"
+
+#include "models/autoencoder.hpp"
+#include "models/pca.hpp"
+#include "models/vae.hpp"
+
+namespace cuvae {
+
+void Model::allocate(Backend& backend, std::int64_t max_batch) {
+  CUVAE_CHECK(max_batch > 0, "max_batch " + std::to_string(max_batch));
+  max_batch_ = max_batch;
+  params_.allocate(backend);
+  terms_ = Buffer(backend, Shape{static_cast<std::int64_t>(term_names().size())});
+  backend.reserve_rows(max_batch);
+}
+
+void Model::fit(Backend&, const Tensor&) { throw Error("--model " + config_.model + " is trained, not fitted"); }
+
+void Model::sample_prior(Backend& backend, RngKey key, const Tensor& z) { backend.normal(key, z); }
+
+void Model::check_batch(const Tensor& x, int cols, const char* what) const {
+  if (x.rows() < 0 || x.rows() > max_batch_ || x.cols() != cols)
+    throw Error(std::string(what) + " " + x.str() + ": the " + config_.model + " model takes [<=" +
+                std::to_string(max_batch_) + ", " + std::to_string(cols) + "]");
+}
+
+std::unique_ptr<Model> make_model(const ModelConfig& config) {
+  validate(config, "--model " + config.model);
+  if (config.model == "vae") return std::make_unique<Vae>(config);
+  if (config.model == "pca") return std::make_unique<Pca>(config);
+  return std::make_unique<Autoencoder>(config);  // ae, linear-ae, dae
+}
+
+}  // namespace cuvae

@@ -1,0 +1,78 @@
+// The Model interface the trainer, the evaluation and the CLI use, with no model-specific code
+// above it, and the factory that builds a model from its config (the checkpoint's JSON).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "models/config.hpp"
+#include "models/params.hpp"
+
+namespace cuvae {
+
+// Named figures, in order (per image, nats unless the name says otherwise).
+using Metrics = std::vector<std::pair<std::string, double>>;
+
+class Model {
+ public:
+  explicit Model(ModelConfig config) : config_(std::move(config)) {}
+  virtual ~Model() = default;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+  ParamStore& params() { return params_; }
+  const ParamStore& params() const { return params_; }
+  int input_dim() const { return config_.input_dim; }
+  int latent() const { return config_.latent; }
+
+  // Parameters (values, gradients, moments; not initialised) and the workspace for batches of up
+  // to max_batch rows, on `backend`, which the model then uses for every call.
+  virtual void allocate(Backend& backend, std::int64_t max_batch);
+  std::int64_t max_batch() const { return max_batch_; }
+
+  // False for a model fitted in closed form (fit() instead of train_step()).
+  virtual bool trained_by_gradient() const { return true; }
+  virtual void fit(Backend& backend, const Tensor& images);
+
+  // The loss terms each step records (the history's columns), and the loss they make with the
+  // step's scalars (the KL weight).
+  virtual std::vector<std::string> term_names() const = 0;
+  virtual double loss(std::span<const float> terms, const StepScalars& s) const = 0;
+  // One training batch x [b, input_dim] at the backend's step position: every random number is
+  // Philox (seed, purpose, the position's step); params().grads() and terms() are written.
+  virtual void train_step(Backend& backend, const Tensor& x, std::uint64_t seed) = 0;
+  // Evaluation forward of x: terms() get the batch sums. `key` draws the eps of a VAE; `noisy`
+  // corrupts the input (a dae; keyed by key too) against the clean target.
+  virtual void eval_batch(Backend& backend, const Tensor& x, RngKey key, bool noisy) = 0;
+  const Tensor& terms() const { return terms_.tensor(); }
+  // Per-image term means of a test pass (clean, and noisy when has_noise()) as named figures.
+  virtual Metrics metrics(std::span<const double> clean, std::span<const double> noisy) const = 0;
+  bool has_noise() const { return config_.noise.kind != NoiseKind::none; }
+
+  // The codes [b, latent] of x (a VAE: the mean of q(z|x)) and the pixel means [b, input_dim]
+  // of z, as views of the model's workspace, valid until its next call; reconstruct is
+  // decode(encode(x)); sample_prior fills z from the prior (N(0, I) unless the model says).
+  virtual Tensor encode(Backend& backend, const Tensor& x) = 0;
+  virtual Tensor decode(Backend& backend, const Tensor& z) = 0;
+  Tensor reconstruct(Backend& backend, const Tensor& x) { return decode(backend, encode(backend, x)); }
+  virtual void sample_prior(Backend& backend, RngKey key, const Tensor& z);
+  // After the parameters were loaded or fitted: whatever the model derives from them.
+  virtual void loaded(Backend& backend) { (void)backend; }
+
+ protected:
+  void check_batch(const Tensor& x, int cols, const char* what) const;
+
+  ModelConfig config_;
+  ParamStore params_;
+  std::int64_t max_batch_ = 0;
+  Buffer terms_;  // [T]
+};
+
+// The model a config describes (registers its parameters under their PyTorch names).
+std::unique_ptr<Model> make_model(const ModelConfig& config);
+
+}  // namespace cuvae

@@ -1,0 +1,107 @@
+// The VAE on the op interface (see vae.hpp).
+#include "models/vae.hpp"
+
+namespace cuvae {
+
+Vae::Vae(const ModelConfig& config) : Model(config) {
+  const ModelConfig& c = config_;
+  const int step = c.activation == Activation::none ? 1 : 2;  // nn.Sequential numbering: activations count
+  int width = c.input_dim, index = 0;
+  for (int h : c.hidden) {
+    encoder_.add(params_, "encoder." + std::to_string(index), width, h, c.activation);
+    width = h, index += step;
+  }
+  // Both head weights first, then both biases: each pair is adjacent and acts as one tensor.
+  Linear head;
+  head.weight = params_.add("fc_mu.weight", Shape{c.latent, width}, width);
+  params_.add("fc_logvar.weight", Shape{c.latent, width}, width);
+  head.bias = params_.add("fc_mu.bias", Shape{c.latent}, width);
+  params_.add("fc_logvar.bias", Shape{c.latent}, width);
+  head.count = 2, head.in = width, head.out = 2 * c.latent, head.act = Activation::none;
+  head_.add(head);
+  width = c.latent, index = 0;
+  for (auto it = c.hidden.rbegin(); it != c.hidden.rend(); ++it) {
+    decoder_.add(params_, "decoder." + std::to_string(index), width, *it, c.activation);
+    width = *it, index += step;
+  }
+  decoder_.add(params_, "decoder." + std::to_string(index), width, c.input_dim, Activation::none);
+}
+
+void Vae::allocate(Backend& backend, std::int64_t max_batch) {
+  Model::allocate(backend, max_batch);
+  if (!encoder_.empty()) encoder_.allocate(backend, max_batch);
+  head_.allocate(backend, max_batch);
+  decoder_.allocate(backend, max_batch);
+  const Shape codes{max_batch, config_.latent};
+  eps_ = Buffer(backend, codes), z_ = Buffer(backend, codes), dz_ = Buffer(backend, codes);
+  pixels_ = Buffer(backend, Shape{max_batch, config_.input_dim});
+}
+
+void Vae::forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, bool with_grads) {
+  const std::int64_t b = x.rows();
+  const int L = config_.latent;
+  if (!encoder_.empty()) encoder_.forward(backend, params_, x);
+  head_.forward(backend, params_, hidden_out(x));
+  const Tensor s = stats(b), mu = s.cols_view(0, L), logvar = s.cols_view(L, L);
+  const Tensor z = z_.tensor().rows_view(0, b);
+  backend.reparameterize(mu, logvar, key, at_step, eps(b), z);
+  decoder_.forward(backend, params_, z);
+  const Tensor dpred = decoder_.grad_output(b), ds = head_.grad_output(b);
+  const Tensor dmu = ds.cols_view(0, L), dlogvar = ds.cols_view(L, L);
+  const Tensor terms = terms_.tensor();
+  backend.likelihood(config_.likelihood, static_cast<float>(config_.sigma), pred(b), x, with_grads ? &dpred : nullptr,
+                     nullptr, terms.rows_view(0, 1));
+  backend.kl_divergence(mu, logvar, Scalar::at_step(StepScalar::beta), with_grads ? &dmu : nullptr,
+                        with_grads ? &dlogvar : nullptr, nullptr, terms.rows_view(1, 1));
+}
+
+void Vae::train_step(Backend& backend, const Tensor& x, std::uint64_t seed) {
+  check_batch(x, config_.input_dim, "training batch");
+  const std::int64_t b = x.rows();
+  const int L = config_.latent;
+  forward(backend, x, rng_key(seed, RngPurpose::reparam, 0), true, true);
+  const Tensor dz = dz_.tensor().rows_view(0, b), ds = head_.grad_output(b);
+  decoder_.backward(backend, params_, z_.tensor().rows_view(0, b), Activation::none, decoder_.grad_output(b), &dz);
+  backend.reparameterize_backward(stats(b).cols_view(L, L), eps(b), dz, ds.cols_view(0, L), ds.cols_view(L, L));
+  if (encoder_.empty()) {
+    head_.backward(backend, params_, x, Activation::none, ds, nullptr);
+    return;
+  }
+  const Tensor dh = encoder_.grad_output(b);
+  head_.backward(backend, params_, encoder_.output(b), encoder_.out_act(), ds, &dh);
+  encoder_.backward(backend, params_, x, Activation::none, dh, nullptr);
+}
+
+void Vae::eval_batch(Backend& backend, const Tensor& x, RngKey key, bool) {
+  check_batch(x, config_.input_dim, "evaluation batch");
+  forward(backend, x, key, false, false);
+}
+
+Metrics Vae::metrics(std::span<const double> clean, std::span<const double>) const {
+  return {{"elbo", clean[0] + clean[1]}, {"recon", clean[0]}, {"kl", clean[1]}};
+}
+
+Tensor Vae::encode(Backend& backend, const Tensor& x) {
+  check_batch(x, config_.input_dim, "encode input");
+  if (!encoder_.empty()) encoder_.forward(backend, params_, x);
+  head_.forward(backend, params_, hidden_out(x));
+  return stats(x.rows()).cols_view(0, config_.latent);  // mu
+}
+
+Tensor Vae::decode(Backend& backend, const Tensor& z) {
+  check_batch(z, config_.latent, "decode input");
+  Tensor in = z;
+  if (!z.dense()) {  // the decoder's GEMM wants a dense input: mu from encode() is a column view
+    in = z_.tensor().rows_view(0, z.rows());
+    backend.copy(z, in);
+  }
+  decoder_.forward(backend, params_, in);
+  const Tensor out = decoder_.output(z.rows());
+  if (config_.likelihood == Likelihood::gaussian) return out;
+  const Tensor px = pixels_.tensor().rows_view(0, z.rows());
+  backend.sigmoid(out, px);
+  return px;
+}
+
+}  // namespace cuvae
+
