@@ -105,18 +105,28 @@ void record_terms(const Tensor& terms, const Tensor& history) {
          op, "want terms [T] and history [batches, T], got terms " + terms.str() + ", history " + history.str());
 }
 
-void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components, const Tensor& variance) {
-  const char* op = "pca_fit";
-  rank2(op, "x", x);
-  dense(op, "x", x);
-  const std::int64_t N = x.rows(), D = x.cols();
-  expect(N >= 2, op, "x " + x.str() + ": needs at least 2 rows");
-  expect(K >= 1 && K <= D, op, "K " + std::to_string(K) + " must lie in 1.." + std::to_string(D) + " (the columns of x)");
-  expect(mean.numel() == D && mean.dense() && components.shape == Shape({K, D}) && components.dense() &&
-             variance.numel() == K && variance.dense(),
-         op, "shapes disagree: x " + x.str() + ", K " + std::to_string(K) + ", mean " + mean.str() + ", components " +
-                 components.str() + ", variance " + variance.str());
+void pca_fit(const char* op, Device device, const Tensor& x, int K, const Tensor& mean, const Tensor& components,
+             const Tensor& variance) {
+  const std::string where = std::string(to_string(device)) + " memory";
+  expect(x.shape.rank == 2 && x.data != nullptr && x.numel() > 0, op,
+         "x must be a non-empty [N, D] tensor, got " + x.str());
+  expect(x.device == device, op, "x must be in " + where + ", got " + x.str());
+  const std::int64_t N = x.shape[0], D = x.shape[1];
+  expect(N >= 2, op, "x must have N >= 2 rows, got " + x.str());
+  // The D x D covariance is indexed with LAPACK's / cuSOLVER's 32-bit ints.
+  expect(D <= 46340, op, "x must have D <= 46340 columns, got " + x.str());
+  expect(K >= 1 && K <= D, op,
+         "K = " + std::to_string(K) + " must be in [1, D] = [1, " + std::to_string(D) + "] for x " + x.str());
+  const auto output = [&](const char* name, const Tensor& t, Shape want, const std::string& why) {
+    expect(t.shape == want, op, std::string(name) + " must be " + want.str() + " " + why + ", got " + t.str());
+    expect(t.device == device, op, std::string(name) + " must be in " + where + ", got " + t.str());
+    expect(t.data != nullptr, op, std::string(name) + " has no data: " + t.str());
+  };
+  output("mean", mean, Shape{D}, "for x " + x.str());
+  output("components", components, Shape{K, D}, "for K = " + std::to_string(K) + " and x " + x.str());
+  output("variance", variance, Shape{K}, "for K = " + std::to_string(K));
 }
+
 
 void same_shape(const char* op, const Tensor& a, const Tensor& b) {
   expect(a.shape == b.shape, op, "shapes disagree: " + a.str() + " vs " + b.str());

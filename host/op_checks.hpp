@@ -19,7 +19,10 @@ void kl_divergence(const Tensor& mu, const Tensor& logvar, const Tensor* dmu, co
                    const Tensor& term);
 void corrupt(NoiseKind kind, Scalar level, const Tensor& x, const Tensor& out);
 void record_terms(const Tensor& terms, const Tensor& history);
-void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components, const Tensor& variance);
+// PCA (host/cpu/pca.hpp, host/cuda/pca.hpp): x [N, D] with N >= 2, 1 <= K <= D, mean [D],
+// components [K, D], variance [K], every tensor in `device` memory. `op` names the caller.
+void pca_fit(const char* op, Device device, const Tensor& x, int K, const Tensor& mean, const Tensor& components,
+             const Tensor& variance);
 void same_shape(const char* op, const Tensor& a, const Tensor& b);
 void dense(const char* op, const char* name, const Tensor& t);
 void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst);

@@ -1,13 +1,13 @@
-# CUDA backend tests (host/cuda/cuda_backend.cu and kernels/{vae,adam,elementwise}.cuh), one source
+# CUDA backend tests (host/cuda/cuda_backend.cu and kernels/{latent,loss,data,adam}.cuh), one source
 # per op family, each built twice (tests/device_backend.hpp):
 #   test_<family>       the SIMT device (cuvae_simt_backend), always; both thread orders, label `kernels`.
 #   test_<family>_cuda  the GPU backend inside cuvae_lib (CUVAE_CUDA=ON); every case skips
 #                       ("no CUDA device") on a machine without a usable GPU. Label `gpu`.
 # One label each (see cmake/CuvaeTest.cmake).
-set(_cuvae_backend_tests vae_kernels adam_kernel data_kernels cuda_training)
+set(_cuvae_backend_tests ops adam_kernel data_kernels cuda_training)
 foreach(family IN LISTS _cuvae_backend_tests)
   cuvae_add_kernel_test(test_${family} SOURCES test_${family}.cpp
-                        LIBS cuvae_simt_backend GTest::gmock)
+                        LIBS cuvae_simt_backend cuvae_app GTest::gmock)
   if(CUVAE_CUDA)
     cuvae_add_test(test_${family}_cuda SOURCES test_${family}.cpp
                    LIBS cuvae_lib GTest::gmock LABEL gpu)

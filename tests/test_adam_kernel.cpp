@@ -60,14 +60,18 @@ void check_steps(Backend& dev, std::int64_t n, std::int64_t t0, int steps, doubl
   auto [pb, dp] = padded(p);
   auto [mb, dm] = padded(m);
   auto [vb, dv] = padded(v);
-  dev.set_position(t0, 0);
+  Schedule sched;
+  sched.adam = cfg;
+  dev.set_schedule(sched);
+  dev.set_position(t0, 0, 1);
   for (int s = 0; s < steps; ++s) {
     const HostTensor g = test::random_tensor({n}, 100 + static_cast<std::uint64_t>(s), -2.f, 2.f);
     auto [gb, dg] = padded(g);
-    dev.adam_step(dp, dg, dm, dv, cfg);
+    dev.update_step_scalars();
+    dev.adam_step(dp, dg, dm, dv);
     dev.advance_position();
     HostTensor gh = g;
-    cpu::adam_step(p.t(), gh.t(), m.t(), v.t(), cfg, t0 + s);
+    cpu::adam_step(p.t(), gh.t(), m.t(), v.t(), step_scalars(sched, t0 + s, 1));
   }
   EXPECT_TRUE(within_one_ulp(download(dev, dp), p.v, "params"));
   EXPECT_TRUE(within_one_ulp(download(dev, dm), m.v, "exp_avg"));
@@ -105,8 +109,10 @@ TEST(CUVAE_DEVICE_SUITE(AdamKernel), FirstStepMovesEachParameterByLr) {
   Buffer dp = test::upload(*dev, p), dg = test::upload(*dev, g), dm(*dev, Shape{n}), dv(*dev, Shape{n});
   dev->fill(dm, 0.f);
   dev->fill(dv, 0.f);
-  dev->set_position(1, 0);
-  dev->adam_step(dp, dg, dm, dv, AdamConfig{});
+  dev->set_schedule(Schedule{});
+  dev->set_position(1, 0, 1);
+  dev->update_step_scalars();
+  dev->adam_step(dp, dg, dm, dv);
   const std::vector<float> after = download(*dev, dp);
   for (int i = 0; i < n; ++i) EXPECT_NEAR(after[i] - p[i], g[i] > 0 ? -1e-3 : 1e-3, 1e-7) << i;
 }

@@ -1,4 +1,4 @@
-// The CUDA backend's data and elementwise kernels (kernels/elementwise.cuh) and its runtime
+// The CUDA backend's data and elementwise kernels (kernels/data.cuh) and its runtime
 // pieces, against the CPU reference: the epoch shuffle, batch gather through the epoch's order at
 // the device-side position, the loss history, the position itself, sigmoid, Philox normals and fill; then the
 // arena (reuse, out-of-memory message), device-side faults, and run_step's capture rules.
@@ -63,15 +63,15 @@ TEST(CUVAE_DEVICE_SUITE(DataKernels), ShuffleKernelMatchesTheReference) {
   }
 }
 
-TEST(CUVAE_DEVICE_SUITE(DataKernels), RecordLossAndPositionAdvance) {
+TEST(CUVAE_DEVICE_SUITE(DataKernels), RecordTermsAndPositionAdvance) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
   Buffer history = poisoned_on(*dev, Shape{7, 2});
   Buffer terms = upload(*dev, test::random_tensor({2}, 4));
   dev->set_position(5, 2);
-  dev->record_loss(terms, history);
+  dev->record_terms(terms, history);
   dev->advance_position();  // batch 3
   Buffer terms2 = upload(*dev, test::random_tensor({2}, 5));
-  dev->record_loss(terms2, history);
+  dev->record_terms(terms2, history);
   const std::vector<float> h = download(*dev, history), t1 = download(*dev, terms), t2 = download(*dev, terms2);
   for (std::int64_t r = 0; r < 7; ++r) {
     for (int k = 0; k < 2; ++k) {
@@ -98,8 +98,8 @@ TEST(CUVAE_DEVICE_SUITE(DataKernels), PositionDrivesTheStepEps) {
     dev->advance_position();
     cpu->advance_position();
   }
-  dev->reparameterize(d_stats, key, true, d_eps, d_z);
-  cpu->reparameterize(c_stats, key, true, c_eps, c_z);
+  dev->reparameterize(d_stats.tensor().cols_view(0, L), d_stats.tensor().cols_view(L, L), key, true, d_eps, d_z);
+  cpu->reparameterize(c_stats.tensor().cols_view(0, L), c_stats.tensor().cols_view(L, L), key, true, c_eps, c_z);
   EXPECT_TRUE(test::all_close(download(*dev, d_eps), download(*cpu, c_eps), 1e-5, "eps at step 13"));
 }
 
@@ -183,7 +183,7 @@ TEST(CUVAE_DEVICE_SUITE(DataKernels), BadBatchPositionIsReportedAtTheNextRead) {
 
   Buffer history(*dev, Shape{3, 2}), terms(*dev, Shape{2});
   dev->set_position(1, 3);
-  dev->record_loss(terms, history);
+  dev->record_terms(terms, history);
   EXPECT_THROW(download(*dev, history), Error);
 }
 
@@ -222,7 +222,7 @@ TEST(CUVAE_DEVICE_SUITE(DataKernels), RunStepReplaysEveryStepOnce) {
   dev->set_position(1, 0);
   for (int i = 0; i < 6; ++i)
     dev->run_step(7, [&] {
-      dev->record_loss(terms, history);
+      dev->record_terms(terms, history);
       dev->advance_position();
     });
   const std::vector<float> h = download(*dev, history), t = download(*dev, terms);

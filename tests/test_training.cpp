@@ -15,7 +15,9 @@
 #include "host/fileio.hpp"
 #include "host/metrics.hpp"
 #include "host/safetensors.hpp"
-#include "models/trainer.hpp"
+#include "app/train.hpp"
+#include "host/cpu/ops.hpp"
+#include "models/vae.hpp"
 #include "support.hpp"
 
 namespace cuvae {
@@ -41,48 +43,59 @@ std::vector<float> host_copy(Backend& backend, const Tensor& t) {
   return v;
 }
 
-// Writes one forward/backward of the model on the CPU backend in the parity file format that
-// tests/python/vae_parity.py reads, runs it, and returns its exit status and output.
-int run_parity(const VaeConfig& config, int batch, std::string& output) {
+// Writes one training step's forward and backward of the model on the CPU backend in the dump
+// format tests/python/model_parity.py reads (parameters, gradients, inputs, loss terms, the config),
+// runs it, and returns its exit status and output.
+int run_parity(const ModelConfig& config, int batch, std::string& output) {
   auto backend = make_cpu_backend(1);
-  ParamStore params;
-  MlpVae model(config, params);
-  params.allocate(*backend);
-  params.init_uniform(*backend, 11);
-  model.allocate_workspace(*backend, batch);
+  std::unique_ptr<Model> model = make_model(config);
+  model->allocate(*backend, batch);
+  model->params().init_uniform(*backend, 11);
+  Schedule sched;
+  sched.beta = config.beta, sched.noise = config.noise.level;
+  backend->set_schedule(sched);
+  backend->set_position(1, 0, 1);
+  backend->update_step_scalars();
   test::HostTensor x = test::random_tensor({batch, config.input_dim}, 12, 0.f, 1.f);
   for (std::size_t i = 0; i < x.v.size(); i += 5) x[i] = 0.f;  // images have exact zeros
   Buffer xd(*backend, Shape{batch, config.input_dim});
   backend->to_device(xd, x.v.data());
-  model.forward_backward(*backend, xd, rng_key(3, RngPurpose::reparam, 1), false);
-  const BatchLoss l = model.read_loss(*backend);
-
+  const std::uint64_t seed = 3;
+  model->train_step(*backend, xd, seed);
+  const ParamStore& params = model->params();
   std::vector<float> values = host_copy(*backend, params.values()), grads = host_copy(*backend, params.grads());
-  std::vector<float> eps = host_copy(*backend, model.eps(batch)), logits = host_copy(*backend, model.logits(batch));
-  const float loss = static_cast<float>(l.loss(config.beta)), recon = static_cast<float>(l.recon),
-              kl = static_cast<float>(l.kl);
+  const std::vector<float> terms = host_copy(*backend, model->terms());
+  const float loss = static_cast<float>(model->loss(terms, step_scalars(sched, 1, 1)));
   std::vector<TensorView> views;
   for (const ParamInfo& p : params.infos()) {
     std::vector<std::int64_t> shape(p.shape.dims.begin(), p.shape.dims.begin() + p.shape.rank);
     views.push_back({p.name, shape, values.data() + p.offset});
     views.push_back({"grad." + p.name, shape, grads.data() + p.offset});
   }
-  views.push_back({"input.x", {batch, config.input_dim}, x.v.data()});
-  views.push_back({"input.eps", {batch, config.latent}, eps.data()});
-  views.push_back({"output.logits", {batch, config.input_dim}, logits.data()});
+  const std::vector<std::int64_t> xs = {batch, config.input_dim};
+  test::HostTensor noisy({batch, config.input_dim});
+  if (model->has_noise()) {  // the input the step corrupted: the same Philox draws at step 1
+    RngKey key = rng_key(seed, RngPurpose::noise, 0);
+    key.stream += 1;
+    cpu::corrupt(config.noise.kind, static_cast<float>(config.noise.level), x.t(), key, noisy.t());
+    views.push_back({"input.x", xs, noisy.v.data()});
+    views.push_back({"input.target", xs, x.v.data()});
+  } else {
+    views.push_back({"input.x", xs, x.v.data()});
+  }
+  std::vector<float> eps;
+  if (auto* vae = dynamic_cast<Vae*>(model.get())) {
+    eps = host_copy(*backend, vae->eps(batch));
+    views.push_back({"input.eps", {batch, config.latent}, eps.data()});
+  }
+  const std::vector<std::string> names = model->term_names();
+  for (std::size_t t = 0; t < names.size(); ++t) views.push_back({"output." + names[t], {1}, &terms[t]});
   views.push_back({"output.loss", {1}, &loss});
-  views.push_back({"output.recon", {1}, &recon});
-  views.push_back({"output.kl", {1}, &kl});
-  const fs::path file = fresh_dir("parity-" + hidden_to_string(config.hidden)) / "dump.safetensors";
-  std::ostringstream beta;
-  beta.precision(9);
-  beta << config.beta;
-  write_safetensors(file, views,
-                    {{"beta", beta.str()}, {"hidden", hidden_to_string(config.hidden)},
-                     {"latent", std::to_string(config.latent)}, {"input_dim", std::to_string(config.input_dim)}});
+  const fs::path file = fresh_dir("parity-" + config.model + "-" + hidden_to_string(config.hidden)) / "dump.safetensors";
+  write_safetensors(file, views, {{"format", "cuvae.model.v2"}, {"config", to_json(config).dump()}});
   const char* pydeps = std::getenv("CUVAE_PYDEPS");
   std::string cmd = std::string(pydeps ? "CUVAE_PYDEPS=" + std::string(pydeps) + " " : "") + "/usr/bin/python3 " +
-                    CUVAE_SOURCE_DIR + "/tests/python/vae_parity.py " + file.string() + " 2>&1";
+                    CUVAE_SOURCE_DIR + "/tests/python/model_parity.py " + file.string() + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   char buf[512];
   while (p && fgets(buf, sizeof buf, p)) output += buf;
@@ -92,23 +105,41 @@ int run_parity(const VaeConfig& config, int batch, std::string& output) {
 
 bool have_torch() { return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
 
-TEST(Parity, LossAndEveryGradientMatchPyTorch) {
+struct ParityCase {
+  const char* name;
+  const char* model;
+  int input_dim;
+  std::vector<int> hidden;
+  int latent;
+  const char* likelihood;
+  double beta;
+  const char* noise;
+  int batch;
+};
+class Parity : public ::testing::TestWithParam<ParityCase> {};
+
+TEST_P(Parity, LossAndEveryGradientMatchPyTorch) {
   if (!have_torch()) GTEST_SKIP() << "/usr/bin/python3 with torch not found (python3-torch)";
-  VaeConfig config;  // the pytorch/examples shape: 784-400-20
-  config.beta = 1.f;
+  const ParityCase& c = GetParam();
+  ModelConfig config = default_config(c.model);
+  config.input_dim = c.input_dim, config.hidden = c.hidden, config.latent = c.latent, config.beta = c.beta;
+  config.likelihood = parse_likelihood(c.likelihood);
+  if (std::string(c.noise) != "none") config.noise = parse_noise(c.noise);
   std::string out;
-  EXPECT_EQ(run_parity(config, 32, out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("grad.fc21.weight"));
+  EXPECT_EQ(run_parity(config, c.batch, out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("ok grad.")) << out;
 }
 
-TEST(Parity, DeeperNetworkAndBetaMatchPyTorch) {
-  if (!have_torch()) GTEST_SKIP() << "/usr/bin/python3 with torch not found (python3-torch)";
-  VaeConfig config;
-  config.input_dim = 61, config.hidden = {45, 23}, config.latent = 7, config.beta = 0.5f;
-  std::string out;
-  EXPECT_EQ(run_parity(config, 9, out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("grad.decoder.out.weight"));
-}
+INSTANTIATE_TEST_SUITE_P(
+    Models, Parity,
+    ::testing::Values(ParityCase{"VaeDefault", "vae", 784, {400}, 20, "bernoulli", 1.0, "none", 32},
+                      ParityCase{"VaeDeepBetaGaussian", "vae", 61, {45, 23}, 7, "gaussian", 0.5, "none", 9},
+                      ParityCase{"AeDeep", "ae", 784, {512, 256}, 32, "bernoulli", 1.0, "none", 16},
+                      ParityCase{"LinearAe", "linear-ae", 50, {}, 6, "gaussian", 1.0, "none", 11},
+                      ParityCase{"DaeMask", "dae", 64, {40}, 8, "bernoulli", 1.0, "mask:0.25", 13},
+                      ParityCase{"DaeGaussian", "dae", 30, {20}, 4, "gaussian", 1.0, "gaussian:0.3", 5},
+                      ParityCase{"DaeSaltPepper", "dae", 30, {20}, 4, "bernoulli", 1.0, "saltpepper:0.2", 5}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 TrainOptions small_run(const fs::path& out, int epochs) {
   TrainOptions o;
@@ -124,13 +155,13 @@ TEST(Training, TwoEpochsOnASubsetLowerTheLossByTheStatedMargin) {
   ASSERT_EQ(s.epochs.size(), 2u);
   // At initialisation the test -ELBO is ~544 nats (logits near 0: 784 * log 2 = 543.4).
   // Measured (seed 5, 2 threads): 384.1 after epoch 1, 336.4 after epoch 2.
-  EXPECT_LT(s.epochs[1].elbo(), 345.0) << log.str();
-  EXPECT_GT(s.epochs[0].elbo() - s.epochs[1].elbo(), 30.0) << log.str();
-  EXPECT_GT(s.epochs[1].kl, 5.0) << "the latent code is used";
+  EXPECT_LT(s.epochs[1].at("elbo"), 345.0) << log.str();
+  EXPECT_GT(s.epochs[0].at("elbo") - s.epochs[1].at("elbo"), 30.0) << log.str();
+  EXPECT_GT(s.epochs[1].at("kl"), 5.0) << "the latent code is used";
   EXPECT_EQ(s.steps, 2 * 16);  // ceil(2000 / 128) = 16 batches per epoch, last one partial
   auto records = read_jsonl(s.metrics);
   ASSERT_EQ(records.size(), 2u);
-  EXPECT_DOUBLE_EQ(records[1]["test_elbo"].get<double>(), s.epochs[1].elbo());
+  EXPECT_DOUBLE_EQ(records[1]["test_elbo"].get<double>(), s.epochs[1].at("elbo"));
   EXPECT_TRUE(fs::exists(s.out_dir / "reconstruction_2.png"));
   EXPECT_TRUE(fs::exists(s.out_dir / "sample_2.png"));
 }
@@ -211,13 +242,23 @@ TEST(Training, ResumeInsideAnEpochRefusesAnotherShuffleScheme) {
   EXPECT_EQ(nlohmann::json::parse(read_safetensors(end.checkpoint).metadata.at("train")).at("shuffle"), kShuffleScheme);
 }
 
+std::unique_ptr<Model> allocated(Backend& backend, const ModelConfig& config) {
+  std::unique_ptr<Model> m = make_model(config);
+  m->allocate(backend, 8);
+  return m;
+}
+
+ModelConfig vae_config(int input_dim, std::vector<int> hidden, int latent, double beta = 1.0) {
+  ModelConfig c = default_config("vae");
+  c.input_dim = input_dim, c.hidden = std::move(hidden), c.latent = latent, c.beta = beta;
+  return c;
+}
+
 TEST(Checkpoint, RoundTripRestoresParametersMomentsAndState) {
   auto backend = make_cpu_backend(1);
-  VaeConfig config;
-  config.input_dim = 20, config.hidden = {9, 6}, config.latent = 3, config.beta = 0.25f;
-  ParamStore params;
-  MlpVae model(config, params);
-  params.allocate(*backend);
+  const ModelConfig config = vae_config(20, {9, 6}, 3, 0.25);
+  std::unique_ptr<Model> model = allocated(*backend, config);
+  ParamStore& params = model->params();
   params.init_uniform(*backend, 1);
   const std::int64_t n = params.total();
   test::HostTensor m = test::random_tensor({n}, 2), v = test::random_tensor({n}, 3, 0, 1);
@@ -226,17 +267,14 @@ TEST(Checkpoint, RoundTripRestoresParametersMomentsAndState) {
   TrainState st;
   st.seed = 0xFFFFFFFFFFFFFFF1ull, st.step = 12345, st.epoch = 4, st.batch_in_epoch = 17, st.batch_size = 64;
   st.epoch_loss_sum = 1234.5678901234567, st.adam.lr = 3e-4, st.adam.weight_decay = 0.01, st.shuffle = kShuffleScheme;
+  st.lr_decay = 0.95, st.kl_warmup = 500;
   const fs::path file = fresh_dir("ckpt-roundtrip") / "c.safetensors";
-  save_checkpoint(file, *backend, config, params, &st);
+  save_checkpoint(file, *backend, *model, &st);
 
   Checkpoint header = read_checkpoint_header(file);
-  EXPECT_EQ(header.config.hidden, config.hidden);
-  EXPECT_EQ(header.config.latent, 3);
-  EXPECT_EQ(header.config.beta, 0.25f);
-  ParamStore loaded;
-  MlpVae model2(header.config, loaded);
-  loaded.allocate(*backend);
-  Checkpoint ck = load_checkpoint(file, *backend, loaded);
+  EXPECT_EQ(to_json(header.config), to_json(config));
+  std::unique_ptr<Model> model2 = allocated(*backend, header.config);
+  Checkpoint ck = load_checkpoint(file, *backend, *model2);
   ASSERT_TRUE(ck.train);
   EXPECT_EQ(ck.train->seed, st.seed);
   EXPECT_EQ(ck.train->step, 12345);
@@ -246,44 +284,90 @@ TEST(Checkpoint, RoundTripRestoresParametersMomentsAndState) {
   EXPECT_EQ(ck.train->shuffle, kShuffleScheme);
   EXPECT_EQ(ck.train->adam.lr, 3e-4);
   EXPECT_EQ(ck.train->adam.weight_decay, 0.01);
-  EXPECT_EQ(host_copy(*backend, loaded.values()), host_copy(*backend, params.values()));
-  EXPECT_EQ(host_copy(*backend, loaded.adam_m()), m.v);
-  EXPECT_EQ(host_copy(*backend, loaded.adam_v()), v.v);
-  // PyTorch names, so torch's load_state_dict accepts the file.
+  EXPECT_EQ(ck.train->lr_decay, 0.95);
+  EXPECT_EQ(ck.train->kl_warmup, 500);
+  EXPECT_EQ(host_copy(*backend, model2->params().values()), host_copy(*backend, params.values()));
+  EXPECT_EQ(host_copy(*backend, model2->params().adam_m()), m.v);
+  EXPECT_EQ(host_copy(*backend, model2->params().adam_v()), v.v);
+  // PyTorch's nn.Sequential names, so torch's load_state_dict accepts the file.
   SafetensorsFile f = read_safetensors(file);
-  EXPECT_TRUE(f.find("encoder.0.weight") && f.find("fc_mu.bias") && f.find("decoder.out.weight"));
+  EXPECT_TRUE(f.find("encoder.0.weight") && f.find("encoder.2.weight") && f.find("fc_mu.bias") &&
+              f.find("decoder.4.weight"));
   EXPECT_TRUE(f.find("optimizer.exp_avg_sq.fc_logvar.weight"));
+}
+
+// A checkpoint of the first format (pytorch/examples' names, the four-field config) loads into
+// the VAE with the same values, for one hidden layer (fc1 ... fc4) and for several.
+TEST(Checkpoint, FirstFormatStillLoads) {
+  auto backend = make_cpu_backend(1);
+  for (const std::vector<int>& hidden : {std::vector<int>{7}, std::vector<int>{9, 5}}) {
+    const ModelConfig config = vae_config(12, hidden, 3, 0.5);
+    std::unique_ptr<Model> model = allocated(*backend, config);
+    model->params().init_uniform(*backend, 4);
+    const std::vector<float> values = host_copy(*backend, model->params().values());
+    const bool one = hidden.size() == 1;
+    auto old_name = [&](const std::string& n) {
+      const std::map<std::string, std::string> single = {{"encoder.0", "fc1"}, {"fc_mu", "fc21"}, {"fc_logvar", "fc22"},
+                                                         {"decoder.0", "fc3"}, {"decoder.2", "fc4"}};
+      const std::map<std::string, std::string> deep = {{"encoder.0", "encoder.0"}, {"encoder.2", "encoder.1"},
+                                                       {"decoder.0", "decoder.0"}, {"decoder.2", "decoder.1"},
+                                                       {"decoder.4", "decoder.out"}};
+      const std::string module = n.substr(0, n.rfind('.')), field = n.substr(n.rfind('.'));
+      const auto& map = one ? single : deep;
+      return (map.count(module) ? map.at(module) : module) + field;
+    };
+    std::vector<TensorView> views;
+    for (const ParamInfo& p : model->params().infos())
+      views.push_back({old_name(p.name), {p.shape.dims.begin(), p.shape.dims.begin() + p.shape.rank},
+                       values.data() + p.offset});
+    const fs::path file = fresh_dir("ckpt-v1-" + hidden_to_string(hidden)) / "old.safetensors";
+    write_safetensors(file, views,
+                      {{"format", "cuvae.mlp_vae.v1"},
+                       {"config", nlohmann::json{{"input_dim", 12}, {"hidden", hidden}, {"latent", 3}, {"beta", 0.5}}.dump()}});
+    Checkpoint h = read_checkpoint_header(file);
+    EXPECT_TRUE(h.legacy);
+    EXPECT_EQ(to_json(h.config), to_json(config));
+    std::unique_ptr<Model> loaded = allocated(*backend, h.config);
+    load_checkpoint(file, *backend, *loaded);
+    EXPECT_EQ(host_copy(*backend, loaded->params().values()), values);
+  }
+}
+
+TEST(Checkpoint, AnotherModelsCheckpointIsRefused) {
+  auto backend = make_cpu_backend(1);
+  ModelConfig ae = default_config("ae");
+  ae.input_dim = 10, ae.hidden = {4}, ae.latent = 2;
+  std::unique_ptr<Model> a = allocated(*backend, ae);
+  a->params().init_uniform(*backend, 1);
+  const fs::path file = fresh_dir("ckpt-other") / "ae.safetensors";
+  save_checkpoint(file, *backend, *a, nullptr);
+  std::unique_ptr<Model> v = allocated(*backend, vae_config(10, {4}, 2));
+  EXPECT_THAT(test::error_of([&] { load_checkpoint(file, *backend, *v); }),
+              HasSubstr(file.string() + ": holds a ae model"));
 }
 
 class DamagedCheckpoint : public ::testing::Test {
  protected:
   void SetUp() override {
     auto backend = make_cpu_backend(1);
-    VaeConfig config;
-    config.input_dim = 10, config.hidden = {4}, config.latent = 2;
-    ParamStore params;
-    MlpVae model(config, params);
-    params.allocate(*backend);
-    params.init_uniform(*backend, 1);
+    std::unique_ptr<Model> model = allocated(*backend, vae_config(10, {4}, 2));
+    model->params().init_uniform(*backend, 1);
     TrainState st;
     file = fresh_dir("ckpt-damaged") / "c.safetensors";
-    save_checkpoint(file, *backend, config, params, &st);
+    save_checkpoint(file, *backend, *model, &st);
     bytes = read_file(file);
   }
   std::string load_error() {
     return test::error_of([&] {
       Checkpoint h = read_checkpoint_header(file);
       auto backend = make_cpu_backend(1);
-      ParamStore params;
-      MlpVae model(h.config, params);
-      params.allocate(*backend);
-      load_checkpoint(file, *backend, params);
+      std::unique_ptr<Model> model = allocated(*backend, h.config);
+      load_checkpoint(file, *backend, *model);
     });
   }
   fs::path file;
   std::string bytes;
 };
-
 TEST_F(DamagedCheckpoint, TruncatedIsRefused) {
   write_file_atomic(file, bytes.substr(0, bytes.size() - 100));
   EXPECT_THAT(load_error(), ::testing::AllOf(HasSubstr(file.string()), HasSubstr("truncated")));
@@ -302,17 +386,17 @@ TEST_F(DamagedCheckpoint, WrongModelShapeIsRefused) {
   std::vector<TensorView> views;
   for (const TensorRecord& t : f.tensors) {
     auto shape = t.shape;
-    if (t.name == "fc1.weight") shape = {5, 8};  // 40 elements either way
+    if (t.name == "encoder.0.weight") shape = {5, 8};  // 40 elements either way
     views.push_back({t.name, shape, t.data.data()});
   }
   write_safetensors(file, views, f.metadata);
-  EXPECT_THAT(load_error(), HasSubstr("tensor 'fc1.weight' has shape [5, 8], expected [4, 10]"));
+  EXPECT_THAT(load_error(), HasSubstr("tensor 'encoder.0.weight' has shape [5, 8], expected [4, 10]"));
 }
 
 TEST_F(DamagedCheckpoint, ForeignFileIsRefused) {
   const float one = 1.f;
   write_safetensors(file, {{"w", {1}, &one}}, {{"format", "pt"}});
-  EXPECT_THAT(load_error(), HasSubstr("not a cuvae MLP-VAE checkpoint (metadata 'format' is 'pt'"));
+  EXPECT_THAT(load_error(), HasSubstr("not a cuvae checkpoint (metadata 'format' is 'pt'"));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <span>
 
 #include "host/backend.hpp"
+#include "host/cpu/pca.hpp"
 
 namespace cuvae::cpu {
 
@@ -25,6 +26,5 @@ void sigmoid(const Tensor& x, const Tensor& y);
 void copy(const Tensor& src, const Tensor& dst);
 void normal(RngKey key, const Tensor& out);
 void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst);
-void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components, const Tensor& variance);
 
 }  // namespace cuvae::cpu

@@ -496,10 +496,11 @@ class CudaBackend final : public Backend {
 
   void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components, const Tensor& variance) override {
     const OpScope op("pca_fit", shapes_text({{"x", &x}}));
-    checks::pca_fit(x, K, mean, components, variance);
+    refuse_in_capture(op.name());
 #if defined(CUVAE_GEMM_SIMT)
     // The SIMT device's memory is host memory: the CPU solver (there is no cuSOLVER to simulate).
-    cpu::pca_fit(x, K, mean, components, variance);
+    auto host = [](Tensor t) { t.device = Device::cpu; return t; };
+    cpu::pca_fit(host(x), K, host(mean), host(components), host(variance));
 #else
     cuda::pca_fit(stream(), x, K, mean, components, variance);
 #endif
