@@ -2,3 +2,7 @@
 cuvae_add_test(test_training SOURCES test_training.cpp LIBS cuvae_lib GTest::gmock LABEL models)
 cuvae_add_test(test_cli SOURCES test_cli.cpp LIBS cuvae_lib GTest::gmock LABEL cli)
 add_dependencies(test_cli cuvae)
+# python/cuvae_torch.py (the module that loads cuvae checkpoints into torch) and the parity checker,
+# against hand-written torch formulas (Debian's /usr/bin/python3 with python3-torch, .ci/setup).
+add_test(NAME Python.CuvaeTorchModule COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/test_cuvae_torch.py)
+set_tests_properties(Python.CuvaeTorchModule PROPERTIES LABELS models)

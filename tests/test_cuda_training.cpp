@@ -1,6 +1,6 @@
 // A whole training run on the CUDA backend (the SIMT device, or the GPU when present) against the
 // CPU backend: the same weights, data, order and eps, 20 steps of a small MLP VAE (64-32-8, batch
-// 16, with a partial last batch and an epoch boundary), driven the way models/trainer.cpp drives a
+// 16, with a partial last batch and an epoch boundary), driven the way app/train.cpp drives a
 // backend (shuffle, set_position, run_step around the trainer's own training_step, the loss
 // history read once per epoch).
 // Checks: per-step losses within 1e-4 (relative) of the CPU's in fp32; two runs bitwise equal;

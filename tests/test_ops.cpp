@@ -116,7 +116,7 @@ CUVAE_INSTANTIATE(
                       LikelihoodCase{"BernoulliWide", Likelihood::bernoulli, 1.f, 5, 2048, 0, 2048},
                       LikelihoodCase{"GaussianDense", Likelihood::gaussian, 0.7f, 17, 784, 0, 784},
                       LikelihoodCase{"GaussianView", Likelihood::gaussian, 1.f, 6, 40, 4, 48}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& tp) { return std::string(tp.param.name); });
 
 TEST(CUVAE_DEVICE_SUITE(Ops), LikelihoodGradientMatchesFiniteDifferences) {
   for (Likelihood kind : {Likelihood::bernoulli, Likelihood::gaussian}) {
@@ -183,7 +183,7 @@ TEST_P(OpsKl, TermRowsAndWeightedGradientsMatchDoubleLoops) {
 CUVAE_INSTANTIATE(OpsKl,
                          ::testing::Values(KlCase{"Small", 5, 1, false}, KlCase{"VaeShape", 64, 20, true},
                                            KlCase{"WideLatent", 7, 200, true}),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         [](const auto& tp) { return std::string(tp.param.name); });
 
 TEST(CUVAE_DEVICE_SUITE(Ops), ReparameterizeOnColumnViewsMatchesDoubleLoops) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
@@ -283,7 +283,7 @@ CUVAE_INSTANTIATE(OpsCorrupt,
                          ::testing::Values(NoiseCase{"Mask", NoiseKind::mask, 0.25f},
                                            NoiseCase{"Gaussian", NoiseKind::gaussian, 0.3f},
                                            NoiseCase{"SaltPepper", NoiseKind::saltpepper, 0.1f}),
-                         [](const auto& info) { return std::string(info.param.name); });
+                         [](const auto& tp) { return std::string(tp.param.name); });
 
 TEST(CUVAE_DEVICE_SUITE(Ops), CopyAndRecordTermsWriteWhatTheySay) {
   auto dev = CUVAE_DEVICE_OR_SKIP();

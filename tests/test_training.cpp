@@ -139,7 +139,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ParityCase{"DaeMask", "dae", 64, {40}, 8, "bernoulli", 1.0, "mask:0.25", 13},
                       ParityCase{"DaeGaussian", "dae", 30, {20}, 4, "gaussian", 1.0, "gaussian:0.3", 5},
                       ParityCase{"DaeSaltPepper", "dae", 30, {20}, 4, "bernoulli", 1.0, "saltpepper:0.2", 5}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& tp) { return std::string(tp.param.name); });
 
 TrainOptions small_run(const fs::path& out, int epochs) {
   TrainOptions o;
