@@ -12,19 +12,13 @@ double squared_error_from_gaussian(double recon, int D, double sigma) {
 
 Autoencoder::Autoencoder(const ModelConfig& config) : Model(config) {
   const ModelConfig& c = config_;
-  const int step = c.activation == Activation::none ? 1 : 2;  // nn.Sequential numbering: activations count
-  int width = c.input_dim, index = 0;
-  for (int h : c.hidden) {
-    encoder_.add(params_, "encoder." + std::to_string(index), width, h, c.activation);
-    width = h, index += step;
-  }
-  encoder_.add(params_, "encoder." + std::to_string(index), width, c.latent, Activation::none);
-  width = c.latent, index = 0;
-  for (auto it = c.hidden.rbegin(); it != c.hidden.rend(); ++it) {
-    decoder_.add(params_, "decoder." + std::to_string(index), width, *it, c.activation);
-    width = *it, index += step;
-  }
-  decoder_.add(params_, "decoder." + std::to_string(index), width, c.input_dim, Activation::none);
+  const std::vector<int> reversed(c.hidden.rbegin(), c.hidden.rend());
+  int i = encoder_.add_mlp(params_, "encoder", c.input_dim, c.hidden, c.activation);
+  encoder_.add(params_, "encoder." + std::to_string(i), c.hidden.empty() ? c.input_dim : c.hidden.back(), c.latent,
+               Activation::none);
+  i = decoder_.add_mlp(params_, "decoder", c.latent, reversed, c.activation);
+  decoder_.add(params_, "decoder." + std::to_string(i), c.hidden.empty() ? c.latent : c.hidden.front(), c.input_dim,
+               Activation::none);
 }
 
 void Autoencoder::allocate(Backend& backend, std::int64_t max_batch) {

@@ -17,6 +17,16 @@ void Stack::add(ParamStore& params, const std::string& name, int in, int out, Ac
   layers_.push_back(add_linear(params, name, in, out, act));
 }
 
+int Stack::add_mlp(ParamStore& params, const std::string& prefix, int in, const std::vector<int>& widths,
+                   Activation act) {
+  int index = 0;
+  for (int w : widths) {
+    add(params, prefix + "." + std::to_string(index), in, w, act);
+    in = w, index += act == Activation::none ? 1 : 2;
+  }
+  return index;
+}
+
 void Stack::allocate(Backend& backend, std::int64_t max_batch) {
   CUVAE_CHECK(max_batch > 0, "max_batch " + std::to_string(max_batch));
   acts_.clear(), grads_.clear();

@@ -24,6 +24,9 @@ class Stack {
  public:
   // Appends a layer; `name` is its module path ("encoder.0").
   void add(ParamStore& params, const std::string& name, int in, int out, Activation act);
+  // Appends in -> widths[0] -> ... layers, each followed by `act`, named prefix.{i} by nn.Sequential
+  // numbering (an activation module counts: i steps by 2, by 1 for none). Returns the next index.
+  int add_mlp(ParamStore& params, const std::string& prefix, int in, const std::vector<int>& widths, Activation act);
   void add(const Linear& layer) { layers_.push_back(layer); }
   // Activations and gradients for up to max_batch rows.
   void allocate(Backend& backend, std::int64_t max_batch);

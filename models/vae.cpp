@@ -5,12 +5,8 @@ namespace cuvae {
 
 Vae::Vae(const ModelConfig& config) : Model(config) {
   const ModelConfig& c = config_;
-  const int step = c.activation == Activation::none ? 1 : 2;  // nn.Sequential numbering: activations count
-  int width = c.input_dim, index = 0;
-  for (int h : c.hidden) {
-    encoder_.add(params_, "encoder." + std::to_string(index), width, h, c.activation);
-    width = h, index += step;
-  }
+  encoder_.add_mlp(params_, "encoder", c.input_dim, c.hidden, c.activation);
+  const int width = c.hidden.empty() ? c.input_dim : c.hidden.back();
   // Both head weights first, then both biases: each pair is adjacent and acts as one tensor.
   Linear head;
   head.weight = params_.add("fc_mu.weight", Shape{c.latent, width}, width);
@@ -19,12 +15,9 @@ Vae::Vae(const ModelConfig& config) : Model(config) {
   params_.add("fc_logvar.bias", Shape{c.latent}, width);
   head.count = 2, head.in = width, head.out = 2 * c.latent, head.act = Activation::none;
   head_.add(head);
-  width = c.latent, index = 0;
-  for (auto it = c.hidden.rbegin(); it != c.hidden.rend(); ++it) {
-    decoder_.add(params_, "decoder." + std::to_string(index), width, *it, c.activation);
-    width = *it, index += step;
-  }
-  decoder_.add(params_, "decoder." + std::to_string(index), width, c.input_dim, Activation::none);
+  const int i = decoder_.add_mlp(params_, "decoder", c.latent, {c.hidden.rbegin(), c.hidden.rend()}, c.activation);
+  decoder_.add(params_, "decoder." + std::to_string(i), c.hidden.empty() ? c.latent : c.hidden.front(), c.input_dim,
+               Activation::none);
 }
 
 void Vae::allocate(Backend& backend, std::int64_t max_batch) {

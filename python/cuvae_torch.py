@@ -301,7 +301,7 @@ def _import_safetensors():
     try:
         import safetensors.torch  # noqa: F401
     except ImportError:
-        # Same place tests/python/vae_parity.py looks: pip --target dir, overridable.
+        # Where .ci/setup installs it: a pip --target dir, overridable.
         sys.path.insert(0, os.environ.get("CUVAE_PYDEPS", os.path.expanduser("~/.cache/cuvae/pydeps")))
         import safetensors.torch  # noqa: F401
     import safetensors
