@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "host/error.hpp"
+#include "app/compare.hpp"
 #include "app/train.hpp"
 
 namespace {
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
   cuvae::TrainOptions t;
   std::string model = "vae", hidden = "400", activation = "relu", likelihood = "bernoulli", noise;
   auto* train = app.add_subcommand("train", "Train a model (default: the MLP VAE of pytorch/examples)");
-  train->add_option("--model", model, std::string("Model: ") + cuvae::kModelNames);
+  auto* o_model = train->add_option("--model", model, std::string("Model: ") + cuvae::kModelNames);
   train->add_option("--data", t.data_dir, "Folder with the IDX files (default: Fashion-MNIST from dataset-fashion-mnist)");
   train->add_option("--out", t.out_dir, "Output folder (default: runs/<date-time>, or the resumed checkpoint's folder)");
   train->add_option("--resume", t.resume, "Continue from this checkpoint (parameters, Adam moments, step, RNG position)")
@@ -41,6 +42,8 @@ int main(int argc, char** argv) {
   train->add_option("--batch-size", t.batch_size, "Images per batch")->check(CLI::Range(1, 1 << 20));
   train->add_option("--lr", t.adam.lr, "Adam learning rate")->check(CLI::PositiveNumber);
   train->add_option("--weight-decay", t.adam.weight_decay, "Decoupled weight decay (AdamW)")->check(CLI::Range(0.0, 1.0));
+  train->add_option("--l2", t.adam.l2, "L2 penalty in the gradient (torch.optim.Adam's weight_decay)")
+      ->check(CLI::NonNegativeNumber);
   train->add_option("--lr-decay", t.lr_decay, "Learning-rate decay per epoch (ExponentialLR gamma)");
   auto* o_latent = train->add_option("--latent", t.model.latent, "Latent dimensions (PCA: components)")->check(CLI::Range(1, 65536));
   auto* o_hidden = train->add_option("--hidden", hidden, "Hidden sizes, comma-separated (e.g. 400 or 512,256), or none");
@@ -100,6 +103,24 @@ int main(int argc, char** argv) {
   auto* decode = add_transform("decode", "Pixel means of codes --input Z.npy", false);
   auto* reconstruct = add_transform("reconstruct", "Reconstructions (decode of encode) of --input X.npy", false);
 
+  cuvae::CompareOptions cmp;
+  std::string what;
+  auto* compare = app.add_subcommand("compare", "Is a linear autoencoder PCA? Fits pca, trains linear-ae, compares them");
+  compare->add_option("what", what, "pca-ae")->required()->check(CLI::IsMember({"pca-ae"}));
+  compare->add_option("--latent", cmp.latent, "Components / code size K")->check(CLI::Range(1, 65536));
+  compare->add_option("--epochs", cmp.epochs, "Epochs of the linear autoencoder")->check(CLI::Range(1, 100000));
+  compare->add_option("--lr", cmp.lr, "Adam learning rate")->check(CLI::PositiveNumber);
+  compare->add_option("--batch-size", cmp.batch_size, "Images per batch")->check(CLI::Range(1, 1 << 20));
+  compare->add_option("--weight-decay", cmp.l2, "L2 penalty on the autoencoder's weights (Kunin et al. 2019)")
+      ->check(CLI::NonNegativeNumber);
+  compare->add_option("--data", cmp.data_dir, "Folder with the IDX files");
+  compare->add_option("--out", cmp.out_dir, "Output folder (default: runs/compare-<date-time>)");
+  compare->add_option("--seed", cmp.seed, "Seed");
+  compare->add_option("--train-limit", cmp.train_limit, "Use only the first N training images")->check(CLI::NonNegativeNumber);
+  compare->add_option("--test-limit", cmp.test_limit, "Use only the first N test images")->check(CLI::NonNegativeNumber);
+  compare->add_flag("!--no-progress", cmp.progress, "No progress bar");
+  add_run_flags(*compare, cmp.run);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -117,7 +138,7 @@ int main(int argc, char** argv) {
       if (o_noise->count()) c.noise = cuvae::parse_noise(noise);
       c.latent = t.model.latent, c.sigma = t.model.sigma, c.beta = t.model.beta;
       t.model = c;
-      t.model_given = o_latent->count() + o_hidden->count() + o_beta->count() + o_act->count() + o_lik->count() +
+      t.model_given = o_model->count() + o_latent->count() + o_hidden->count() + o_beta->count() + o_act->count() + o_lik->count() +
                           o_sigma->count() + o_noise->count() > 0;
       cuvae::train(t, std::cout);
     } else if (*eval) {
@@ -126,6 +147,8 @@ int main(int argc, char** argv) {
     } else if (*sample) {
       cuvae::sample_checkpoint(ckpt, png, count, seed, run, std::cout);
       std::printf("wrote %d samples to %s\n", count, png.c_str());
+    } else if (*compare) {
+      cuvae::compare_pca_ae(cmp, std::cout);
     } else if (*encode || *decode || *reconstruct) {
       x.what = *encode ? cuvae::Transform::encode : *decode ? cuvae::Transform::decode : cuvae::Transform::reconstruct;
       const std::int64_t n = cuvae::transform_checkpoint(x, std::cout);

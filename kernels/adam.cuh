@@ -17,6 +17,7 @@ namespace cuvae::kernels::adam {
 inline namespace CUVAE_KERNEL_BUILD {
 
 __device__ __forceinline__ void adam_update(float& p, float g, float& m, float& v, const StepScalars& s) {
+  if (s.adam_l2 != 0.f) g = __fadd_rn(g, __fmul_rn(p, s.adam_l2));  // torch: grad.add(param, alpha=weight_decay)
   p = __fmul_rn(p, s.adam_decay);
   m = __fadd_rn(__fmul_rn(m, s.adam_beta1), __fmul_rn(g, s.adam_one_minus_beta1));
   v = __fadd_rn(__fmul_rn(v, s.adam_beta2), __fmul_rn(__fmul_rn(g, g), s.adam_one_minus_beta2));

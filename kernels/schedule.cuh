@@ -18,6 +18,7 @@ struct AdamConfig {
   double beta2 = 0.999;
   double eps = 1e-8;
   double weight_decay = 0.0;  // decoupled (AdamW) when > 0: p *= 1 - lr_e * weight_decay
+  double l2 = 0.0;            // an L2 penalty in the loss, as torch.optim.Adam's weight_decay: g += l2 * p
 };
 
 // What the run fixes once (set on the device before the first step, never inside a capture).
@@ -39,8 +40,9 @@ struct StepScalars {
   float adam_bc2_sqrt;   // sqrt(1 - beta2^t)
   float adam_decay;      // 1 - lr_e * weight_decay
   float adam_beta1, adam_one_minus_beta1, adam_beta2, adam_one_minus_beta2, adam_eps;
+  float adam_l2;         // g += l2 * p before the moments (0: none)
 };
-inline constexpr int kStepScalarCount = 11;
+inline constexpr int kStepScalarCount = 12;
 
 __host__ __device__ inline StepScalars step_scalars(const Schedule& s, long long t, long long epoch) {
   const AdamConfig& a = s.adam;
@@ -58,6 +60,7 @@ __host__ __device__ inline StepScalars step_scalars(const Schedule& s, long long
   out.adam_beta2 = static_cast<float>(a.beta2);
   out.adam_one_minus_beta2 = static_cast<float>(1.0 - a.beta2);
   out.adam_eps = static_cast<float>(a.eps);
+  out.adam_l2 = static_cast<float>(a.l2);
   out.beta = static_cast<float>(beta);
   out.noise = static_cast<float>(s.noise);
   out.lr = static_cast<float>(lr);

@@ -80,7 +80,7 @@ Checkpoint parse_header(const std::filesystem::path& file, const std::map<std::s
       s.kl_warmup = j.value("kl_warmup", std::int64_t{0});
       const auto& a = j.at("adam");
       s.adam = AdamConfig{a.at("lr").get<double>(), a.at("beta1").get<double>(), a.at("beta2").get<double>(),
-                          a.at("eps").get<double>(), a.at("weight_decay").get<double>()};
+                          a.at("eps").get<double>(), a.at("weight_decay").get<double>(), a.value("l2", 0.0)};
       if (s.step < 0 || s.epoch < 1 || s.batch_in_epoch < 0 || s.batch_size < 1 || !(s.lr_decay > 0) || s.kl_warmup < 0)
         throw bad("training state out of range: " + t->second);
       ck.train = s;
@@ -137,7 +137,7 @@ void save_checkpoint(const std::filesystem::path& file, Backend& backend, const 
                                    {"lr_decay", train->lr_decay},
                                    {"kl_warmup", train->kl_warmup},
                                    {"adam", {{"lr", a.lr}, {"beta1", a.beta1}, {"beta2", a.beta2},
-                                             {"eps", a.eps}, {"weight_decay", a.weight_decay}}}}
+                                             {"eps", a.eps}, {"weight_decay", a.weight_decay}, {"l2", a.l2}}}}
                         .dump();
   }
   write_safetensors(file, views, meta);

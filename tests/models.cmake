@@ -6,3 +6,4 @@ add_dependencies(test_cli cuvae)
 # against hand-written torch formulas (Debian's /usr/bin/python3 with python3-torch, .ci/setup).
 add_test(NAME Python.CuvaeTorchModule COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/test_cuvae_torch.py)
 set_tests_properties(Python.CuvaeTorchModule PROPERTIES LABELS models)
+cuvae_add_test(test_compare SOURCES test_compare.cpp LIBS cuvae_app LABEL models)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numbers>
 #include <random>
 #include <string>
 #include <vector>
@@ -126,7 +127,7 @@ double max_principal_angle_deg(const std::vector<A>& a, const std::vector<B>& b,
       for (std::size_t k = 0; k < K; ++k) g[i * K + j] += m[k * K + i] * m[k * K + j];
   const std::vector<double> w = jacobi_eigenvalues(g, K);
   const double cos2 = std::clamp(*std::min_element(w.begin(), w.end()), 0.0, 1.0);
-  return std::asin(std::sqrt(1 - cos2)) * 180 / M_PI;
+  return std::asin(std::sqrt(1 - cos2)) * 180 / std::numbers::pi;
 }
 
 // max |c c^T - I| over the K x K Gram matrix of the rows.

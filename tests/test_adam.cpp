@@ -14,10 +14,10 @@ StepScalars scalars(const AdamConfig& cfg, std::int64_t t, std::int64_t epoch = 
   return step_scalars(s, t, epoch);
 }
 
-void check_against_double(double weight_decay) {
+void check_against_double(double weight_decay, double l2 = 0.0) {
   const int n = 1001;
   AdamConfig cfg;
-  cfg.lr = 3e-3, cfg.weight_decay = weight_decay;
+  cfg.lr = 3e-3, cfg.weight_decay = weight_decay, cfg.l2 = l2;
   HostTensor p = test::random_tensor({n}, 1), m({n}), v({n});
   std::vector<double> rp(p.v.begin(), p.v.end()), rm(n), rv(n);
   for (int t = 1; t <= 5; ++t) {
@@ -25,9 +25,10 @@ void check_against_double(double weight_decay) {
     cpu::adam_step(p.t(), g.t(), m.t(), v.t(), scalars(cfg, t));
     const double bc1 = 1 - std::pow(0.9, t), bc2 = 1 - std::pow(0.999, t);
     for (int i = 0; i < n; ++i) {
+      const double gi = g[i] + l2 * rp[i];  // torch.optim.Adam(weight_decay=l2): the L2 term in the gradient
       rp[i] *= 1 - double(cfg.lr) * weight_decay;
-      rm[i] = 0.9 * rm[i] + 0.1 * g[i];
-      rv[i] = 0.999 * rv[i] + 0.001 * double(g[i]) * g[i];
+      rm[i] = 0.9 * rm[i] + 0.1 * gi;
+      rv[i] = 0.999 * rv[i] + 0.001 * gi * gi;
       rp[i] -= cfg.lr / bc1 * rm[i] / (std::sqrt(rv[i]) / std::sqrt(bc2) + 1e-8);
     }
   }
@@ -38,6 +39,7 @@ void check_against_double(double weight_decay) {
 
 TEST(Adam, MatchesTorchUpdateInDouble) { check_against_double(0.0); }
 TEST(Adam, DecoupledWeightDecayMatchesAdamW) { check_against_double(0.05); }
+TEST(Adam, L2PenaltyMatchesAdamWeightDecay) { check_against_double(0.0, 0.1); }
 
 TEST(Adam, FirstStepMovesEachParameterByLr) {
   // With bias correction, step 1 is p -= lr * g / (|g| + eps): a move of lr against the sign.

@@ -44,11 +44,12 @@ std::int64_t ulps(float a, float b) {
 
 // `steps` Adam steps from step `t0` on the device (t read from the position, advanced after each
 // step) and on the CPU; `offset` floats into the buffers (1: not 16-byte aligned, the scalar path).
-void check_steps(Backend& dev, std::int64_t n, std::int64_t t0, int steps, double weight_decay, std::int64_t offset) {
+void check_steps(Backend& dev, std::int64_t n, std::int64_t t0, int steps, double weight_decay, std::int64_t offset,
+                 double l2 = 0.0) {
   SCOPED_TRACE("n " + std::to_string(n) + ", t " + std::to_string(t0) + ", weight decay " +
                std::to_string(weight_decay) + ", offset " + std::to_string(offset));
   AdamConfig cfg;
-  cfg.lr = 3e-3, cfg.weight_decay = weight_decay;
+  cfg.lr = 3e-3, cfg.weight_decay = weight_decay, cfg.l2 = l2;
   HostTensor p = test::random_tensor({n}, 1), m = test::random_tensor({n}, 2, -0.1f, 0.1f),
              v = test::random_tensor({n}, 3, 0.f, 0.01f);
   auto padded = [&](const HostTensor& h) {
@@ -88,6 +89,11 @@ TEST(CUVAE_DEVICE_SUITE(AdamKernel), MatchesCpuOverSteps) {
 TEST(CUVAE_DEVICE_SUITE(AdamKernel), AdamWMatchesCpu) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
   check_steps(*dev, 1001, 1, 3, 0.05, 0);
+}
+
+TEST(CUVAE_DEVICE_SUITE(AdamKernel), L2PenaltyMatchesCpu) {
+  auto dev = CUVAE_DEVICE_OR_SKIP();
+  check_steps(*dev, 1001, 1, 3, 0.0, 0, 0.1);
 }
 
 TEST(CUVAE_DEVICE_SUITE(AdamKernel), UnalignedBuffersTakeTheScalarPath) {

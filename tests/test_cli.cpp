@@ -10,9 +10,12 @@
 #include <sstream>
 
 #include "datasets/idx.hpp"
+#include "datasets/npy.hpp"
 #include "host/fileio.hpp"
 #include "host/image.hpp"
 #include "host/metrics.hpp"
+
+#include <nlohmann/json.hpp>
 
 namespace cuvae {
 namespace {
@@ -159,6 +162,114 @@ TEST_F(Cli, BadInputGetsOneLineNamingIt) {
   r = run("train --resume " + bad.string() + " " + data() + " --device cpu");
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr(bad.string()));
+}
+
+// Every model trains from the command line and its checkpoint encodes, decodes, reconstructs and
+// samples; the outputs have the shapes they say.
+TEST_F(Cli, EveryModelTrainsEncodesDecodesAndSamples) {
+  const fs::path x = work_dir() / "x.npy";
+  std::vector<float> images(5 * 64);
+  for (std::size_t i = 0; i < images.size(); ++i) images[i] = static_cast<float>((i * 37) % 101) / 100.f;
+  const std::int64_t shape[2] = {5, 64};
+  write_npy(x, images.data(), shape);
+  for (const std::string model : {"pca", "ae", "linear-ae", "dae", "vae"}) {
+    SCOPED_TRACE(model);
+    const std::string out = fresh_out("m-" + model);
+    Result r = run("train --model " + model + " " + data() + " --out " + out +
+                   " --epochs 1 --batch-size 64 --hidden 16 --latent 3 --device cpu --threads 1");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    const std::string ckpt = out + "/checkpoint.safetensors";
+    r = run("eval " + ckpt + " " + data() + " --device cpu");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr(model == "vae" ? "test -ELBO" : model == "pca" ? "test sq_error" : "test recon"));
+    r = run("encode " + ckpt + " --input " + x.string() + " --out " + out + "/z.npy --device cpu");
+    ASSERT_EQ(r.code, 0) << r.err;
+    NpyMatrix z = read_npy_matrix(out + "/z.npy");
+    EXPECT_EQ(z.rows, 5);
+    EXPECT_EQ(z.cols, 3);
+    r = run("decode " + ckpt + " --input " + out + "/z.npy --out " + out + "/d.npy --device cpu");
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run("reconstruct " + ckpt + " --input " + x.string() + " --out " + out + "/r.npy --device cpu");
+    ASSERT_EQ(r.code, 0) << r.err;
+    // reconstruct is decode(encode(x)), the same numbers either way.
+    EXPECT_EQ(read_npy_matrix(out + "/d.npy").data, read_npy_matrix(out + "/r.npy").data);
+    r = run("sample " + ckpt + " --count 7 --out " + out + "/s.npy --device cpu");
+    ASSERT_EQ(r.code, 0) << r.err;
+    NpyMatrix smp = read_npy_matrix(out + "/s.npy");
+    EXPECT_EQ(smp.rows, 7);
+    EXPECT_EQ(smp.cols, 64);
+    r = run("encode " + ckpt + " " + data() + " --split test --out " + out + "/zt.npy --device cpu");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(read_npy_matrix(out + "/zt.npy").rows, 100);
+  }
+}
+
+TEST_F(Cli, ComparePcaAeWritesTheTable) {
+  const std::string out = fresh_out("cmp");
+  Result r = run("compare pca-ae " + data() + " --out " + out + " --latent 4 --epochs 2 --device cpu --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Is a linear autoencoder PCA? K = 4"));
+  const nlohmann::json j = nlohmann::json::parse(read_file(fs::path(out) / "compare.json"));
+  const auto angles = j.at("principal_angles_deg").get<std::vector<double>>();
+  ASSERT_EQ(angles.size(), 4u);
+  for (std::size_t i = 0; i < angles.size(); ++i) {
+    EXPECT_TRUE(angles[i] >= 0 && angles[i] <= 90) << angles[i];
+    if (i) EXPECT_GE(angles[i], angles[i - 1]);
+  }
+  for (double c : j.at("singular_vector_abs_cos").get<std::vector<double>>()) EXPECT_TRUE(c >= 0 && c <= 1 + 1e-9) << c;
+  // PCA reaches the Eckart-Young bound on the training split; on the test split it is close.
+  EXPECT_GT(j.at("eckart_young_bound").get<double>(), 0);
+  EXPECT_LT(j.at("pca_test_sq_error").get<double>(), 2 * j.at("eckart_young_bound").get<double>());
+  PngImage png = read_png_gray(fs::path(out) / "components.png");
+  EXPECT_EQ(png.width, 4 * 10 + 2);   // K images of 8x8 with padding 2 per row
+  EXPECT_EQ(png.height, 3 * 10 + 2);  // components, decoder columns, left singular vectors
+}
+
+TEST_F(Cli, BadModelFlagsAndArraysGetOneLineNamingThem) {
+  auto expect_error = [&](const std::string& args, const std::string& text) {
+    Result r = run(args);
+    EXPECT_EQ(r.code, 1) << args;
+    EXPECT_EQ(r.err, "cuvae: error: " + text + "\n") << args;
+  };
+  const std::string base = "train " + data() + " --device cpu --epochs 1 --out ";
+  expect_error(base + fresh_out("b1") + " --model gan", "--model 'gan': unknown model (want one of pca, ae, linear-ae, dae, vae)");
+  expect_error(base + fresh_out("b2") + " --model dae --noise blur:3",
+               "--noise 'blur:3': unknown kind 'blur' (want mask:P, gaussian:S or saltpepper:P, e.g. mask:0.25, or none)");
+  expect_error(base + fresh_out("b3") + " --model dae --noise mask:1.5",
+               "--noise 'mask:1.5': probability must lie in (0, 1] (want mask:P, gaussian:S or saltpepper:P, e.g. mask:0.25, or none)");
+  expect_error(base + fresh_out("b4") + " --model ae --likelihood gaussian --sigma 0",
+               "--model ae: --sigma 0.000000 must be positive");
+  expect_error(base + fresh_out("b5") + " --model pca --latent 65", "--model pca: --latent 65 must lie in 1..64 (the input size)");
+  expect_error(base + fresh_out("b6") + " --model ae --noise mask:0.2", "--model ae: --noise is for --model dae");
+
+  // A checkpoint, and arrays that do not fit it.
+  const std::string out = fresh_out("b-ckpt");
+  ASSERT_EQ(run("train --model ae " + data() + " --out " + out + " --epochs 1 --hidden 8 --latent 3 --device cpu").code, 0);
+  const std::string ckpt = out + "/checkpoint.safetensors";
+  const fs::path wide = work_dir() / "wide.npy";
+  std::vector<float> v(2 * 65, 0.5f);
+  const std::int64_t shape[2] = {2, 65};
+  write_npy(wide, v.data(), shape);
+  expect_error("encode " + ckpt + " --input " + wide.string() + " --out " + out + "/z.npy --device cpu",
+               wide.string() + ": rows of 65 values, but " + ckpt + " (ae) takes images of 64");
+  expect_error("decode " + ckpt + " --input " + wide.string() + " --out " + out + "/z.npy --device cpu",
+               wide.string() + ": rows of 65 values, but " + ckpt + " (ae) decodes codes of 3");
+  const fs::path f64 = work_dir() / "f64.npy";
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 64), }";
+  header.resize(117, ' ');
+  header += '\n';
+  bytes += std::string(1, static_cast<char>(header.size() & 0xff)) + std::string(1, static_cast<char>(header.size() >> 8));
+  bytes += header + std::string(64 * 8, '\0');
+  write_file_atomic(f64, bytes);
+  Result r = run("reconstruct " + ckpt + " --input " + f64.string() + " --out " + out + "/r.npy --device cpu");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr(f64.string() + ": dtype '<f8'"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  // Resuming the ae's checkpoint as another model is refused.
+  r = run("train " + data() + " --resume " + ckpt + " --model vae --epochs 2 --device cpu");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr(ckpt + ": holds the model {"));
 }
 
 }  // namespace

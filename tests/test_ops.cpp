@@ -101,7 +101,9 @@ TEST_P(OpsLikelihood, LossRowsAndGradientMatchDoubleLoops) {
     // The columns outside the view are left as they were (NaN).
     const std::vector<float> whole = download(*be, gd.buf);
     for (std::int64_t j = 0; j < c.width; ++j)
-      if (j < c.offset || j >= c.offset + c.D) EXPECT_TRUE(std::isnan(whole[static_cast<std::size_t>(j)])) << j;
+      if (j < c.offset || j >= c.offset + c.D) {
+        EXPECT_TRUE(std::isnan(whole[static_cast<std::size_t>(j)])) << j;
+      }
     // Without gradient and rows: the same term, bit for bit.
     Buffer term2 = test::poisoned_on(*be, Shape{1});
     be->likelihood(c.kind, c.sigma, pd.view, xd.view, nullptr, nullptr, term2);

@@ -20,9 +20,10 @@ void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const
   // epoch after ~900 steps). They are flushed to zero; their share of any step is below 1e-30.
   auto flush = [](float x) { return std::fabs(x) < FLT_MIN ? 0.f : x; };
   for (std::int64_t i = 0; i < n; ++i) {
+    const float gi = a.adam_l2 != 0.f ? g[i] + p[i] * a.adam_l2 : g[i];  // torch: grad.add(param, alpha=weight_decay)
     p[i] *= a.adam_decay;
-    m.data[i] = flush(m.data[i] * a.adam_beta1 + g[i] * a.adam_one_minus_beta1);
-    v.data[i] = flush(v.data[i] * a.adam_beta2 + g[i] * g[i] * a.adam_one_minus_beta2);
+    m.data[i] = flush(m.data[i] * a.adam_beta1 + gi * a.adam_one_minus_beta1);
+    v.data[i] = flush(v.data[i] * a.adam_beta2 + gi * gi * a.adam_one_minus_beta2);
     const float denom = std::sqrt(v.data[i]) / a.adam_bc2_sqrt + a.adam_eps;
     p[i] -= a.adam_step_size * (m.data[i] / denom);
   }
