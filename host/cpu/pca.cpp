@@ -1,5 +1,5 @@
-// Closed-form PCA on the CPU (see pca.hpp): float64 mean, centred rows in chunks into DSYRK, then
-// LAPACK's MRRR eigensolver (dsyevr) for the top K eigenpairs only.
+// Closed-form PCA on the CPU (see pca.hpp): float64 mean, centred rows in chunks into SSYRK whose
+// partial sums are added in float64, then LAPACK's MRRR eigensolver (dsyevr) for the top K eigenpairs only.
 #include "host/cpu/pca.hpp"
 
 #include <cblas.h>
@@ -23,11 +23,11 @@ extern "C" void dsyevr_(const char* jobz, const char* range, const char* uplo, c
 namespace cuvae::cpu {
 namespace {
 
-// Rows per DSYRK call: ~8 MiB of centred float64 rows, enough for DSYRK to run near its peak
-// (its inner dimension is the chunk) while the chunk buffer stays small next to x.
-std::int64_t chunk_rows(std::int64_t N, std::int64_t D) {
-  return std::min(N, std::max<std::int64_t>((std::int64_t{1} << 20) / D, 256));
-}
+// Rows per SSYRK call: 1024 centred rows, enough for SSYRK to run near its peak (its inner dimension
+// is the chunk), few enough that each float32 sum has at most 1024 terms (a relative error near
+// 1e-6 in the worst case); the chunks' partial sums are added in float64. Measured on Fashion-MNIST:
+// eigenvalues within 1.1e-6 (top 100) of the all-float64 DSYRK covariance, at about half its time.
+constexpr std::int64_t kChunkRows = 1024;
 
 }  // namespace
 
@@ -50,19 +50,23 @@ void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& component
     mu[j] /= static_cast<double>(N);
   }
 
-  // Scatter matrix S = Xc^T Xc, accumulated chunk by chunk into the upper triangle (row-major),
-  // which is the lower triangle of the same memory read column-major, as LAPACK reads it.
-  const std::int64_t rows = chunk_rows(N, D);
-  std::vector<double> chunk(static_cast<std::size_t>(rows) * d_size);
+  // Scatter matrix S = Xc^T Xc: each chunk's upper triangle (row-major, the lower triangle of the
+  // same memory read column-major, as LAPACK reads it) by SSYRK, added into a float64 total.
+  const std::int64_t rows = std::min(N, kChunkRows);
+  std::vector<float> chunk(static_cast<std::size_t>(rows) * d_size), partial(d_size * d_size);
+  std::vector<float> muf(d_size);
+  for (std::size_t j = 0; j < d_size; ++j) muf[j] = static_cast<float>(mu[j]);
   std::vector<double> scatter(d_size * d_size, 0.0);
   for (std::int64_t begin = 0; begin < N; begin += rows) {
     const std::int64_t count = std::min(rows, N - begin);
     const float* src = x.data + begin * D;
     for (std::int64_t r = 0; r < count; ++r)
       for (std::size_t j = 0; j < d_size; ++j)
-        chunk[static_cast<std::size_t>(r) * d_size + j] = double(src[static_cast<std::size_t>(r) * d_size + j]) - mu[j];
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, D, static_cast<int>(count), 1.0, chunk.data(), D, 1.0,
-                scatter.data(), D);
+        chunk[static_cast<std::size_t>(r) * d_size + j] = src[static_cast<std::size_t>(r) * d_size + j] - muf[j];
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, D, static_cast<int>(count), 1.f, chunk.data(), D, 0.f,
+                partial.data(), D);
+    for (std::size_t i = 0; i < d_size; ++i)
+      for (std::size_t j = i; j < d_size; ++j) scatter[i * d_size + j] += partial[i * d_size + j];
   }
 
   // Eigenpairs IL..IU (1-based, ascending) = the K largest. ABSTOL 0: LAPACK's default accuracy.

@@ -11,7 +11,8 @@ namespace cuvae::cpu {
 //                     first of equals) is positive,
 //   variance [K]      the matching eigenvalues of the covariance with divisor N-1 (scikit-learn's
 //                     explained_variance_).
-// The mean and covariance are accumulated in float64 whatever N. Uses as many OpenBLAS threads as the
+// The mean is accumulated in float64; the covariance in float32 over chunks of 1024 rows whose sums are
+// added in float64, whatever N. Uses as many OpenBLAS threads as the
 // caller set (openblas_set_num_threads); holds a D x D float64 matrix and a bounded chunk of rows.
 // Throws Error naming the shapes, before allocating anything, on bad shapes or non-host tensors; and
 // Error on non-finite values in x (found by the mean pass, before any output is written).
