@@ -12,9 +12,9 @@
 # LD_LIBRARY_PATH, CUVAE_DATA, CUVAE_PYDEPS point there).
 #
 # Usage: profiling/gpu_check.sh [--probe] [RESULT_DIR]   (default: $OUT if set, else build/gpu-check)
-#   writes RESULT_DIR/gpu_check.json, RESULT_DIR/{configure,build,ctest,bench_gemm,bench_train,kernel_times}.log,
+#   writes RESULT_DIR/gpu_check.json, RESULT_DIR/{configure,build,ctest,bench_gemm,bench_train,kernel_times,models}.log,
 #   bench_{gemm,train}.json and kernel_times.csv (per-kernel times of 5 batch-128 steps, from ncu
-#   when it is there): 11 files, what the device tool brings back from $OUT
+#   when it is there): 12 files, what the device tool brings back from $OUT
 #   --probe: only the dependencies, the GPU query and a configure (in build/gpu-check-probe); no build.
 # Through the device tool: run(command="profiling/gpu_check.sh", carry=[".gpu-carry"], timeout_s=540)
 # Env: CUVAE_GPU_CHECK_FORCE_CARRY=1 uses .gpu-carry even where the system has the packages;
@@ -221,6 +221,33 @@ else
   say "kernel times: no ncu, or no time left"
 fi
 
+# ---- 5b'. every model from the command line on the GPU: one short epoch each -------------------
+# (ctest already checks every op and each model's training steps against the CPU; this is the
+# programs themselves on the device, with their test figures and epoch times.)
+models_json='null'
+if [[ -x $build/cuvae ]] && (($(left) > 60)); then
+  rm -rf "$build/gpu-check-models"
+  set +e
+  for m in pca ae linear-ae dae vae; do
+    timeout 60 "$build/cuvae" train --model "$m" --device cuda --epochs 1 --train-limit 20000 --test-limit 2000 \
+      --no-progress "${data_args[@]}" --out "$build/gpu-check-models/$m" >> "$out_dir/models.log" 2>&1 ||
+      { echo "gpu_check: $m failed" >> "$out_dir/models.log"; status=1; }
+  done
+  set -e
+  models_json=$(python3 - "$build/gpu-check-models" <<'EOF'
+import json, os, sys
+rows = {}
+for m in ("pca", "ae", "linear-ae", "dae", "vae"):
+    try:
+        rows[m] = [json.loads(l) for l in open(os.path.join(sys.argv[1], m, "metrics.jsonl")) if l.strip()][-1]
+    except Exception as e:
+        rows[m] = {"error": str(e)}
+print(json.dumps(rows))
+EOF
+)
+  say "models: $(echo "$models_json" | head -c 300)"
+fi
+
 # ---- 5c. the training benchmark -----------------------------------------------------------------
 # A Python with torch on CUDA for the PyTorch baseline: the PATH one, then Debian's.
 torch_py=$("$repo/profiling/torch_cuda_python.sh" || true)
@@ -260,7 +287,7 @@ fi
 # ---- 6. one JSON, then the summary --------------------------------------------------------------
 GPU_NAME="$gpu_name" COMPUTE_CAP="$compute_cap" DRIVER="$(echo "$driver" | xargs)" MEMORY="$(echo "$memory" | xargs)" \
 CARRY_USED="$carry_used" CONFIGURE="$configure_status" BUILD="$build_status" BUILD_S="$build_s" \
-CTEST="$tests_json" GEMM="$gemm_json" TRAIN="$train_json" KERNELS="$kernels_json" SECONDS_ALL="$((SECONDS - t_start))" STATUS="$status" \
+CTEST="$tests_json" GEMM="$gemm_json" TRAIN="$train_json" KERNELS="$kernels_json" MODELS="$models_json" SECONDS_ALL="$((SECONDS - t_start))" STATUS="$status" \
 python3 - "$json" <<'EOF'
 import json, os, sys
 e = os.environ
@@ -269,10 +296,10 @@ result = {
   "carried_deps": e["CARRY_USED"] == "true",
   "configure": e["CONFIGURE"], "build": e["BUILD"], "build_seconds": int(e["BUILD_S"]),
   "ctest": json.loads(e["CTEST"]), "bench_gemm": json.loads(e["GEMM"]), "bench_train": json.loads(e["TRAIN"]),
-  "kernel_times": json.loads(e["KERNELS"]),
+  "kernel_times": json.loads(e["KERNELS"]), "models": json.loads(e["MODELS"]),
   "seconds": int(e["SECONDS_ALL"]), "ok": e["STATUS"] == "0",
   "logs": ["configure.log", "build.log", "ctest.log", "bench_gemm.log", "bench_gemm.json", "bench_train.log", "bench_train.json",
-           "kernel_times.csv", "kernel_times.log"],
+           "kernel_times.csv", "kernel_times.log", "models.log"],
 }
 json.dump(result, open(sys.argv[1], "w"), indent=1)
 EOF
@@ -288,6 +315,9 @@ if t:
           + (f": {', '.join(t['failed_tests'][:5])}" if t.get("failed_tests") else ""))
 g = r.get("bench_gemm")
 print(f"{'bench_gemm':<12} " + ("not built" if not g else f"exit {g['rc']} (bench_gemm.json)"))
+for m, rec in (r.get("models") or {}).items():
+    figs = ", ".join(f"{k[5:]} {v:.2f}" for k, v in rec.items() if k.startswith("test_"))
+    print(f"{'model ' + m:<12} " + (rec["error"] if "error" in rec else f"{figs}; {rec.get('seconds', 0):.2f} s"))
 b = r.get("bench_train") or {}
 for row in b.get("rows", []):
     if not row.get("cuvae_s"):
