@@ -164,6 +164,60 @@ TEST(CUVAE_DEVICE_SUITE(CudaTraining), SchedulesUnderGraphCaptureMatchEagerBitwi
   EXPECT_FALSE(test::bitwise_equal(a.params, flat.params));
 }
 
+// What the programs do with a model besides training (eval, encode, decode, reconstruct, sample,
+// and PCA's fit), on the device against the CPU backend: the same weights, the same numbers.
+struct ModelOutputs {
+  std::vector<float> terms, noisy_terms, codes, pixels, recon, samples;
+};
+
+ModelOutputs model_outputs(Backend& backend, const ModelConfig& config) {
+  std::unique_ptr<Model> model = make_model(config);
+  model->allocate(backend, kBatch);
+  const test::HostTensor data = synthetic_images();
+  Buffer images = test::upload(backend, data);
+  if (model->trained_by_gradient())
+    model->params().init_uniform(backend, kSeed);
+  else
+    model->fit(backend, images);
+  ModelOutputs o;
+  const Tensor x = images.tensor().rows_view(0, kBatch);
+  const RngKey key = rng_key(kSeed, RngPurpose::eval, 3);
+  model->eval_batch(backend, x, key, false);
+  o.terms = test::download(backend, model->terms());
+  if (model->has_noise()) {
+    model->eval_batch(backend, x, key, true);
+    o.noisy_terms = test::download(backend, model->terms());
+  }
+  Tensor z = model->encode(backend, x);
+  Buffer packed(backend, Shape{kBatch, config.latent});
+  backend.copy(z, packed);  // a VAE's mu is a column view
+  o.codes = test::download(backend, packed);
+  o.pixels = test::download(backend, model->decode(backend, packed));
+  o.recon = test::download(backend, model->reconstruct(backend, x));
+  Buffer prior(backend, Shape{kBatch, config.latent});
+  model->sample_prior(backend, rng_key(kSeed, RngPurpose::sample, 1), prior);
+  o.samples = test::download(backend, model->decode(backend, prior));
+  return o;
+}
+
+TEST(CUVAE_DEVICE_SUITE(CudaTraining), EveryModelEvaluatesEncodesDecodesAndSamplesLikeCpu) {
+  auto dev = CUVAE_DEVICE_OR_SKIP();
+  auto cpu = make_cpu_backend(1);
+  for (const char* m : {"pca", "ae", "linear-ae", "dae", "vae"}) {
+    SCOPED_TRACE(m);
+    ModelConfig c = small_config(m);
+    if (std::string(m) == "linear-ae") c.hidden = {};
+    const ModelOutputs got = model_outputs(*dev, c), ref = model_outputs(*cpu, c);
+    EXPECT_TRUE(test::all_close(got.terms, ref.terms, 1e-5, "eval terms"));
+    EXPECT_TRUE(test::all_close(got.noisy_terms, ref.noisy_terms, 1e-5, "eval terms, corrupted inputs"));
+    EXPECT_TRUE(test::all_close(got.codes, ref.codes, 1e-4, "encode"));
+    EXPECT_TRUE(test::all_close(got.pixels, ref.pixels, 1e-4, "decode"));
+    EXPECT_TRUE(test::all_close(got.recon, ref.recon, 1e-4, "reconstruct"));
+    EXPECT_TRUE(test::all_close(got.samples, ref.samples, 1e-4, "samples"));
+    EXPECT_EQ(got.codes.size(), static_cast<std::size_t>(kBatch * c.latent));
+  }
+}
+
 #if !defined(CUVAE_GEMM_SIMT)
 TEST(CudaTrainingGpu, CublasFp32MatchesCpu) {
   CudaOptions o;
