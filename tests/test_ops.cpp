@@ -7,10 +7,12 @@
 #include <gmock/gmock.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <numbers>
 
 #include "device_backend.hpp"
+#include "datasets/batches.hpp"
 #include "host/cpu/ops.hpp"
 
 // INSTANTIATE_TEST_SUITE_P pastes its prefix: expand the build's name first.
@@ -135,6 +137,41 @@ TEST(CUVAE_DEVICE_SUITE(Ops), LikelihoodGradientMatchesFiniteDifferences) {
       });
       EXPECT_NEAR(g[i], fd, 1e-3 * std::max(1.0, std::fabs(fd))) << i;
     }
+  }
+}
+
+TEST(CUVAE_DEVICE_SUITE(Ops), KlAndReparameterizeGradientsMatchFiniteDifferences) {
+  auto cpu = make_cpu_backend(1);
+  const std::int64_t B = 3, L = 4;
+  HostTensor mu = test::random_tensor({B, L}, 20, -1.f, 1.f), lv = test::random_tensor({B, L}, 21, -1.f, 1.f);
+  HostTensor dmu({B, L}), dlv({B, L}), term({1});
+  const Tensor dm = dmu.t(), dl = dlv.t();
+  cpu->kl_divergence(mu.t(), lv.t(), Scalar{1.f}, &dm, &dl, nullptr, term.t());
+  auto kl_sum = [&] {
+    double s = 0;
+    for (std::size_t k = 0; k < mu.v.size(); ++k) s += kl_elem(mu[k], lv[k]);
+    return s;
+  };
+  for (std::size_t i = 0; i < mu.v.size(); ++i) {
+    EXPECT_NEAR(dmu[i], test::central_difference(mu.v, i, 1e-3, kl_sum), 1e-3) << "dmu " << i;
+    EXPECT_NEAR(dlv[i], test::central_difference(lv.v, i, 1e-3, kl_sum), 1e-3) << "dlogvar " << i;
+  }
+  // f = sum(g * z(mu, logvar)) with eps fixed: reparameterize_backward gives df/dmu and df/dlogvar.
+  HostTensor g = test::random_tensor({B, L}, 22);
+  const RngKey key = rng_key(1, RngPurpose::reparam, 0);
+  HostTensor eps({B, L}), z({B, L}), gm({B, L}), gl({B, L});
+  auto f = [&] {
+    cpu->reparameterize(mu.t(), lv.t(), key, false, eps.t(), z.t());
+    double s = 0;
+    for (std::size_t k = 0; k < z.v.size(); ++k) s += double(g[k]) * z[k];
+    return s;
+  };
+  f();
+  HostTensor gg = g;
+  cpu->reparameterize_backward(lv.t(), eps.t(), gg.t(), gm.t(), gl.t());
+  for (std::size_t i = 0; i < mu.v.size(); ++i) {
+    EXPECT_NEAR(gm[i], test::central_difference(mu.v, i, 1e-3, f), 1e-3) << "dmu " << i;
+    EXPECT_NEAR(gl[i], test::central_difference(lv.v, i, 1e-3, f), 1e-3) << "dlogvar " << i;
   }
 }
 
@@ -306,6 +343,39 @@ TEST(CUVAE_DEVICE_SUITE(Ops), CopyAndRecordTermsWriteWhatTheySay) {
     }
     const std::vector<float> h = download(*be, hist);
     for (std::size_t i = 0; i < h.size(); ++i) EXPECT_EQ(h[i], terms[i % 3]) << i;
+  }
+}
+
+// Images into a column view of a wider batch buffer and int32 labels through the same order.
+TEST(CUVAE_DEVICE_SUITE(Ops), GatherImagesIntoColumnsAndLabelsThroughTheEpochOrder) {
+  auto dev = CUVAE_DEVICE_OR_SKIP();
+  auto cpu = make_cpu_backend(1);
+  const std::int64_t N = 37, D = 12, W = 15, batch = 8;
+  const HostTensor images = test::random_tensor({N, D}, 30);
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(N));
+  for (std::int64_t i = 0; i < N; ++i) labels[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(1000 + 7 * i);
+  const RngKey key = shuffle_key(3, 2);
+  const std::vector<std::int64_t> order = shuffled_indices(N, key);
+  for (Backend* be : {cpu.get(), dev.get()}) {
+    SCOPED_TRACE(be->describe());
+    Buffer img = test::upload(*be, images), lab(*be, Shape{N, 1}, DType::i32);
+    be->to_device(lab, reinterpret_cast<const float*>(labels.data()));
+    Strided x = strided(*be, test::poisoned({batch, W}), 2, D);
+    Buffer y = test::poisoned_on(*be, Shape{batch, 1});
+    y.tensor().dtype = DType::i32;
+    be->shuffle(N, key);
+    be->set_position(1, 3, 1);  // batch 3: rows 24..31 of the order
+    be->gather_batch(img, batch, x.view);
+    be->gather_batch(lab, batch, y);
+    const std::vector<float> got = download(*be, x.buf), ys = download(*be, y);
+    for (std::int64_t r = 0; r < batch; ++r) {
+      const std::int64_t row = order[static_cast<std::size_t>(24 + r)];
+      for (std::int64_t c = 0; c < D; ++c)
+        ASSERT_EQ(got[static_cast<std::size_t>(r * W + 2 + c)], images.v[static_cast<std::size_t>(row * D + c)]) << r;
+      std::int32_t label;
+      std::memcpy(&label, &ys[static_cast<std::size_t>(r)], sizeof label);
+      EXPECT_EQ(label, labels[static_cast<std::size_t>(row)]) << r;
+    }
   }
 }
 
