@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 1;
   int count = 64;
   cuvae::RunOptions run;
-  auto* eval = app.add_subcommand("eval", "Print a checkpoint's test -ELBO and its reconstruction and KL terms");
+  auto* eval = app.add_subcommand("eval", "Print a checkpoint's test figures (a VAE: -ELBO, reconstruction and KL terms)");
   eval->add_option("checkpoint", ckpt, "Checkpoint file")->required()->check(CLI::ExistingFile);
   eval->add_option("--data", data_dir, "Folder with the IDX files");
   eval->add_option("--test-limit", test_limit, "Use only the first N test images")->check(CLI::NonNegativeNumber);

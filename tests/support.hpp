@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -60,6 +61,17 @@ inline ::testing::AssertionResult all_close(const std::vector<float>& got, const
 inline ::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<float>& ref, double rtol,
                                             const std::string& what) {
   return all_close(got, std::vector<double>(ref.begin(), ref.end()), rtol, what);
+}
+
+// A fresh folder per test case (and `name`), under the build's test-output/: ctest runs the cases
+// as parallel processes. Every test target defines CUVAE_BINARY_DIR (cmake/CuvaeTest.cmake).
+inline std::filesystem::path fresh_dir(const std::string& name = "") {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::filesystem::path d = std::filesystem::path(CUVAE_BINARY_DIR) / "test-output" /
+                            (std::string(info->test_suite_name()) + "." + info->name()) / name;
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
 }
 
 // Runs f and returns the cuvae::Error message it threw, or a marker if it threw none.

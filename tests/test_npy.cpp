@@ -21,38 +21,15 @@
 #include "host/error.hpp"
 #include "support.hpp"
 
-// Largest single heap allocation, so a test can prove a lying header is refused before the
-// reader allocates what it claims (as in test_idx.cpp: replacing operator new is the only hook).
-// GCC cannot see that this operator new pairs with the free() below; tell it not to warn.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-std::atomic<std::size_t> g_largest_alloc{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-  std::size_t prev = g_largest_alloc.load(std::memory_order_relaxed);
-  while (n > prev && !g_largest_alloc.compare_exchange_weak(prev, n, std::memory_order_relaxed)) {
-  }
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "alloc_probe.hpp"
 
 namespace cuvae {
 namespace {
 
 namespace fs = std::filesystem;
+using test::fresh_dir;
 using test::error_of;
 
-// A fresh folder per test case: ctest runs the cases as parallel processes.
-fs::path fresh_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path d = fs::path(CUVAE_BINARY_DIR) / "test-output" / (std::string(info->test_suite_name()) + "." + info->name());
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 bool have_numpy() { return std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0; }
 

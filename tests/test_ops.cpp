@@ -66,6 +66,8 @@ struct LikelihoodCase {
   std::int64_t B, D, offset, width;  // pred and target are columns [offset, offset + D) of [B, width]
 };
 
+// Case names instead of the structs' bytes in the test names ctest lists.
+void PrintTo(const LikelihoodCase& c, std::ostream* os) { *os << c.name; }
 class OpsLikelihood : public ::testing::TestWithParam<LikelihoodCase> {};
 
 TEST_P(OpsLikelihood, LossRowsAndGradientMatchDoubleLoops) {
@@ -180,6 +182,7 @@ struct KlCase {
   std::int64_t B, L;
   bool at_step;  // the weight is the step's beta (warm-up) instead of a constant
 };
+void PrintTo(const KlCase& c, std::ostream* os) { *os << c.name; }
 class OpsKl : public ::testing::TestWithParam<KlCase> {};
 
 TEST_P(OpsKl, TermRowsAndWeightedGradientsMatchDoubleLoops) {
@@ -273,6 +276,7 @@ struct NoiseCase {
   NoiseKind kind;
   float level;
 };
+void PrintTo(const NoiseCase& c, std::ostream* os) { *os << c.name; }
 class OpsCorrupt : public ::testing::TestWithParam<NoiseCase> {};
 
 TEST_P(OpsCorrupt, SameNoiseOnEveryBackendAndTheStatedRate) {

@@ -13,15 +13,8 @@ namespace cuvae {
 namespace {
 
 namespace fs = std::filesystem;
+using test::fresh_dir;
 
-// A fresh folder per test case: ctest runs the cases as parallel processes.
-fs::path fresh_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path d = fs::path(CUVAE_BINARY_DIR) / "test-output" / (std::string(info->test_suite_name()) + "." + info->name());
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 std::vector<double> read_f64(const fs::path& file, std::size_t count) {
   std::vector<double> v(count);

@@ -24,16 +24,9 @@ namespace cuvae {
 namespace {
 
 namespace fs = std::filesystem;
+using test::fresh_dir;
 using ::testing::HasSubstr;
 
-// A fresh folder per test case and name: ctest runs the cases as parallel processes.
-fs::path fresh_dir(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  fs::path d = fs::path(CUVAE_BINARY_DIR) / "test-output" / (std::string(info->test_suite_name()) + "." + info->name()) / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 bool have_fashion_mnist() { return fs::exists(default_data_dir() / "train-images-idx3-ubyte.gz"); }
 
@@ -116,6 +109,7 @@ struct ParityCase {
   const char* noise;
   int batch;
 };
+void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.name; }  // ctest names: no bytes
 class Parity : public ::testing::TestWithParam<ParityCase> {};
 
 TEST_P(Parity, LossAndEveryGradientMatchPyTorch) {
