@@ -14,7 +14,7 @@
 
 
 namespace cuvae::kernels::adam {
-inline namespace CUVAE_KERNEL_BUILD {
+inline namespace CUVAE_BUILD {
 
 __device__ __forceinline__ void adam_update(float& p, float g, float& m, float& v, const StepScalars& s) {
   if (s.adam_l2 != 0.f) g = __fadd_rn(g, __fmul_rn(p, s.adam_l2));  // torch: grad.add(param, alpha=weight_decay)
@@ -55,5 +55,5 @@ __global__ void adam_step(float* __restrict__ p, const float* __restrict__ g, fl
   for (long long i = done + first; i < n; i += stride) adam_update(p[i], g[i], m[i], v[i], s);
 }
 
-}  // inline namespace CUVAE_KERNEL_BUILD
+}  // inline namespace CUVAE_BUILD
 }  // namespace cuvae::kernels::adam

@@ -11,7 +11,7 @@
 #include "kernels/sigmoid.cuh"
 
 namespace cuvae::kernels::data {
-inline namespace CUVAE_KERNEL_BUILD {
+inline namespace CUVAE_BUILD {
 
 // Where the training step is, in device memory, so that a captured step replays unchanged.
 struct StepPosition {
@@ -176,5 +176,5 @@ __global__ void normal(RngKey key, float* __restrict__ out, long long n) {
   }
 }
 
-}  // inline namespace CUVAE_KERNEL_BUILD
+}  // inline namespace CUVAE_BUILD
 }  // namespace cuvae::kernels::data

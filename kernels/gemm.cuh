@@ -30,7 +30,7 @@
 #include <type_traits>
 
 namespace cuvae::kernels::gemm {
-inline namespace CUVAE_KERNEL_BUILD {  // GPU and SIMT builds apart (kernels/portable.cuh)
+inline namespace CUVAE_BUILD {  // GPU and SIMT builds apart (kernels/portable.cuh)
 
 // Matches cuvae::Activation (host/backend.hpp), which device code does not include.
 enum ActKind : int { kActNone = 0, kActRelu = 1, kActSigmoid = 2 };
@@ -546,5 +546,5 @@ __global__ void column_sums(const float* x, int rows, int cols, float* out) {
   out[n] = s;
 }
 
-}  // inline namespace CUVAE_KERNEL_BUILD
+}  // inline namespace CUVAE_BUILD
 }  // namespace cuvae::kernels::gemm

@@ -13,7 +13,7 @@
 #include "kernels/philox.cuh"
 
 namespace cuvae::kernels::latent {
-inline namespace CUVAE_KERNEL_BUILD {
+inline namespace CUVAE_BUILD {
 
 // A [rows, cols] view of floats whose rows are ld apart.
 struct View {
@@ -57,5 +57,5 @@ __global__ void reparameterize_backward(View logvar, const float* __restrict__ e
   }
 }
 
-}  // inline namespace CUVAE_KERNEL_BUILD
+}  // inline namespace CUVAE_BUILD
 }  // namespace cuvae::kernels::latent

@@ -11,7 +11,7 @@
 #include "kernels/sigmoid.cuh"
 
 namespace cuvae::kernels::loss {
-inline namespace CUVAE_KERNEL_BUILD {
+inline namespace CUVAE_BUILD {
 
 using latent::View;
 
@@ -141,5 +141,5 @@ __global__ void __launch_bounds__(kThreads)
   finish_rows<kThreads>(part, t, row_sums, rows, arrived, term);
 }
 
-}  // inline namespace CUVAE_KERNEL_BUILD
+}  // inline namespace CUVAE_BUILD
 }  // namespace cuvae::kernels::loss

@@ -12,14 +12,12 @@
 
 #include "kernels/error.hpp"
 
-// The inline namespace that op kernels (and their launchers) sit in: the GPU and SIMT builds get
-// different symbol names, so one binary may hold both (a SIMT test linked against a CUDA-enabled
-// cuvae_lib) without the linker merging them.
-#if defined(__CUDACC__)
-#define CUVAE_KERNEL_BUILD gpu_build
-#else
-#define CUVAE_KERNEL_BUILD simt_build
+// Kernel code compiled by a host compiler is the SIMT build (kernels/build.hpp: CUVAE_SIMT, and
+// CUVAE_BUILD, the inline namespace op kernels and their launchers sit in).
+#if !defined(__CUDACC__) && !defined(CUVAE_SIMT)
+#define CUVAE_SIMT 1
 #endif
+#include "kernels/build.hpp"
 
 #if defined(__CUDACC__)
 #include <cuda_bf16.h>

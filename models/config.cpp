@@ -43,7 +43,10 @@ NoiseSpec parse_noise(std::string_view text) {
 std::string hidden_to_string(const std::vector<int>& hidden) {
   if (hidden.empty()) return "none";
   std::string s;
-  for (std::size_t i = 0; i < hidden.size(); ++i) s += (i ? "," : "") + std::to_string(hidden[i]);
+  for (std::size_t i = 0; i < hidden.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(hidden[i]);
+  }
   return s;
 }
 

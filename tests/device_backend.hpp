@@ -1,7 +1,7 @@
 // The device under test for the CUDA backend's tests (test_vae_kernels, test_adam_kernel,
 // test_data_kernels, test_cuda_training). One source, two executables (tests/cuda_backend.cmake):
 //   <name>       the SIMT device: host/cuda/cuda_backend.cu built by the host compiler
-//                (cuvae_simt_backend defines CUVAE_GEMM_SIMT), always; label `kernels`.
+//                (cuvae_simt_backend defines CUVAE_SIMT), always; label `kernels`.
 //   <name>_cuda  the GPU backend from cuvae_lib (CUVAE_CUDA=ON); each case skips without a GPU.
 // Helpers move tensors between the host and the device under test; the references are the CPU
 // ops of host/cpu/ (directly, or through the CPU backend for ops that work at the step position).
@@ -17,7 +17,7 @@
 #include "host/cuda/cuda_backend.hpp"
 #include "support.hpp"
 
-#if defined(CUVAE_GEMM_SIMT)
+#if defined(CUVAE_SIMT)
 #define CUVAE_DEVICE_SUITE(name) name##Simt
 #else
 #define CUVAE_DEVICE_SUITE(name) name##Gpu

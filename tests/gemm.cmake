@@ -1,6 +1,6 @@
 # GEMM tests (tests/test_gemm.cpp): kernels/gemm.cuh through host/cuda/gemm.cu vs the CPU reference.
 #   test_gemm       on the SIMT runtime, always: the SIMT build of gemm.cu from cuvae_simt_backend
-#                   (host/cuda/cuda_backend.cmake, which defines CUVAE_GEMM_SIMT for its users);
+#                   (host/cuda/cuda_backend.cmake, which defines CUVAE_SIMT for its users);
 #                   both thread orders, label `kernels`.
 #   test_gemm_cuda  the nvcc build inside cuvae_lib (CUVAE_CUDA=ON), plus cuBLAS(Lt) and `auto`;
 #                   every case skips ("no CUDA device") on a machine without a GPU. Label `gpu`.

@@ -214,7 +214,9 @@ TEST_F(Cli, ComparePcaAeWritesTheTable) {
   ASSERT_EQ(angles.size(), 4u);
   for (std::size_t i = 0; i < angles.size(); ++i) {
     EXPECT_TRUE(angles[i] >= 0 && angles[i] <= 90) << angles[i];
-    if (i) EXPECT_GE(angles[i], angles[i - 1]);
+    if (i) {
+      EXPECT_GE(angles[i], angles[i - 1]);
+    }
   }
   for (double c : j.at("singular_vector_abs_cos").get<std::vector<double>>()) EXPECT_TRUE(c >= 0 && c <= 1 + 1e-9) << c;
   // PCA reaches the Eckart-Young bound on the training split; on the test split it is close.

@@ -218,7 +218,7 @@ TEST(CUVAE_DEVICE_SUITE(CudaTraining), EveryModelEvaluatesEncodesDecodesAndSampl
   }
 }
 
-#if !defined(CUVAE_GEMM_SIMT)
+#if !defined(CUVAE_SIMT)
 TEST(CudaTrainingGpu, CublasFp32MatchesCpu) {
   CudaOptions o;
   o.gemm = cuda::GemmImpl::cublas;

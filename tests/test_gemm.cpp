@@ -1,7 +1,7 @@
 // GEMM tests: every kernel version, layout and epilogue of host/cuda/gemm.hpp vs the CPU reference
 // (host/cpu/linear.cpp, OpenBLAS), with outputs poisoned with NaN first.
 // One source, two executables (tests/gemm.cmake):
-//   test_gemm       the SIMT runtime (CUVAE_GEMM_SIMT): the launcher and kernels built by the host
+//   test_gemm       the SIMT runtime (CUVAE_SIMT): the launcher and kernels built by the host
 //                   compiler (host/cuda/gemm_simt.cpp, in cuvae_simt_backend); "device" memory is host memory.
 //   test_gemm_cuda  the GPU build from cuvae_lib (CUVAE_GEMM_TEST_GPU); each case skips without a device.
 // Run: ctest --test-dir build/<dir> -R gemm --output-on-failure
@@ -24,10 +24,10 @@
 #if defined(CUVAE_GEMM_TEST_GPU)
 #include <cuda_runtime.h>
 #define GEMM_SUITE GemmGpu
-#elif defined(CUVAE_GEMM_SIMT)
+#elif defined(CUVAE_SIMT)
 #define GEMM_SUITE GemmSimt
 #else
-#error "build test_gemm.cpp with CUVAE_GEMM_SIMT (SIMT runtime) or CUVAE_GEMM_TEST_GPU (tests/gemm.cmake)"
+#error "build test_gemm.cpp with CUVAE_SIMT (SIMT runtime) or CUVAE_GEMM_TEST_GPU (tests/gemm.cmake)"
 #endif
 
 namespace cuvae {

@@ -16,7 +16,7 @@
 #include "host/cpu/ops.hpp"
 
 // INSTANTIATE_TEST_SUITE_P pastes its prefix: expand the build's name first.
-#if defined(CUVAE_GEMM_SIMT)
+#if defined(CUVAE_SIMT)
 #define CUVAE_OPS_PREFIX OpsSimt
 #else
 #define CUVAE_OPS_PREFIX OpsGpu

@@ -15,7 +15,7 @@
 #include "host/cuda/device_api.hpp"
 
 namespace cuvae::cuda {
-inline namespace CUVAE_GEMM_BUILD {
+inline namespace CUVAE_BUILD {
 
 // Device memory in a few large chunks, handed out in 256-byte aligned blocks (best fit, with
 // neighbours merged on release). Chunks are kept until the backend goes. Every block gets a
@@ -130,5 +130,5 @@ class Arena {
   std::uint64_t serial_ = 0;
 };
 
-}  // inline namespace CUVAE_GEMM_BUILD
+}  // inline namespace CUVAE_BUILD
 }  // namespace cuvae::cuda

@@ -4,7 +4,7 @@
 // One source, two builds (every difference is in host/cuda/device_api.hpp):
 //   nvcc, into cuvae_lib when CUVAE_CUDA=ON: the GPU backend;
 //   the host compiler, into cuvae_simt_backend (host/cuda/cuda_backend_simt.cpp includes this
-//   file with CUVAE_GEMM_SIMT defined): the same backend on the SIMT runtime, for CI without a GPU.
+//   file with CUVAE_SIMT defined): the same backend on the SIMT runtime, for CI without a GPU.
 //
 // Memory: an arena over a few large device allocations (64 MiB or the request, whichever is
 // larger), reserved as needed up to a limit and reused through a free list; a training step that
@@ -34,7 +34,7 @@
 #include "kernels/data.cuh"
 #include "kernels/latent.cuh"
 #include "kernels/loss.cuh"
-#if !defined(CUVAE_GEMM_SIMT)
+#if !defined(CUVAE_SIMT)
 #include "host/cuda/pca.hpp"
 #endif
 
@@ -43,7 +43,7 @@
 #endif
 
 namespace cuvae::cuda {
-inline namespace CUVAE_GEMM_BUILD {
+inline namespace CUVAE_BUILD {
 namespace {
 
 namespace api = device_api;
@@ -383,7 +383,7 @@ class CudaBackend final : public Backend {
   void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components, const Tensor& variance) override {
     const OpScope op("pca_fit", shapes_text({{"x", &x}}));
     refuse_in_capture(op.name());
-#if defined(CUVAE_GEMM_SIMT)
+#if defined(CUVAE_SIMT)
     // The SIMT device's memory is host memory: the CPU solver (there is no cuSOLVER to simulate).
     auto host = [](Tensor t) { t.device = Device::cpu; return t; };
     cpu::pca_fit(host(x), K, host(mean), host(components), host(variance));
@@ -515,5 +515,5 @@ std::unique_ptr<Backend> make_cuda_backend(int device, const CudaOptions& option
   return std::make_unique<CudaBackend>(device, options);
 }
 
-}  // inline namespace CUVAE_GEMM_BUILD
+}  // inline namespace CUVAE_BUILD
 }  // namespace cuvae::cuda

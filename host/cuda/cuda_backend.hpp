@@ -1,7 +1,7 @@
 // The CUDA backend: the op interface (host/backend.hpp) on one GPU, with kernels from kernels/,
 // GEMMs from host/cuda/gemm.hpp, a device memory arena and the training step as a CUDA graph.
 // The same source (host/cuda/cuda_backend.cu) also builds against the SIMT runtime as a "SIMT
-// device" that runs the kernels on the CPU (target cuvae_simt_backend, CUVAE_GEMM_SIMT defined);
+// device" that runs the kernels on the CPU (target cuvae_simt_backend, CUVAE_SIMT defined);
 // each build's symbols live in their own inline namespace (see gemm.hpp), so both link together.
 #pragma once
 #include <cstddef>
@@ -13,7 +13,7 @@
 
 namespace cuvae {
 namespace cuda {
-inline namespace CUVAE_GEMM_BUILD {
+inline namespace CUVAE_BUILD {
 
 struct CudaOptions {
   Precision precision = Precision::fp32;  // of the GEMMs (bf16/tf32 inputs, fp32 accumulation)
@@ -32,7 +32,7 @@ std::unique_ptr<Backend> make_cuda_backend(int device, const CudaOptions& option
 // the SIMT build.
 std::string cuda_unavailable_reason(int device = 0);
 
-}  // inline namespace CUVAE_GEMM_BUILD
+}  // inline namespace CUVAE_BUILD
 }  // namespace cuda
 
 using cuda::CudaOptions;

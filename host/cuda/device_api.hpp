@@ -2,7 +2,7 @@
 // discovery, memory, copies, the stream and graph capture. host/cuda/cuda_backend.cu calls only
 // these (and cuvae::launch), so the same backend source runs
 //   - on the GPU: nvcc, CUDA runtime calls, every failure a cuvae::Error with file:line and the call;
-//   - on the CPU as a "SIMT device" (host compiler, CUVAE_GEMM_SIMT): the kernels run on the
+//   - on the CPU as a "SIMT device" (host compiler, CUVAE_SIMT): the kernels run on the
 //     SIMT runtime (kernels/simt/), device memory is host memory, launches are synchronous, the
 //     stream is a no-op and a "graph" replays by calling the step again (see Graph below).
 #pragma once
@@ -13,12 +13,12 @@
 #include <functional>
 #include <string>
 
-#include "host/cuda/gemm.hpp"  // CUVAE_GEMM_BUILD: the inline namespace of this build
+#include "host/cuda/gemm.hpp"  // CUVAE_BUILD: the inline namespace of this build
 #include "host/error.hpp"
 #include "kernels/portable.cuh"
 
-#if defined(__CUDACC__) == defined(CUVAE_GEMM_SIMT)
-#error "host/cuda/: nvcc builds the GPU backend; the host compiler builds the SIMT one and defines CUVAE_GEMM_SIMT"
+#if defined(__CUDACC__) == defined(CUVAE_SIMT)
+#error "host/cuda/: nvcc builds the GPU backend; the host compiler builds the SIMT one and defines CUVAE_SIMT"
 #endif
 
 #if !defined(__CUDACC__)
@@ -26,7 +26,7 @@
 #endif
 
 namespace cuvae::cuda {
-inline namespace CUVAE_GEMM_BUILD {
+inline namespace CUVAE_BUILD {
 namespace device_api {
 
 struct DeviceInfo {
@@ -248,5 +248,5 @@ class Graph {
 #endif
 
 }  // namespace device_api
-}  // inline namespace CUVAE_GEMM_BUILD
+}  // inline namespace CUVAE_BUILD
 }  // namespace cuvae::cuda

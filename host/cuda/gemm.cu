@@ -3,7 +3,7 @@
 // One file, two builds:
 //   nvcc, into cuvae_lib (CUVAE_CUDA=ON): the custom kernels of kernels/gemm.cuh and cuBLAS(Lt).
 //   the host compiler against the SIMT runtime: host/cuda/gemm_simt.cpp #includes this file with
-//     CUVAE_GEMM_SIMT defined. Custom kernels only, on host memory; GemmImpl::automatic means
+//     CUVAE_SIMT defined. Custom kernels only, on host memory; GemmImpl::automatic means
 //     custom there and GemmImpl::cublas throws.
 #include "host/cuda/gemm.hpp"
 
@@ -21,10 +21,10 @@
 #include "host/op_checks.hpp"
 #include "kernels/gemm.cuh"
 
-#if defined(__CUDACC__) && defined(CUVAE_GEMM_SIMT)
-#error "CUVAE_GEMM_SIMT marks the host-compiler (SIMT) build of host/cuda/gemm.cu; nvcc builds the GPU one"
-#elif !defined(__CUDACC__) && !defined(CUVAE_GEMM_SIMT)
-#error "host/cuda/gemm.cu built by the host compiler is the SIMT build: define CUVAE_GEMM_SIMT (see host/cuda/gemm_simt.cpp)"
+#if defined(__CUDACC__) && defined(CUVAE_SIMT)
+#error "CUVAE_SIMT marks the host-compiler (SIMT) build of host/cuda/gemm.cu; nvcc builds the GPU one"
+#elif !defined(__CUDACC__) && !defined(CUVAE_SIMT)
+#error "host/cuda/gemm.cu built by the host compiler is the SIMT build: define CUVAE_SIMT (see host/cuda/gemm_simt.cpp)"
 #endif
 
 #if defined(__CUDACC__)
@@ -37,7 +37,7 @@
 #endif
 
 namespace cuvae::cuda {
-inline namespace CUVAE_GEMM_BUILD {
+inline namespace CUVAE_BUILD {
 namespace {
 
 namespace kg = cuvae::kernels::gemm;
@@ -536,5 +536,5 @@ void Gemm::linear_backward(const Tensor& x, Activation x_act, const Tensor& w, c
   if (dx) backward_data(dy, w, x, x_act, *dx);
 }
 
-}  // inline namespace CUVAE_GEMM_BUILD
+}  // inline namespace CUVAE_BUILD
 }  // namespace cuvae::cuda

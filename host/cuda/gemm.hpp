@@ -16,16 +16,12 @@
 typedef struct CUstream_st* cudaStream_t;
 
 // The SIMT build of the launcher (host/cuda/gemm.cu compiled by the host compiler, see
-// host/cuda/gemm_simt.cpp; every TU that uses it defines CUVAE_GEMM_SIMT) lives in its own inline
-// namespace, so it links next to the nvcc build in cuvae_lib without clashing symbols.
-#if defined(CUVAE_GEMM_SIMT)
-#define CUVAE_GEMM_BUILD simt_build
-#else
-#define CUVAE_GEMM_BUILD gpu_build
-#endif
+// host/cuda/gemm_simt.cpp; every TU that uses it defines CUVAE_SIMT) lives in its own inline
+// namespace, CUVAE_BUILD (kernels/build.hpp), so it links next to the nvcc build.
+#include "kernels/build.hpp"
 
 namespace cuvae::cuda {
-inline namespace CUVAE_GEMM_BUILD {
+inline namespace CUVAE_BUILD {
 
 enum class Precision { fp32, tf32, bf16 };  // bf16/tf32: GEMM inputs rounded, FP32 accumulation
 // automatic: times custom and cuBLAS(Lt) once per shape at first use and keeps the faster (so,
@@ -79,5 +75,5 @@ class Gemm {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // inline namespace CUVAE_GEMM_BUILD
+}  // inline namespace CUVAE_BUILD
 }  // namespace cuvae::cuda

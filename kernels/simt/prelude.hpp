@@ -42,5 +42,8 @@ inline thread_local dim3 block_dim, grid_dim;
 #define gridDim (static_cast<const dim3&>(::cuvae::simt::grid_dim))
 inline constexpr int warpSize = 32;
 
-// Marks the SIMT build for code that must tell (tests, inline-PTX fallbacks use __CUDA_ARCH__).
+// Marks the SIMT build for code that must tell (kernels/build.hpp; inline-PTX fallbacks use
+// __CUDA_ARCH__).
+#ifndef CUVAE_SIMT
 #define CUVAE_SIMT 1
+#endif
