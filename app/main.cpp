@@ -12,8 +12,9 @@
 namespace {
 
 void add_run_flags(CLI::App& cmd, cuvae::RunOptions& run) {
-  cmd.add_option("--device", run.device, "auto (GPU if present, else CPU), cpu or cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd.add_option("--device", run.device,
+                 "auto (GPU if present, else CPU), cpu, cuda, or simt (the CUDA backend's kernels on the CPU: slow, for tests)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "simt"}));
   cmd.add_option("--threads", run.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   cmd.add_option("--precision", run.cuda.precision, "GPU GEMM inputs: fp32, tf32 or bf16 (fp32 accumulation and master weights)")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));

@@ -1,6 +1,8 @@
 // The training loop and the evaluation (see train.hpp). Model-agnostic.
 #include "app/train.hpp"
 
+#include "app/simt_device.hpp"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -107,6 +109,12 @@ void write_samples(Backend& backend, Model& model, const std::filesystem::path& 
   } else {
     write_png_grid(file, host.data(), count, rows, cols, kGrid);
   }
+}
+
+// --device auto|cpu|cuda (host/device.hpp), or simt: the CUDA backend on the SIMT runtime.
+std::unique_ptr<Backend> make_run_backend(const RunOptions& run, std::ostream& out) {
+  if (run.device == "simt") return make_simt_backend(run.cuda);
+  return make_backend(run.device, run.threads, out, run.cuda);
 }
 
 std::filesystem::path default_out_dir() {
@@ -235,7 +243,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     throw Error("--out " + out_dir.string() + ": already holds a checkpoint; pass --resume " + ckpt_path.string() +
                 " to continue it, or choose another --out");
 
-  auto backend = make_backend(opt.run.device, opt.run.threads, out, opt.run.cuda);
+  auto backend = make_run_backend(opt.run, out);
   const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
   DeviceSplit train_set = load_split(*backend, data, "train", opt.train_limit);
   DeviceSplit test_set = load_split(*backend, data, "t10k", opt.test_limit);
@@ -359,7 +367,7 @@ LoadedModel load_model(const std::filesystem::path& checkpoint, const RunOptions
                        std::ostream& out) {
   LoadedModel m;
   m.ck = read_checkpoint_header(checkpoint);
-  m.backend = make_backend(run.device, run.threads, out, run.cuda);
+  m.backend = make_run_backend(run, out);
   m.model = make_model(m.ck.config);
   m.model->allocate(*m.backend, batch);
   load_checkpoint(checkpoint, *m.backend, *m.model);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "datasets/idx.hpp"
@@ -14,6 +15,7 @@
 #include "host/fileio.hpp"
 #include "host/image.hpp"
 #include "host/metrics.hpp"
+#include "support.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -165,42 +167,52 @@ TEST_F(Cli, BadInputGetsOneLineNamingIt) {
 }
 
 // Every model trains from the command line and its checkpoint encodes, decodes, reconstructs and
-// samples; the outputs have the shapes they say.
-TEST_F(Cli, EveryModelTrainsEncodesDecodesAndSamples) {
+// samples, on the CPU and on the CUDA backend's kernels (--device simt, the SIMT runtime); the
+// outputs have the shapes they say and the two devices agree.
+TEST_F(Cli, EveryModelTrainsEncodesDecodesAndSamplesOnEveryDevice) {
   const fs::path x = work_dir() / "x.npy";
   std::vector<float> images(5 * 64);
   for (std::size_t i = 0; i < images.size(); ++i) images[i] = static_cast<float>((i * 37) % 101) / 100.f;
   const std::int64_t shape[2] = {5, 64};
   write_npy(x, images.data(), shape);
   for (const std::string model : {"pca", "ae", "linear-ae", "dae", "vae"}) {
+    std::map<std::string, std::vector<float>> codes, figures;
+    for (const std::string device : {"cpu", "simt"}) {
+      SCOPED_TRACE(model + " on " + device);
+      const std::string out = fresh_out("m-" + model + "-" + device), dev = " --device " + device;
+      Result r = run("train --model " + model + " " + data() + " --out " + out +
+                     " --epochs 1 --batch-size 64 --hidden 16 --latent 3 --threads 1" + dev);
+      ASSERT_EQ(r.code, 0) << r.out << r.err;
+      for (const auto& [k, v] : read_jsonl(fs::path(out) / "metrics.jsonl").back().items())
+        if (k.starts_with("test_")) figures[device].push_back(v.get<float>());
+      const std::string ckpt = out + "/checkpoint.safetensors";
+      r = run("eval " + ckpt + " " + data() + dev);
+      ASSERT_EQ(r.code, 0) << r.err;
+      EXPECT_THAT(r.out, HasSubstr(model == "vae" ? "test -ELBO" : model == "pca" ? "test sq_error" : "test recon"));
+      r = run("encode " + ckpt + " --input " + x.string() + " --out " + out + "/z.npy" + dev);
+      ASSERT_EQ(r.code, 0) << r.err;
+      NpyMatrix z = read_npy_matrix(out + "/z.npy");
+      EXPECT_EQ(z.rows, 5);
+      EXPECT_EQ(z.cols, 3);
+      codes[device] = z.data;
+      r = run("decode " + ckpt + " --input " + out + "/z.npy --out " + out + "/d.npy" + dev);
+      ASSERT_EQ(r.code, 0) << r.err;
+      r = run("reconstruct " + ckpt + " --input " + x.string() + " --out " + out + "/r.npy" + dev);
+      ASSERT_EQ(r.code, 0) << r.err;
+      // reconstruct is decode(encode(x)), the same numbers either way.
+      EXPECT_EQ(read_npy_matrix(out + "/d.npy").data, read_npy_matrix(out + "/r.npy").data);
+      r = run("sample " + ckpt + " --count 7 --out " + out + "/s.npy" + dev);
+      ASSERT_EQ(r.code, 0) << r.err;
+      NpyMatrix smp = read_npy_matrix(out + "/s.npy");
+      EXPECT_EQ(smp.rows, 7);
+      EXPECT_EQ(smp.cols, 64);
+      r = run("encode " + ckpt + " " + data() + " --split test --out " + out + "/zt.npy" + dev);
+      ASSERT_EQ(r.code, 0) << r.err;
+      EXPECT_EQ(read_npy_matrix(out + "/zt.npy").rows, 100);
+    }
     SCOPED_TRACE(model);
-    const std::string out = fresh_out("m-" + model);
-    Result r = run("train --model " + model + " " + data() + " --out " + out +
-                   " --epochs 1 --batch-size 64 --hidden 16 --latent 3 --device cpu --threads 1");
-    ASSERT_EQ(r.code, 0) << r.out << r.err;
-    const std::string ckpt = out + "/checkpoint.safetensors";
-    r = run("eval " + ckpt + " " + data() + " --device cpu");
-    ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_THAT(r.out, HasSubstr(model == "vae" ? "test -ELBO" : model == "pca" ? "test sq_error" : "test recon"));
-    r = run("encode " + ckpt + " --input " + x.string() + " --out " + out + "/z.npy --device cpu");
-    ASSERT_EQ(r.code, 0) << r.err;
-    NpyMatrix z = read_npy_matrix(out + "/z.npy");
-    EXPECT_EQ(z.rows, 5);
-    EXPECT_EQ(z.cols, 3);
-    r = run("decode " + ckpt + " --input " + out + "/z.npy --out " + out + "/d.npy --device cpu");
-    ASSERT_EQ(r.code, 0) << r.err;
-    r = run("reconstruct " + ckpt + " --input " + x.string() + " --out " + out + "/r.npy --device cpu");
-    ASSERT_EQ(r.code, 0) << r.err;
-    // reconstruct is decode(encode(x)), the same numbers either way.
-    EXPECT_EQ(read_npy_matrix(out + "/d.npy").data, read_npy_matrix(out + "/r.npy").data);
-    r = run("sample " + ckpt + " --count 7 --out " + out + "/s.npy --device cpu");
-    ASSERT_EQ(r.code, 0) << r.err;
-    NpyMatrix smp = read_npy_matrix(out + "/s.npy");
-    EXPECT_EQ(smp.rows, 7);
-    EXPECT_EQ(smp.cols, 64);
-    r = run("encode " + ckpt + " " + data() + " --split test --out " + out + "/zt.npy --device cpu");
-    ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_EQ(read_npy_matrix(out + "/zt.npy").rows, 100);
+    EXPECT_TRUE(test::all_close(figures["simt"], figures["cpu"], 1e-4, "test figures, simt vs cpu"));
+    EXPECT_TRUE(test::all_close(codes["simt"], codes["cpu"], 1e-3, "codes, simt vs cpu"));
   }
 }
 
