@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "host/fileio.hpp"
@@ -85,13 +84,6 @@ void append_columns(const std::vector<double>& m, int D, int K, std::vector<floa
   }
 }
 
-std::filesystem::path default_compare_dir() {
-  char stamp[40];
-  std::time_t t = std::time(nullptr);
-  std::strftime(stamp, sizeof stamp, "compare-%Y%m%d-%H%M%S", std::localtime(&t));
-  return std::filesystem::path("runs") / stamp;
-}
-
 }  // namespace
 
 std::vector<double> principal_angles(const std::vector<double>& a, const std::vector<double>& b, int D, int K) {
@@ -114,7 +106,7 @@ std::vector<double> principal_angles(const std::vector<double>& a, const std::ve
 CompareResult compare_pca_ae(const CompareOptions& opt, std::ostream& out) {
   if (opt.latent < 1) throw Error("--latent " + std::to_string(opt.latent) + ": must be at least 1");
   if (!(opt.l2 >= 0) || !std::isfinite(opt.l2)) throw Error("--weight-decay: must be a non-negative number");
-  const std::filesystem::path dir = opt.out_dir.empty() ? default_compare_dir() : opt.out_dir;
+  const std::filesystem::path dir = opt.out_dir.empty() ? default_out_dir("compare-") : opt.out_dir;
   TrainOptions base;
   base.run = opt.run, base.data_dir = opt.data_dir, base.seed = opt.seed, base.batch_size = opt.batch_size;
   base.train_limit = opt.train_limit, base.test_limit = opt.test_limit, base.progress = opt.progress;

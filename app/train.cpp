@@ -117,14 +117,14 @@ std::unique_ptr<Backend> make_run_backend(const RunOptions& run, std::ostream& o
   return make_backend(run.device, run.threads, out, run.cuda);
 }
 
-std::filesystem::path default_out_dir() {
+}  // namespace
+
+std::filesystem::path default_out_dir(const std::string& prefix) {
   char stamp[32];
   std::time_t t = std::time(nullptr);
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&t));
-  return std::filesystem::path("runs") / stamp;
+  return std::filesystem::path("runs") / (prefix + stamp);
 }
-
-}  // namespace
 
 double EvalResult::at(const std::string& name) const {
   for (const auto& [k, v] : metrics)

@@ -55,6 +55,9 @@ struct TrainSummary {
 
 TrainSummary train(const TrainOptions& opt, std::ostream& out);
 
+// runs/<prefix><date-time>: where a program writes when no --out is given.
+std::filesystem::path default_out_dir(const std::string& prefix = "");
+
 // One training step at the backend's device-side position, as train() runs it inside
 // Backend::run_step (the unit the CUDA backend captures once per batch size): the step's scalars,
 // the batch gathered through the epoch's order into xb, forward and backward, Adam, the loss
