@@ -434,16 +434,10 @@ std::int64_t transform_checkpoint(const TransformOptions& opt, std::ostream& out
     const std::int64_t b = std::min(batch, n - first);
     const Tensor x = in.tensor().rows_view(0, b);
     m.backend->to_device(x, rows.data() + first * in_cols);
-    Tensor y = opt.what == Transform::encode ? m.model->encode(*m.backend, x)
-               : opt.what == Transform::decode ? m.model->decode(*m.backend, x)
-                                               : m.model->reconstruct(*m.backend, x);
-    if (!y.dense()) {  // a VAE's mu is a column view: pack it
-      Buffer packed(*m.backend, Shape{b, out_cols});
-      m.backend->copy(y, packed);
-      m.backend->to_host(result.data() + first * out_cols, packed);
-    } else {
-      m.backend->to_host(result.data() + first * out_cols, y);
-    }
+    const Tensor y = opt.what == Transform::encode ? m.model->encode(*m.backend, x)
+                     : opt.what == Transform::decode ? m.model->decode(*m.backend, x)
+                                                     : m.model->reconstruct(*m.backend, x);
+    m.backend->to_host(result.data() + first * out_cols, y);
   }
   if (opt.out.extension() == ".png" && opt.what != Transform::encode) {
     const auto [r, c] = image_shape(out_cols);

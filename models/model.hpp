@@ -54,7 +54,7 @@ class Model {
   bool has_noise() const { return config_.noise.kind != NoiseKind::none; }
 
   // The codes [b, latent] of x (a VAE: the mean of q(z|x)) and the pixel means [b, input_dim]
-  // of z, as views of the model's workspace, valid until its next call; reconstruct is
+  // of z, as dense views of the model's workspace, valid until its next call; reconstruct is
   // decode(encode(x)); sample_prior fills z from the prior (N(0, I) unless the model says).
   virtual Tensor encode(Backend& backend, const Tensor& x) = 0;
   virtual Tensor decode(Backend& backend, const Tensor& z) = 0;

@@ -1,5 +1,5 @@
 // PCA in closed form: K = latent components of the training split, fitted by the backend's
-// pca_fit (CPU: a float64 covariance and LAPACK; GPU: cuBLAS and cuSOLVER), no training loop.
+// pca_fit (CPU: SSYRK chunks summed in float64 and LAPACK; GPU: cuBLAS and cuSOLVER), no training loop.
 // Checkpoint tensors: mean [D], components [K, D] (orthonormal rows by descending variance),
 // explained_variance [K] (divided by n - 1, as scikit-learn). Codes z = (x - mean) C^T, pixels
 // z C + mean; samples z ~ N(0, diag(explained_variance)).

@@ -78,17 +78,16 @@ Tensor Vae::encode(Backend& backend, const Tensor& x) {
   check_batch(x, config_.input_dim, "encode input");
   if (!encoder_.empty()) encoder_.forward(backend, params_, x);
   head_.forward(backend, params_, hidden_out(x));
-  return stats(x.rows()).cols_view(0, config_.latent);  // mu
+  // mu is a column view of the head's [mu | logvar]; the codes are packed dense (in z_, free
+  // outside a training step), so every caller (decode, downloads) gets a plain [b, latent].
+  const Tensor codes = z_.tensor().rows_view(0, x.rows());
+  backend.copy(stats(x.rows()).cols_view(0, config_.latent), codes);
+  return codes;
 }
 
 Tensor Vae::decode(Backend& backend, const Tensor& z) {
   check_batch(z, config_.latent, "decode input");
-  Tensor in = z;
-  if (!z.dense()) {  // the decoder's GEMM wants a dense input: mu from encode() is a column view
-    in = z_.tensor().rows_view(0, z.rows());
-    backend.copy(z, in);
-  }
-  decoder_.forward(backend, params_, in);
+  decoder_.forward(backend, params_, z);
   const Tensor out = decoder_.output(z.rows());
   if (config_.likelihood == Likelihood::gaussian) return out;
   const Tensor px = pixels_.tensor().rows_view(0, z.rows());
