@@ -244,17 +244,7 @@ class HeaderParser {
 class NpyFile {
  public:
   explicit NpyFile(const std::filesystem::path& file) : file_(file) {
-    std::error_code ec;
-    if (!std::filesystem::exists(file, ec)) throw Error(fail_prefix(file) + "no such file");
-    if (std::filesystem::is_directory(file, ec)) throw Error(fail_prefix(file) + "is a directory, expected a file");
-    f_ = std::fopen(file.c_str(), "rb");
-    if (!f_) throw Error(fail_prefix(file) + "cannot open: " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(::fileno(f_), &st) != 0 || !S_ISREG(st.st_mode)) {
-      std::fclose(f_);
-      throw Error(fail_prefix(file) + "is not a regular file");
-    }
-    size_ = std::uint64_t(st.st_size);
+    f_ = open_regular_file(file, size_);  // never blocks on a FIFO
     try {
       read_preamble();
     } catch (...) {

@@ -443,8 +443,8 @@ TEST_F(NpyBadInput, Preamble) {
   EXPECT_EQ(matrix_error("long.npy", long_header),
             in("long.npy") + "header length 1048692 is over the 1048576-byte limit");
   EXPECT_EQ(error_of([&] { read_npy_matrix(path("missing.npy")); }), in("missing.npy") + "no such file");
-  EXPECT_EQ(error_of([&] { read_npy_matrix("/dev/null"); }), "/dev/null: is not a regular file");
-  EXPECT_EQ(error_of([&] { read_npy_labels(dir_); }), dir_.string() + ": is a directory, expected a file");
+  EXPECT_EQ(error_of([&] { read_npy_matrix("/dev/null"); }), "/dev/null: is a character device, expected a regular file");
+  EXPECT_EQ(error_of([&] { read_npy_labels(dir_); }), dir_.string() + ": is a directory, expected a regular file");
 }
 
 TEST_F(NpyBadInput, MalformedHeaderDict) {
