@@ -3,10 +3,14 @@
 #include "models/checkpoint.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <limits>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "host/safetensors.hpp"
+#include "models/json_fields.hpp"
 
 namespace cuvae {
 namespace {
@@ -46,52 +50,119 @@ std::string legacy_name(const std::string& name, std::size_t hidden_layers) {
   return old + field;
 }
 
+// JSON text of a metadata entry; a parse error names the file and the entry.
+nlohmann::json parse_json(const std::filesystem::path& file, const std::string& key, const std::string& text) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    std::string why = e.what();
+    if (auto p = why.find("] "); p != std::string::npos) why.erase(0, p + 2);  // drop "[json.exception...]"
+    throw Error(file.string() + ": metadata '" + key + "' is not valid JSON: " + why.substr(0, 160));
+  }
+}
+
+TrainState parse_train_state(const std::filesystem::path& file, const nlohmann::json& j) {
+  const JsonFields f(j, file.string() + ": train");
+  f.only({"seed", "step", "epoch", "batch_in_epoch", "batch_size", "epoch_loss_sum", "shuffle", "lr_decay",
+          "kl_warmup", "adam"});
+  constexpr double kMax = std::numeric_limits<double>::max();
+  TrainState s;
+  s.seed = f.u64_string("seed");
+  s.step = f.integer("step", 0, kMaxSteps);
+  s.epoch = f.integer("epoch", 1, kMaxEpochs + 1);
+  s.batch_size = f.integer("batch_size", 1, kMaxBatch);
+  s.batch_in_epoch = f.integer("batch_in_epoch", 0, kMaxSteps);
+  s.epoch_loss_sum = f.number_string("epoch_loss_sum");
+  s.shuffle = f.has("shuffle") ? f.string("shuffle") : std::string("host-fisher-yates");  // files from before the field
+  s.lr_decay = f.has("lr_decay") ? f.number("lr_decay", 0, 1, true) : 1.0;
+  s.kl_warmup = f.has("kl_warmup") ? f.integer("kl_warmup", 0, kMaxSteps) : 0;
+  const JsonFields a = f.object("adam");
+  a.only({"lr", "beta1", "beta2", "eps", "weight_decay", "l2"});
+  s.adam.lr = a.number("lr", 0, kMax, true);
+  s.adam.beta1 = a.number("beta1", 0, 1, false, true);
+  s.adam.beta2 = a.number("beta2", 0, 1, false, true);
+  s.adam.eps = a.number("eps", 0, kMax, true);
+  s.adam.weight_decay = a.number("weight_decay", 0, 1);
+  s.adam.l2 = a.has("l2") ? a.number("l2", 0, kMax) : 0.0;
+  return s;
+}
+
 Checkpoint parse_header(const std::filesystem::path& file, const std::map<std::string, std::string>& meta) {
   auto bad = [&](const std::string& what) { return Error(file.string() + ": " + what); };
   auto it = meta.find("format");
   if (it == meta.end() || (it->second != kFormat && it->second != kLegacyFormat))
     throw bad("not a cuvae checkpoint (metadata 'format' is " +
-              (it == meta.end() ? std::string("missing") : "'" + it->second + "'") + ", expected '" + kFormat + "')");
+              (it == meta.end() ? std::string("missing") : "'" + it->second.substr(0, 40) + "'") + ", expected '" +
+              kFormat + "')");
   if (meta.find("config") == meta.end()) throw bad("no model config in the metadata");
+  for (const auto& [key, value] : meta)
+    if (key != "format" && key != "config" && key != "train") throw bad("unknown metadata key '" + key.substr(0, 60) + "'");
   Checkpoint ck;
   ck.legacy = it->second == kLegacyFormat;
-  try {
-    auto c = nlohmann::json::parse(meta.at("config"));
-    if (ck.legacy) {  // {input_dim, hidden, latent, beta}: the MLP VAE of pytorch/examples' shape
-      ck.config.input_dim = c.at("input_dim").get<int>();
-      ck.config.hidden = c.at("hidden").get<std::vector<int>>();
-      ck.config.latent = c.at("latent").get<int>();
-      ck.config.beta = c.at("beta").get<double>();
-      if (ck.config.hidden.empty()) throw bad("bad model config in metadata: " + meta.at("config"));
-    } else {
-      ck.config = config_from_json(c, file.string());
-    }
-    if (auto t = meta.find("train"); t != meta.end()) {
-      auto j = nlohmann::json::parse(t->second);
-      TrainState s;
-      s.seed = std::stoull(j.at("seed").get<std::string>());
-      s.step = j.at("step").get<std::int64_t>();
-      s.epoch = j.at("epoch").get<std::int64_t>();
-      s.batch_in_epoch = j.at("batch_in_epoch").get<std::int64_t>();
-      s.batch_size = j.at("batch_size").get<std::int64_t>();
-      s.epoch_loss_sum = std::stod(j.at("epoch_loss_sum").get<std::string>());
-      s.shuffle = j.value("shuffle", std::string("host-fisher-yates"));  // files from before the field
-      s.lr_decay = j.value("lr_decay", 1.0);
-      s.kl_warmup = j.value("kl_warmup", std::int64_t{0});
-      const auto& a = j.at("adam");
-      s.adam = AdamConfig{a.at("lr").get<double>(), a.at("beta1").get<double>(), a.at("beta2").get<double>(),
-                          a.at("eps").get<double>(), a.at("weight_decay").get<double>(), a.value("l2", 0.0)};
-      if (s.step < 0 || s.epoch < 1 || s.batch_in_epoch < 0 || s.batch_size < 1 || !(s.lr_decay > 0) || s.kl_warmup < 0)
-        throw bad("training state out of range: " + t->second);
-      ck.train = s;
-    }
-  } catch (const Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw bad(std::string("bad model or training metadata: ") + e.what());
+  const nlohmann::json c = parse_json(file, "config", meta.at("config"));
+  if (ck.legacy) {  // {input_dim, hidden, latent, beta}: the MLP VAE of pytorch/examples' shape
+    const JsonFields f(c, file.string() + ": config");
+    f.only({"input_dim", "hidden", "latent", "beta"});
+    ck.config.input_dim = static_cast<int>(f.integer("input_dim", 1, kMaxInputDim));
+    ck.config.hidden = f.int_list("hidden", 1, kMaxHidden, kMaxHiddenLayers);
+    ck.config.latent = static_cast<int>(f.integer("latent", 1, std::min(kMaxLatent, ck.config.input_dim)));
+    ck.config.beta = f.number("beta", 0, std::numeric_limits<double>::max());
+    if (ck.config.hidden.empty()) f.fail("hidden", "is empty, want at least one hidden size");
+    validate(ck.config, file.string());
+  } else {
+    ck.config = config_from_json(c, file.string());
   }
-  validate(ck.config, file.string());
+  if (auto t = meta.find("train"); t != meta.end()) ck.train = parse_train_state(file, parse_json(file, "train", t->second));
   return ck;
+}
+
+std::string index_text(const std::vector<std::int64_t>& shape, std::size_t flat) {
+  std::string s;
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    const auto n = static_cast<std::size_t>(shape[d]);
+    s = (d ? ", " : "") + std::to_string(flat % n) + s;
+    flat /= n;
+  }
+  return "[" + s + "]";
+}
+
+// The file's tensors against the model the config describes (whose parameters are registered,
+// not allocated): each present with its shape, none extra (as PyTorch's strict loading), and
+// every value finite. Nothing is allocated for the model before this passes.
+void check_tensors(const std::filesystem::path& file, const SafetensorsFile& f, const Checkpoint& ck) {
+  const std::unique_ptr<Model> model = make_model(ck.config);
+  std::vector<std::string> prefixes = {""};
+  if (ck.train && model->trained_by_gradient()) prefixes.insert(prefixes.end(), kMomentPrefix, kMomentPrefix + 2);
+  std::set<std::string> expected;
+  for (const std::string& prefix : prefixes)
+    for (const ParamInfo& p : model->params().infos()) {
+      const std::string name = prefix + (ck.legacy ? legacy_name(p.name, ck.config.hidden.size()) : p.name);
+      expected.insert(name);
+      const TensorRecord* t = f.find(name);
+      if (!t) throw Error(file.string() + ": tensor '" + name + "' is missing");
+      if (t->shape != dims(p.shape)) {
+        std::string got = "[";
+        for (std::size_t i = 0; i < t->shape.size(); ++i) got += (i ? ", " : "") + std::to_string(t->shape[i]);
+        throw Error(file.string() + ": tensor '" + name + "' has shape " + got + "], expected " + p.shape.str());
+      }
+    }
+  for (const TensorRecord& t : f.tensors) {
+    if (!expected.count(t.name))
+      throw Error(file.string() + ": unexpected tensor '" + t.name.substr(0, 80) + "' (not a parameter of the " +
+                  ck.config.model + " model " + to_json(ck.config).dump() + ")");
+    for (std::size_t i = 0; i < t.data.size(); ++i)
+      if (!std::isfinite(t.data[i]))
+        throw Error(file.string() + ": tensor '" + t.name + "' holds " + (std::isnan(t.data[i]) ? "NaN" : "Inf") +
+                    " at " + index_text(t.shape, i) + "; a checkpoint with non-finite values is refused");
+  }
+}
+
+// The file read and every check passed: config, training state, tensors.
+std::pair<SafetensorsFile, Checkpoint> read_checked(const std::filesystem::path& file) {
+  SafetensorsFile f = read_safetensors(file);
+  Checkpoint ck = parse_header(file, f.metadata);
+  check_tensors(file, f, ck);
+  return {std::move(f), std::move(ck)};
 }
 
 }  // namespace
@@ -140,16 +211,23 @@ void save_checkpoint(const std::filesystem::path& file, Backend& backend, const 
                                              {"eps", a.eps}, {"weight_decay", a.weight_decay}, {"l2", a.l2}}}}
                         .dump();
   }
+  for (const TensorView& t : views) {
+    std::int64_t count = 1;
+    for (std::int64_t d : t.shape) count *= d;
+    for (std::int64_t i = 0; i < count; ++i)
+      if (!std::isfinite(t.data[i]))
+        throw Error(file.string() + ": not written: tensor '" + t.name + "' holds " +
+                    (std::isnan(t.data[i]) ? "NaN" : "Inf") + " at " + index_text(t.shape, static_cast<std::size_t>(i)) +
+                    (train ? " after step " + std::to_string(train->step) : std::string()) +
+                    "; the file keeps its last good contents");
+  }
   write_safetensors(file, views, meta);
 }
 
-Checkpoint read_checkpoint_header(const std::filesystem::path& file) {
-  return parse_header(file, read_safetensors(file).metadata);
-}
+Checkpoint read_checkpoint_header(const std::filesystem::path& file) { return read_checked(file).second; }
 
 Checkpoint load_checkpoint(const std::filesystem::path& file, Backend& backend, Model& model) {
-  SafetensorsFile f = read_safetensors(file);
-  Checkpoint ck = parse_header(file, f.metadata);
+  auto [f, ck] = read_checked(file);
   const ParamStore& params = model.params();
   if (to_json(ck.config) != to_json(model.config()))
     throw Error(file.string() + ": holds a " + ck.config.model + " model (" + to_json(ck.config).dump() +
@@ -159,15 +237,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& file, Backend& backend, 
   auto gather = [&](const std::string& prefix, const Tensor& dst) {
     for (const ParamInfo& p : params.infos()) {
       const std::string name = prefix + (ck.legacy ? legacy_name(p.name, ck.config.hidden.size()) : p.name);
-      const TensorRecord* t = f.find(name);
-      if (!t) throw Error(file.string() + ": tensor '" + name + "' is missing");
-      if (t->shape != dims(p.shape)) {
-        Shape got;
-        got.rank = static_cast<int>(t->shape.size());
-        for (int i = 0; i < got.rank && i < Shape::kMaxRank; ++i) got.dims[static_cast<std::size_t>(i)] = t->shape[static_cast<std::size_t>(i)];
-        throw Error(file.string() + ": tensor '" + name + "' has shape " + got.str() + ", expected " +
-                    p.shape.str());
-      }
+      const TensorRecord* t = f.find(name);  // present, with its shape: read_checked saw to it
       std::copy(t->data.begin(), t->data.end(), host.begin() + p.offset);
     }
     backend.to_device(dst, host.data());

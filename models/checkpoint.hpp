@@ -11,6 +11,11 @@
 
 namespace cuvae {
 
+// Limits of a training run (the command line's and a checkpoint's): steps stay exact in a double.
+inline constexpr std::int64_t kMaxSteps = std::int64_t(1) << 53;
+inline constexpr std::int64_t kMaxEpochs = 100000;
+inline constexpr std::int64_t kMaxBatch = std::int64_t(1) << 20;
+
 // Where training stands; with the seed this fixes every random number still to come.
 struct TrainState {
   std::uint64_t seed = 0;
@@ -35,9 +40,13 @@ struct Checkpoint {
 };
 
 // Writes the model's parameters (and, with `train`, the Adam moments and state) atomically.
+// Refuses (an Error naming the tensor, nothing written) when any value is NaN or Inf, so the
+// last good checkpoint is never replaced by a diverged one.
 void save_checkpoint(const std::filesystem::path& file, Backend& backend, const Model& model, const TrainState* train);
 
-// Reads the config and state only (to build the model before loading weights).
+// Reads the config and state (to build the model before loading weights), after checking the
+// whole file strictly: every metadata field typed and in range, every tensor of the model present
+// with its shape, no other tensor, every value finite. One-line errors name the file and field.
 Checkpoint read_checkpoint_header(const std::filesystem::path& file);
 
 // Loads values (and moments if present) into the model, which must have the file's config, and

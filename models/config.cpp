@@ -3,7 +3,11 @@
 
 #include <charconv>
 #include <cmath>
+#include <algorithm>
+#include <limits>
 #include <nlohmann/json.hpp>
+
+#include "models/json_fields.hpp"
 
 namespace cuvae {
 
@@ -59,9 +63,10 @@ std::vector<int> parse_hidden(std::string_view text) {
     std::string_view part = text.substr(pos, comma == std::string_view::npos ? text.size() - pos : comma - pos);
     int v = 0;
     auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-    if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v <= 0 || v > 65536)
-      throw Error("--hidden '" + std::string(text) +
-                  "': expected a comma-separated list of sizes in 1..65536, or none");
+    if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v <= 0 || v > kMaxHidden ||
+        out.size() == kMaxHiddenLayers)
+      throw Error("--hidden '" + std::string(text) + "': expected a comma-separated list of at most " +
+                  std::to_string(kMaxHiddenLayers) + " sizes in 1.." + std::to_string(kMaxHidden) + ", or none");
     out.push_back(v);
     if (comma == std::string_view::npos) break;
     pos = comma + 1;
@@ -101,12 +106,15 @@ ModelConfig default_config(std::string_view model) {
 void validate(const ModelConfig& c, const std::string& what) {
   auto bad = [&](const std::string& why) { return Error(what + ": " + why); };
   default_config(c.model);  // the name
-  if (c.input_dim <= 0) throw bad("input size " + std::to_string(c.input_dim) + " must be positive");
+  if (c.input_dim <= 0 || c.input_dim > kMaxInputDim)
+    throw bad("input size " + std::to_string(c.input_dim) + " must lie in 1.." + std::to_string(kMaxInputDim));
+  if (c.hidden.size() > kMaxHiddenLayers) throw bad("more than " + std::to_string(kMaxHiddenLayers) + " hidden layers");
   if (c.latent < 1 || c.latent > c.input_dim)
     throw bad("--latent " + std::to_string(c.latent) + " must lie in 1.." + std::to_string(c.input_dim) +
               " (the input size)");
   for (int h : c.hidden)
-    if (h <= 0 || h > 65536) throw bad("hidden size " + std::to_string(h) + " must lie in 1..65536");
+    if (h <= 0 || h > kMaxHidden)
+      throw bad("hidden size " + std::to_string(h) + " must lie in 1.." + std::to_string(kMaxHidden));
   if (!(c.sigma > 0) || !std::isfinite(c.sigma)) throw bad("--sigma " + std::to_string(c.sigma) + " must be positive");
   if (!(c.beta >= 0) || !std::isfinite(c.beta)) throw bad("--beta must be a non-negative number");
   if (c.model == "dae" && c.noise.kind == NoiseKind::none) throw bad("a dae needs --noise (e.g. mask:0.25)");
@@ -128,23 +136,29 @@ nlohmann::json to_json(const ModelConfig& c) {
 }
 
 ModelConfig config_from_json(const nlohmann::json& j, const std::string& what) {
+  const JsonFields f(j, what + ": config");
+  f.only({"model", "input_dim", "hidden", "activation", "latent", "likelihood", "sigma", "beta", "noise",
+          "total_variance"});
   ModelConfig c;
-  try {
-    c.model = j.at("model").get<std::string>();
-    c.input_dim = j.at("input_dim").get<int>();
-    c.hidden = j.at("hidden").get<std::vector<int>>();
-    c.activation = parse_activation(j.at("activation").get<std::string>());
-    c.latent = j.at("latent").get<int>();
-    c.likelihood = parse_likelihood(j.at("likelihood").get<std::string>());
-    c.sigma = j.at("sigma").get<double>();
-    c.beta = j.at("beta").get<double>();
-    c.noise = parse_noise(j.at("noise").get<std::string>());
-    c.total_variance = j.value("total_variance", 0.0);
-  } catch (const Error& e) {
-    throw Error(what + ": bad model config in metadata: " + e.what());
-  } catch (const std::exception& e) {
-    throw Error(what + ": bad model config in metadata: " + e.what());
-  }
+  constexpr double kMax = std::numeric_limits<double>::max();
+  auto parsed = [&](const char* key, auto parse) {
+    try {
+      return parse(f.string(key));
+    } catch (const Error& e) {
+      f.fail(key, std::string("is invalid: ") + e.what());
+    }
+  };
+  c.model = f.string("model");
+  default_config(c.model);  // the name
+  c.input_dim = static_cast<int>(f.integer("input_dim", 1, kMaxInputDim));
+  c.hidden = f.int_list("hidden", 1, kMaxHidden, kMaxHiddenLayers);
+  c.activation = parsed("activation", [](const std::string& s) { return parse_activation(s); });
+  c.latent = static_cast<int>(f.integer("latent", 1, std::min(kMaxLatent, c.input_dim)));
+  c.likelihood = parsed("likelihood", [](const std::string& s) { return parse_likelihood(s); });
+  c.sigma = f.number("sigma", 0, kMax, true);
+  c.beta = f.number("beta", 0, kMax);
+  c.noise = parsed("noise", [](const std::string& s) { return parse_noise(s); });
+  if (f.has("total_variance")) c.total_variance = f.number("total_variance", 0, kMax);
   validate(c, what);
   return c;
 }

@@ -32,6 +32,12 @@ struct ModelConfig {
   double total_variance = 0.0;        // pca: the training split's total variance (for the explained ratio)
 };
 
+// Size limits of every config, from the command line or a checkpoint.
+inline constexpr int kMaxInputDim = 1 << 24;
+inline constexpr int kMaxHidden = 65536;
+inline constexpr std::size_t kMaxHiddenLayers = 64;
+inline constexpr int kMaxLatent = 65536;
+
 // Known model names, for --model's help and errors.
 inline constexpr const char* kModelNames = "pca, ae, linear-ae, dae, vae";
 
