@@ -104,8 +104,8 @@ std::vector<double> principal_angles(const std::vector<double>& a, const std::ve
 }
 
 CompareResult compare_pca_ae(const CompareOptions& opt, std::ostream& out) {
-  if (opt.latent < 1) throw Error("--latent " + std::to_string(opt.latent) + ": must be at least 1");
-  if (!(opt.l2 >= 0) || !std::isfinite(opt.l2)) throw Error("--weight-decay: must be a non-negative number");
+  if (opt.latent < 1) throw UsageError("--latent " + std::to_string(opt.latent) + ": must be at least 1");
+  if (!(opt.l2 >= 0) || !std::isfinite(opt.l2)) throw UsageError("--weight-decay: must be a non-negative number");
   const std::filesystem::path dir = opt.out_dir.empty() ? default_out_dir("compare-") : opt.out_dir;
   TrainOptions base;
   base.run = opt.run, base.data_dir = opt.data_dir, base.seed = opt.seed, base.batch_size = opt.batch_size;

@@ -3,19 +3,38 @@
 // Exit codes: 0 success, 1 runtime error (one line on stderr), 2 bad command line.
 #include <CLI/CLI.hpp>
 
+#include <atomic>
+#include <csignal>
 #include <iostream>
 
-#include "host/error.hpp"
+#include "app/cli_checks.hpp"
 #include "app/compare.hpp"
 #include "app/train.hpp"
+#include "host/error.hpp"
 
 namespace {
+
+namespace cli = cuvae::cli;
+constexpr const char* kCommands = "train, eval, sample, encode, decode, reconstruct, compare";
+
+// The signal that asked training to stop. A handler can only reach a global; this is the
+// program's, not the library's (train() takes a pointer to it).
+std::atomic<int> g_stop{0};
+static_assert(std::atomic<int>::is_always_lock_free);
+
+// The first SIGINT/SIGTERM asks the loop to stop after its step (with a checkpoint); the handler
+// then restores the default action, so a second one stops the program at once.
+extern "C" void on_stop_signal(int sig) {
+  g_stop.store(sig);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+}
 
 void add_run_flags(CLI::App& cmd, cuvae::RunOptions& run) {
   cmd.add_option("--device", run.device,
                  "auto (GPU if present, else CPU), cpu, cuda, or simt (the CUDA backend's kernels on the CPU: slow, for tests)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda", "simt"}));
-  cmd.add_option("--threads", run.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
+  cmd.add_option("--threads", run.threads, "CPU threads (0: all cores)")->check(cli::integer(0, 1024));
   cmd.add_option("--precision", run.cuda.precision, "GPU GEMM inputs: fp32, tf32 or bf16 (fp32 accumulation and master weights)")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   cmd.add_option("--gemm", run.cuda.gemm, "GPU GEMMs: custom (our kernels), cublas (cuBLASLt) or auto (the faster per shape)")
@@ -23,45 +42,69 @@ void add_run_flags(CLI::App& cmd, cuvae::RunOptions& run) {
   cmd.add_flag("!--no-graph", run.cuda.graphs, "GPU: launch every op instead of replaying each step as a CUDA graph");
 }
 
+constexpr std::int64_t kMaxCount = std::int64_t(1) << 40;  // image limits
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"cuvae: train, evaluate and sample PCA, autoencoders and variational autoencoders on the GPU or the CPU"};
   app.require_subcommand(1);
-  app.failure_message(CLI::FailureMessage::help);  // a wrong flag prints the message and the usage
+  // One line for a bad command line (the usage is --help's).
+  // A bad value: "--flag: why" ("--hidden '4,,5': why" when the parser names the flag itself);
+  // an unknown or missing flag also points to the command's --help.
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    std::string what = e.what();
+    const std::size_t colon = what.find(": ");
+    if (colon != std::string::npos && what.compare(colon + 2, colon, what, 0, colon) == 0) what.erase(0, colon + 2);
+    if (dynamic_cast<const CLI::ValidationError*>(&e)) return "cuvae: error: " + what + "\n";
+    const auto parsed = a->get_subcommands();
+    const std::string help = parsed.empty() ? "cuvae --help" : "cuvae " + parsed.front()->get_name() + " --help";
+    return "cuvae: error: " + what + " (" + help + " lists the flags)\n";
+  });
   app.set_version_flag("--version", "cuvae 0.1.0");
 
   cuvae::TrainOptions t;
   std::string model = "vae", hidden = "400", activation = "relu", likelihood = "bernoulli", noise;
   auto* train = app.add_subcommand("train", "Train a model (default: the MLP VAE of pytorch/examples)");
-  auto* o_model = train->add_option("--model", model, std::string("Model: ") + cuvae::kModelNames);
+  auto* o_model = train->add_option("--model", model, std::string("Model: ") + cuvae::kModelNames)
+                      ->check(cli::parsed(cuvae::default_config, "MODEL"));
   train->add_option("--data", t.data_dir, "Folder with the IDX files (default: Fashion-MNIST from dataset-fashion-mnist)");
-  train->add_option("--out", t.out_dir, "Output folder (default: runs/<date-time>, or the resumed checkpoint's folder)");
+  train->add_option("--out", t.out_dir, "Output folder (default: runs/<date-time>, or the resumed checkpoint's folder)")
+      ->check(cli::output_dir());
   train->add_option("--resume", t.resume, "Continue from this checkpoint (parameters, Adam moments, step, RNG position)")
       ->check(CLI::ExistingFile);
-  train->add_option("--epochs", t.epochs, "Total epochs (a resumed run continues up to this)")->check(CLI::Range(1, 100000));
-  train->add_option("--batch-size", t.batch_size, "Images per batch")->check(CLI::Range(1, 1 << 20));
-  train->add_option("--lr", t.adam.lr, "Adam learning rate")->check(CLI::PositiveNumber);
-  train->add_option("--weight-decay", t.adam.weight_decay, "Decoupled weight decay (AdamW)")->check(CLI::Range(0.0, 1.0));
+  train->add_option("--epochs", t.epochs, "Total epochs (a resumed run continues up to this)")
+      ->check(cli::integer(1, cuvae::kMaxEpochs));
+  train->add_option("--batch-size", t.batch_size, "Images per batch")->check(cli::integer(1, cuvae::kMaxBatch));
+  train->add_option("--lr", t.adam.lr, "Adam learning rate")->check(cli::positive());
+  train->add_option("--weight-decay", t.adam.weight_decay, "Decoupled weight decay (AdamW)")->check(cli::number(0, 1));
   train->add_option("--l2", t.adam.l2, "L2 penalty in the gradient (torch.optim.Adam's weight_decay)")
-      ->check(CLI::NonNegativeNumber);
-  train->add_option("--lr-decay", t.lr_decay, "Learning-rate decay per epoch (ExponentialLR gamma)");
-  auto* o_latent = train->add_option("--latent", t.model.latent, "Latent dimensions (PCA: components)")->check(CLI::Range(1, 65536));
-  auto* o_hidden = train->add_option("--hidden", hidden, "Hidden sizes, comma-separated (e.g. 400 or 512,256), or none");
-  auto* o_act = train->add_option("--activation", activation, "Hidden-layer activation: relu or none");
-  auto* o_lik = train->add_option("--likelihood", likelihood, "Reconstruction likelihood: bernoulli (logits) or gaussian");
-  auto* o_sigma = train->add_option("--sigma", t.model.sigma, "Gaussian likelihood's fixed sigma");
-  auto* o_noise = train->add_option("--noise", noise, "dae input noise: mask:P, gaussian:S or saltpepper:P (default mask:0.25)");
-  auto* o_beta = train->add_option("--beta", t.model.beta, "Weight of the KL term")->check(CLI::NonNegativeNumber);
+      ->check(cli::non_negative());
+  train->add_option("--lr-decay", t.lr_decay, "Learning-rate decay per epoch (ExponentialLR gamma)")
+      ->check(cli::number(0, 1, true));
+  auto* o_latent = train->add_option("--latent", t.model.latent, "Latent dimensions (PCA: components)")
+                       ->check(cli::integer(1, cuvae::kMaxLatent));
+  auto* o_hidden = train->add_option("--hidden", hidden, "Hidden sizes, comma-separated (e.g. 400 or 512,256), or none")
+                       ->check(cli::parsed(cuvae::parse_hidden, "SIZES"));
+  auto* o_act = train->add_option("--activation", activation, "Hidden-layer activation: relu or none")
+                    ->check(cli::parsed(cuvae::parse_activation, "ACT"));
+  auto* o_lik = train->add_option("--likelihood", likelihood, "Reconstruction likelihood: bernoulli (logits) or gaussian")
+                    ->check(cli::parsed(cuvae::parse_likelihood, "LIK"));
+  auto* o_sigma = train->add_option("--sigma", t.model.sigma, "Gaussian likelihood's fixed sigma")
+                      ->check(cli::positive());
+  auto* o_noise = train->add_option("--noise", noise, "dae input noise: mask:P, gaussian:S or saltpepper:P (default mask:0.25)")
+                      ->check(cli::parsed(cuvae::parse_noise, "NOISE"));
+  auto* o_beta = train->add_option("--beta", t.model.beta, "Weight of the KL term")->check(cli::non_negative());
   train->add_option("--kl-warmup", t.kl_warmup, "Steps over which the KL weight rises linearly from 0")
-      ->check(CLI::NonNegativeNumber);
-  train->add_option("--seed", t.seed, "Seed for initialisation, shuffling and sampling");
-  train->add_option("--train-limit", t.train_limit, "Use only the first N training images")->check(CLI::NonNegativeNumber);
-  train->add_option("--test-limit", t.test_limit, "Use only the first N test images")->check(CLI::NonNegativeNumber);
+      ->check(cli::integer(0, cuvae::kMaxSteps));
+  train->add_option("--seed", t.seed, "Seed for initialisation, shuffling and sampling")->check(cli::seed());
+  train->add_option("--train-limit", t.train_limit, "Use only the first N training images")
+      ->check(cli::integer(0, kMaxCount));
+  train->add_option("--test-limit", t.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
   train->add_option("--max-steps", t.max_steps, "Stop after this many optimizer steps (a checkpoint is written)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(cli::integer(0, cuvae::kMaxSteps));
   train->add_option("--log-every", t.log_every, "Also log the loss of every Nth step to metrics.jsonl")
-      ->check(CLI::NonNegativeNumber);
+      ->check(cli::integer(0, cuvae::kMaxSteps));
   train->add_flag("!--no-progress", t.progress, "No progress bar");
   add_run_flags(*train, t.run);
 
@@ -73,15 +116,15 @@ int main(int argc, char** argv) {
   auto* eval = app.add_subcommand("eval", "Print a checkpoint's test figures (a VAE: -ELBO, reconstruction and KL terms)");
   eval->add_option("checkpoint", ckpt, "Checkpoint file")->required()->check(CLI::ExistingFile);
   eval->add_option("--data", data_dir, "Folder with the IDX files");
-  eval->add_option("--test-limit", test_limit, "Use only the first N test images")->check(CLI::NonNegativeNumber);
-  eval->add_option("--seed", seed, "Seed for the z samples");
+  eval->add_option("--test-limit", test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
+  eval->add_option("--seed", seed, "Seed for the z samples")->check(cli::seed());
   add_run_flags(*eval, run);
 
   auto* sample = app.add_subcommand("sample", "Decode z from the model's prior into a PNG grid (or .npy)");
   sample->add_option("checkpoint", ckpt, "Checkpoint file")->required()->check(CLI::ExistingFile);
-  sample->add_option("--out", png, "PNG file to write (float32 [N, D] when it ends in .npy)");
-  sample->add_option("--count", count, "Number of samples")->check(CLI::Range(1, 4096));
-  sample->add_option("--seed", seed, "Seed for the z samples");
+  sample->add_option("--out", png, "PNG file to write (float32 [N, D] when it ends in .npy)")->check(cli::output_file());
+  sample->add_option("--count", count, "Number of samples")->check(cli::integer(1, 4096));
+  sample->add_option("--seed", seed, "Seed for the z samples")->check(cli::seed());
   add_run_flags(*sample, run);
 
   cuvae::TransformOptions x;
@@ -96,7 +139,9 @@ int main(int argc, char** argv) {
     } else {
       in->required();
     }
-    c->add_option("--out", x.out, "Output .npy file (float32 [N, cols]; a PNG grid when it ends in .png)")->required();
+    c->add_option("--out", x.out, "Output .npy file (float32 [N, cols]; a PNG grid when it ends in .png)")
+        ->required()
+        ->check(cli::output_file());
     add_run_flags(*c, x.run);
     return c;
   };
@@ -108,20 +153,31 @@ int main(int argc, char** argv) {
   std::string what;
   auto* compare = app.add_subcommand("compare", "Is a linear autoencoder PCA? Fits pca, trains linear-ae, compares them");
   compare->add_option("what", what, "pca-ae")->required()->check(CLI::IsMember({"pca-ae"}));
-  compare->add_option("--latent", cmp.latent, "Components / code size K")->check(CLI::Range(1, 65536));
-  compare->add_option("--epochs", cmp.epochs, "Epochs of the linear autoencoder")->check(CLI::Range(1, 100000));
-  compare->add_option("--lr", cmp.lr, "Adam learning rate")->check(CLI::PositiveNumber);
-  compare->add_option("--batch-size", cmp.batch_size, "Images per batch")->check(CLI::Range(1, 1 << 20));
+  compare->add_option("--latent", cmp.latent, "Components / code size K")->check(cli::integer(1, cuvae::kMaxLatent));
+  compare->add_option("--epochs", cmp.epochs, "Epochs of the linear autoencoder")->check(cli::integer(1, cuvae::kMaxEpochs));
+  compare->add_option("--lr", cmp.lr, "Adam learning rate")->check(cli::positive());
+  compare->add_option("--batch-size", cmp.batch_size, "Images per batch")->check(cli::integer(1, cuvae::kMaxBatch));
   compare->add_option("--weight-decay", cmp.l2, "L2 penalty on the autoencoder's weights (Kunin et al. 2019)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(cli::non_negative());
   compare->add_option("--data", cmp.data_dir, "Folder with the IDX files");
-  compare->add_option("--out", cmp.out_dir, "Output folder (default: runs/compare-<date-time>)");
-  compare->add_option("--seed", cmp.seed, "Seed");
-  compare->add_option("--train-limit", cmp.train_limit, "Use only the first N training images")->check(CLI::NonNegativeNumber);
-  compare->add_option("--test-limit", cmp.test_limit, "Use only the first N test images")->check(CLI::NonNegativeNumber);
+  compare->add_option("--out", cmp.out_dir, "Output folder (default: runs/compare-<date-time>)")->check(cli::output_dir());
+  compare->add_option("--seed", cmp.seed, "Seed")->check(cli::seed());
+  compare->add_option("--train-limit", cmp.train_limit, "Use only the first N training images")
+      ->check(cli::integer(0, kMaxCount));
+  compare->add_option("--test-limit", cmp.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
   compare->add_flag("!--no-progress", cmp.progress, "No progress bar");
   add_run_flags(*compare, cmp.run);
 
+  // An unknown command is named (CLI11 would only say that a subcommand is required).
+  auto known = [&](const char* name) {
+    for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
+      if (c->get_name() == name) return true;
+    return false;
+  };
+  if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
+    std::cerr << "cuvae: error: unknown command '" << argv[1] << "' (want one of " << kCommands << ")\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -139,9 +195,16 @@ int main(int argc, char** argv) {
       if (o_noise->count()) c.noise = cuvae::parse_noise(noise);
       c.latent = t.model.latent, c.sigma = t.model.sigma, c.beta = t.model.beta;
       t.model = c;
-      t.model_given = o_model->count() + o_latent->count() + o_hidden->count() + o_beta->count() + o_act->count() + o_lik->count() +
-                          o_sigma->count() + o_noise->count() > 0;
-      cuvae::train(t, std::cout);
+      const std::pair<CLI::Option*, const char*> given[] = {
+          {o_model, "model"},     {o_latent, "latent"}, {o_hidden, "hidden"}, {o_act, "activation"},
+          {o_lik, "likelihood"}, {o_sigma, "sigma"},   {o_beta, "beta"},     {o_noise, "noise"}};
+      for (const auto& [o, key] : given)
+        if (o->count()) t.model_fields_given.push_back(key);
+      t.stop = &g_stop;
+      std::signal(SIGINT, on_stop_signal);
+      std::signal(SIGTERM, on_stop_signal);
+      const cuvae::TrainSummary s = cuvae::train(t, std::cout);
+      if (s.interrupted) return 128 + s.interrupted;
     } else if (*eval) {
       cuvae::EvalResult r = cuvae::evaluate_checkpoint(ckpt, data_dir, test_limit, seed, run, std::cout);
       std::printf("%s nats per image over %lld images\n", cuvae::describe(r).c_str(), static_cast<long long>(r.images));
@@ -155,6 +218,10 @@ int main(int argc, char** argv) {
       const std::int64_t n = cuvae::transform_checkpoint(x, std::cout);
       std::printf("wrote %lld rows to %s\n", static_cast<long long>(n), x.out.c_str());
     }
+  } catch (const cuvae::UsageError& e) {  // flags that disagree with each other or with the data
+    std::cout.flush();
+    std::cerr << "cuvae: error: " << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cout.flush();
     std::cerr << "cuvae: error: " << e.what() << "\n";

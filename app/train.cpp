@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "datasets/batches.hpp"
+#include "host/fileio.hpp"
 #include "datasets/idx.hpp"
 #include "datasets/npy.hpp"
 #include "host/device.hpp"
@@ -93,7 +95,12 @@ EvalResult evaluate(Backend& backend, Model& model, const DeviceSplit& test, std
     kept->resize(static_cast<std::size_t>(px.numel()));
     backend.to_host(kept->data(), px);
   }
-  return EvalResult{model.metrics(clean, noisy), n};
+  EvalResult r{model.metrics(clean, noisy), n};
+  for (const auto& [name, v] : r.metrics)
+    if (!std::isfinite(v))
+      throw Error("test pass: the " + name + " figure is " + (std::isnan(v) ? "NaN" : "Inf") + " over " +
+                  std::to_string(n) + " images (the model's outputs overflow)");
+  return r;
 }
 
 void write_samples(Backend& backend, Model& model, const std::filesystem::path& file, int count, RngKey key, int rows,
@@ -166,6 +173,49 @@ double row_loss(const Model& model, const std::vector<float>& row, const Schedul
   return model.loss(row, step_scalars(schedule, step, epoch));
 }
 
+// The first non-finite loss term of a step stops the run: nothing diverged is written.
+void check_finite(const std::vector<float>& row, const std::vector<std::string>& names, std::int64_t step, double lr,
+                  const std::filesystem::path& ckpt) {
+  for (std::size_t t = 0; t < row.size(); ++t)
+    if (!std::isfinite(row[t])) {
+      std::error_code ec;
+      char lr_text[32];
+      std::snprintf(lr_text, sizeof lr_text, "%g", lr);
+      throw Error("step " + std::to_string(step) + ": the " + names[t] + " term is " +
+                  (std::isnan(row[t]) ? "NaN" : "Inf") + "; training diverged (try a lower --lr than " + lr_text +
+                  (names[t] == "kl" ? ", or a smaller --beta" : "") + "); " +
+                  (std::filesystem::exists(ckpt, ec) ? "the last good checkpoint " + ckpt.string() + " is kept"
+                                                      : std::string("no checkpoint was written")));
+    }
+}
+
+// Before a run writes into its folder: temporaries left by a killed run are removed, and
+// metrics.jsonl keeps only the records up to the checkpoint's step (a run killed after logging
+// and before its checkpoint was renamed logged records that the resumed run logs again).
+void prepare_run_folder(const std::filesystem::path& dir, const std::filesystem::path& metrics, std::int64_t step,
+                        std::ostream& out) {
+  if (const int n = remove_stale_temporaries(dir))
+    out << "cuvae: removed " << n << " temporary file" << (n > 1 ? "s" : "") << " left by an interrupted run in "
+        << dir.string() << "\n";
+  std::error_code ec;
+  if (!std::filesystem::exists(metrics, ec)) return;
+  std::vector<nlohmann::json> kept;
+  std::size_t dropped = 0;
+  for (nlohmann::json& r : read_jsonl(metrics)) {
+    const auto it = r.find("step");
+    if (step > 0 && it != r.end() && it->is_number_integer() && it->get<std::int64_t>() <= step)
+      kept.push_back(std::move(r));
+    else
+      ++dropped;
+  }
+  if (dropped == 0) return;
+  std::string text;
+  for (const nlohmann::json& r : kept) text += r.dump() + "\n";
+  write_file_atomic(metrics, text);
+  out << "cuvae: " << metrics.string() << ": dropped " << dropped << " record" << (dropped > 1 ? "s" : "")
+      << " logged after the checkpoint (step " << step << ")\n";
+}
+
 // reconstruction_<tag>.png: the first test inputs above their reconstructions.
 void write_reconstructions(const std::filesystem::path& file, const DeviceSplit& test, const std::vector<float>& recon,
                            int dim) {
@@ -201,12 +251,17 @@ TrainSummary fit_closed_form(Backend& backend, Model& model, const DeviceSplit& 
 }  // namespace
 
 TrainSummary train(const TrainOptions& opt, std::ostream& out) {
-  if (opt.epochs < 1) throw Error("--epochs " + std::to_string(opt.epochs) + ": must be at least 1");
-  if (opt.batch_size < 1 || opt.batch_size > (1 << 20))
-    throw Error("--batch-size " + std::to_string(opt.batch_size) + ": must be in 1..1048576");
-  if (!(opt.adam.lr > 0) || !std::isfinite(opt.adam.lr)) throw Error("--lr: must be a positive number");
-  if (!(opt.lr_decay > 0 && opt.lr_decay <= 1)) throw Error("--lr-decay: must lie in (0, 1]");
-  if (opt.kl_warmup < 0) throw Error("--kl-warmup: must be a non-negative step count");
+  auto stopped = [&] { return opt.stop ? opt.stop->load() : 0; };
+  if (opt.epochs < 1 || opt.epochs > kMaxEpochs)
+    throw UsageError("--epochs " + std::to_string(opt.epochs) + ": must lie in 1.." + std::to_string(kMaxEpochs));
+  if (opt.batch_size < 1 || opt.batch_size > kMaxBatch)
+    throw UsageError("--batch-size " + std::to_string(opt.batch_size) + ": must lie in 1.." + std::to_string(kMaxBatch));
+  if (!(opt.adam.lr > 0) || !std::isfinite(opt.adam.lr)) throw UsageError("--lr: must be a positive number");
+  if (!(opt.adam.weight_decay >= 0 && opt.adam.weight_decay <= 1))
+    throw UsageError("--weight-decay: must lie in [0, 1]");
+  if (!(opt.adam.l2 >= 0) || !std::isfinite(opt.adam.l2)) throw UsageError("--l2: must be a non-negative number");
+  if (!(opt.lr_decay > 0 && opt.lr_decay <= 1)) throw UsageError("--lr-decay: must lie in (0, 1]");
+  if (opt.kl_warmup < 0) throw UsageError("--kl-warmup: must be a non-negative step count");
 
   // Config and state: from the checkpoint when resuming, else from the options.
   ModelConfig config = opt.model;
@@ -216,13 +271,13 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   if (!opt.resume.empty()) {
     Checkpoint ck = read_checkpoint_header(opt.resume);
     if (!ck.train) throw Error(opt.resume.string() + ": holds weights only, no training state to resume");
-    if (opt.model_given) {
-      ModelConfig asked = opt.model;
-      asked.input_dim = ck.config.input_dim;
-      if (to_json(asked) != to_json(ck.config))
-        throw Error(opt.resume.string() + ": holds the model " + to_json(ck.config).dump() +
-                    "; the flags given ask for " + to_json(asked).dump());
-    }
+    const nlohmann::json have = to_json(ck.config), asked = to_json(opt.model);
+    auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    for (const std::string& key : opt.model_fields_given)
+      if (asked.at(key) != have.at(key))
+        throw UsageError("--" + key + " " + text(asked.at(key)) + ": " + opt.resume.string() + " holds a " +
+                         ck.config.model + (key == "model" ? std::string(" model") : " with " + key + " " + text(have.at(key))) +
+                         " (a resumed run keeps its model: leave the flag out)");
     config = ck.config;
     state = *ck.train;
     if (state.shuffle != kShuffleScheme && state.batch_in_epoch > 0)
@@ -240,7 +295,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   const std::filesystem::path metrics_path = out_dir / "metrics.jsonl";
   std::error_code ec;
   if (opt.resume.empty() && std::filesystem::exists(ckpt_path, ec))
-    throw Error("--out " + out_dir.string() + ": already holds a checkpoint; pass --resume " + ckpt_path.string() +
+    throw UsageError("--out " + out_dir.string() + ": already holds a checkpoint; pass --resume " + ckpt_path.string() +
                 " to continue it, or choose another --out");
 
   auto backend = make_run_backend(opt.run, out);
@@ -252,13 +307,25 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     throw Error(data.string() + ": images have " + std::to_string(train_set.host.dim()) + " (train) and " +
                 std::to_string(test_set.host.dim()) + " (test) pixels, the model expects " +
                 std::to_string(config.input_dim));
-  validate(config, "--model " + config.model);
+  try {
+    validate(config, "--model " + config.model);
+  } catch (const Error& e) {
+    if (opt.resume.empty()) throw UsageError(e.what());  // the flags' config (a checkpoint's was checked on reading)
+    throw;
+  }
+  const std::int64_t batch = state.batch_size, n = train_set.host.count, nb = batch_count(n, batch);
+  if (state.batch_in_epoch >= nb && state.batch_in_epoch > 0)
+    throw Error(opt.resume.string() + ": stopped after batch " + std::to_string(state.batch_in_epoch) + " of epoch " +
+                std::to_string(state.epoch) + ", but an epoch of these " + std::to_string(n) + " images has " +
+                std::to_string(nb) + " batches of " + std::to_string(batch) + " (resume with the run's own data and --train-limit)");
   std::filesystem::create_directories(out_dir, ec);
   if (ec) throw Error("--out " + out_dir.string() + ": cannot create: " + ec.message());
+  prepare_run_folder(out_dir, metrics_path, state.step, out);
 
   std::unique_ptr<Model> model = make_model(config);
-  const std::int64_t batch = state.batch_size;
-  model->allocate(*backend, std::max<std::int64_t>(batch, kGrid * kGrid));
+  // The workspace holds a batch, never more rows than a split has (and the sample grid's).
+  const std::int64_t rows = std::min(batch, std::max(n, test_set.host.count));
+  model->allocate(*backend, std::max<std::int64_t>(rows, kGrid * kGrid));
   out << "cuvae: " << config.model << " " << config.input_dim << "-" << hidden_to_string(config.hidden) << "-"
       << config.latent << " on " << backend->describe() << "; " << train_set.host.count << " train / "
       << test_set.host.count << " test images from " << data.string();
@@ -271,13 +338,12 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     model->params().init_uniform(*backend, state.seed);
   else
     load_checkpoint(opt.resume, *backend, *model);
-  Buffer x(*backend, Shape{batch, config.input_dim});
+  Buffer x(*backend, Shape{std::min(batch, n), config.input_dim});
   const Schedule schedule = schedule_of(state, config);
   backend->set_schedule(schedule);
 
   TrainSummary summary{out_dir, ckpt_path, metrics_path, {}, state.step, 0};
   Progress progress(out, opt.progress);
-  const std::int64_t n = train_set.host.count, nb = batch_count(n, batch);
   const std::vector<std::string> names = model->term_names();
   const std::size_t T = names.size();
   Buffer history(*backend, Shape{nb, static_cast<std::int64_t>(T)});  // the epoch's loss terms per batch, on the device
@@ -288,7 +354,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     backend->shuffle(n, shuffle_key(state.seed, state.epoch));
     backend->set_position(state.step + 1, first_batch, state.epoch);
     std::int64_t bi = first_batch;
-    for (; bi < nb && !(opt.max_steps > 0 && state.step >= opt.max_steps); ++bi) {
+    for (; bi < nb && !(opt.max_steps > 0 && state.step >= opt.max_steps) && !stopped(); ++bi) {
       const std::int64_t b = std::min(batch, n - bi * batch);
       const Tensor xb = x.tensor().rows_view(0, b);
       backend->run_step(static_cast<std::uint64_t>(b),
@@ -296,6 +362,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
       ++state.step;
       if (progress.due()) {
         backend->to_host(row.data(), history.tensor().rows_view(bi, 1));
+        check_finite(row, names, state.step, state.adam.lr, ckpt_path);
         progress.update(state.epoch, opt.epochs, bi + 1, nb, row_loss(*model, row, schedule, state.step, state.epoch) / b);
       }
     }
@@ -307,6 +374,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     for (std::int64_t k = 0; k < done; ++k) {
       std::copy_n(terms.begin() + k * static_cast<std::ptrdiff_t>(T), T, row.begin());
       const std::int64_t step = state.step - done + k + 1, b = std::min(batch, n - (first_batch + k) * batch);
+      check_finite(row, names, step, state.adam.lr, ckpt_path);
       const double loss = row_loss(*model, row, schedule, step, state.epoch);
       state.epoch_loss_sum += loss;
       if (opt.log_every > 0 && step % opt.log_every == 0) {
@@ -318,9 +386,15 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     state.batch_in_epoch = bi;
     progress.finish();
     summary.steps = state.step;
-    if (state.batch_in_epoch < nb) {  // stopped by --max-steps inside the epoch
+    if (state.batch_in_epoch < nb) {  // stopped by --max-steps or a signal inside the epoch
       save_checkpoint(ckpt_path, *backend, *model, &state);
-      out << "stopped after step " << state.step << " (--max-steps); checkpoint: " << ckpt_path.string() << "\n";
+      summary.interrupted = stopped();
+      if (summary.interrupted)
+        out << "interrupted by " << (summary.interrupted == SIGTERM ? "SIGTERM" : "SIGINT") << " after step "
+            << state.step << "; checkpoint: " << ckpt_path.string() << " (continue with --resume "
+            << ckpt_path.string() << ")\n";
+      else
+        out << "stopped after step " << state.step << " (--max-steps); checkpoint: " << ckpt_path.string() << "\n";
       return summary;
     }
     const double seconds = seconds_since(t0);
@@ -396,7 +470,7 @@ EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const st
 
 void sample_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& file, int count,
                        std::uint64_t seed, const RunOptions& run, std::ostream& out) {
-  if (count < 1 || count > 4096) throw Error("--count " + std::to_string(count) + ": must be in 1..4096");
+  if (count < 1 || count > 4096) throw UsageError("--count " + std::to_string(count) + ": must be in 1..4096");
   LoadedModel m = load_model(checkpoint, run, count, out);
   const auto [rows, cols] = image_shape(m.ck.config.input_dim);
   write_samples(*m.backend, *m.model, file, count, rng_key(seed, RngPurpose::sample, 0), rows, cols);

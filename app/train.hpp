@@ -2,6 +2,7 @@
 // the training loop, evaluation, images, metrics and checkpoints. Model-agnostic: every model is
 // driven through models/model.hpp.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <ostream>
@@ -12,6 +13,12 @@
 #include "models/checkpoint.hpp"
 
 namespace cuvae {
+
+// A bad option or combination of options (the command line's exit code 2), as opposed to bad
+// files or a failed run.
+struct UsageError : Error {
+  using Error::Error;
+};
 
 struct RunOptions {               // shared by every program
   std::string device = "auto";
@@ -27,7 +34,8 @@ struct TrainOptions {
   int epochs = 10;
   std::int64_t batch_size = 128;
   ModelConfig model;               // ignored on resume (the checkpoint's config is used)
-  bool model_given = false;        // model flags given: must agree with a resumed checkpoint
+  // The config fields (to_json keys) that flags set: on resume each must equal the checkpoint's.
+  std::vector<std::string> model_fields_given;
   AdamConfig adam;
   double lr_decay = 1.0;           // --lr-decay: ExponentialLR gamma per epoch
   std::int64_t kl_warmup = 0;      // --kl-warmup: steps over which beta rises from 0
@@ -37,6 +45,9 @@ struct TrainOptions {
   std::int64_t max_steps = 0;      // stop (with a checkpoint) after this many optimizer steps in total
   std::int64_t log_every = 0;      // also log step losses to metrics.jsonl every N steps
   bool progress = true;            // progress bar when stdout is a terminal
+  // Set (to the signal's number) by a SIGINT or SIGTERM handler: the step under way finishes, a
+  // checkpoint is written and train() returns with TrainSummary::interrupted set.
+  const std::atomic<int>* stop = nullptr;
 };
 
 // Test figures of a model (Model::metrics: per image), over `images` test images.
@@ -51,6 +62,7 @@ struct TrainSummary {
   std::vector<EvalResult> epochs;  // test figures of each epoch finished in this run
   std::int64_t steps = 0;          // total optimizer steps so far
   double last_train_loss = 0;      // per image, last finished epoch
+  int interrupted = 0;             // the signal that stopped the run (opt.stop), else 0
 };
 
 TrainSummary train(const TrainOptions& opt, std::ostream& out);

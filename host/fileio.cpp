@@ -89,7 +89,7 @@ std::FILE* open_regular_file(const std::filesystem::path& path, std::uint64_t& s
 
 void check_output_file(const std::filesystem::path& path, const std::string& what) {
   const std::string name = what.empty() ? path.string() : what + " " + path.string();
-  if (path.empty()) throw Error((what.empty() ? std::string("output") : what) + ": empty file name");
+  if (path.empty()) throw Error(what.empty() ? std::string("empty file name") : what + ": empty file name");
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
     throw Error(name + ": is " + file_kind(st.st_mode) + "; refusing to replace it (name a regular file)");
