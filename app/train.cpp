@@ -333,7 +333,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     out << "\n";
     return fit_closed_form(*backend, *model, train_set, test_set, out_dir, state.seed, out);
   }
-  out << "; batch " << batch << ", lr " << state.adam.lr << ", " << opt.epochs << " epochs\n";
+  out << "; batch " << batch << ", lr " << state.adam.lr << ", " << opt.epochs << " epochs" << std::endl;
   if (opt.resume.empty())
     model->params().init_uniform(*backend, state.seed);
   else

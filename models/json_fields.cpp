@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 #include "host/error.hpp"
 
@@ -20,6 +21,7 @@ std::string kind_of(const nlohmann::json& v) {
 }
 
 std::string num(double v) {
+  if (v >= std::numeric_limits<double>::max()) return "inf";
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.9g", v);
   return buf;
@@ -54,8 +56,9 @@ std::int64_t JsonFields::integer(const char* key, std::int64_t lo, std::int64_t 
 
 double JsonFields::number(const char* key, double lo, double hi, bool open_lo, bool open_hi) const {
   const nlohmann::json& v = at(key);
+  const bool unbounded = hi >= std::numeric_limits<double>::max();
   const std::string range = std::string("a number in ") + (open_lo ? "(" : "[") + num(lo) + ", " + num(hi) +
-                            (open_hi ? ")" : "]");
+                            (open_hi || unbounded ? ")" : "]");
   if (!v.is_number()) fail(key, "is " + kind_of(v) + ", want " + range);
   const double x = v.get<double>();
   if (!std::isfinite(x) || (open_lo ? !(x > lo) : !(x >= lo)) || (open_hi ? !(x < hi) : !(x <= hi)))

@@ -7,3 +7,5 @@ add_dependencies(test_cli cuvae)
 add_test(NAME Python.CuvaeTorchModule COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/test_cuvae_torch.py)
 set_tests_properties(Python.CuvaeTorchModule PROPERTIES LABELS models)
 cuvae_add_test(test_compare SOURCES test_compare.cpp LIBS cuvae_app LABEL models)
+# Strict checkpoint reading (its own binary: alloc_probe.hpp replaces operator new).
+cuvae_add_test(test_checkpoint_strict SOURCES test_checkpoint_strict.cpp LIBS cuvae_models GTest::gmock LABEL models)

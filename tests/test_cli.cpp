@@ -15,6 +15,7 @@
 #include "host/fileio.hpp"
 #include "host/image.hpp"
 #include "host/metrics.hpp"
+#include "cli_support.hpp"
 #include "support.hpp"
 
 #include <nlohmann/json.hpp>
@@ -25,53 +26,19 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using test::Result;
+using test::write_bar_split;
 
-// One folder per test case: ctest runs the cases as parallel processes.
-fs::path work_dir() {
-  return fs::path(CUVAE_BINARY_DIR) / "test-output" / "cli" / ::testing::UnitTest::GetInstance()->current_test_info()->name();
-}
-
-Result run(const std::string& args) {
-  const fs::path out = work_dir() / "stdout.txt", err = work_dir() / "stderr.txt";
-  const std::string cmd = std::string(CUVAE_BINARY_DIR) + "/cuvae " + args + " >" + out.string() + " 2>" + err.string();
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_file(out);
-  r.err = read_file(err);
-  return r;
-}
-
-// A data set of 8x8 images: a bright bar whose position is the label, with some noise.
-void write_split(const fs::path& dir, const std::string& split, int count) {
-  IdxImages im;
-  im.count = count, im.rows = 8, im.cols = 8;
-  std::vector<std::uint8_t> labels;
-  std::uint32_t s = 12345u + static_cast<std::uint32_t>(count);
-  for (int i = 0; i < count; ++i) {
-    const int label = i % 8;
-    labels.push_back(static_cast<std::uint8_t>(label));
-    for (int p = 0; p < 64; ++p) {
-      s = s * 1664525u + 1013904223u;
-      const int noise = static_cast<int>(s >> 27);
-      im.pixels.push_back(static_cast<std::uint8_t>(p % 8 == label ? 230 + noise % 25 : noise * 2));
-    }
-  }
-  write_idx_images(dir / (split + "-images-idx3-ubyte.gz"), im);
-  write_idx_labels(dir / (split + "-labels-idx1-ubyte"), labels);
-}
+fs::path work_dir() { return test::cli_work_dir(); }
+Result run(const std::string& args) { return test::run_cuvae(args); }
 
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
     fs::remove_all(work_dir());
     fs::create_directories(work_dir() / "data");
-    write_split(work_dir() / "data", "train", 300);
-    write_split(work_dir() / "data", "t10k", 100);
+    write_bar_split(work_dir() / "data", "train", 300);
+    write_bar_split(work_dir() / "data", "t10k", 100);
   }
   std::string data() const { return "--data " + (work_dir() / "data").string(); }
   std::string fresh_out(const std::string& name) const {
