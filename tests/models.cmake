@@ -9,3 +9,9 @@ set_tests_properties(Python.CuvaeTorchModule PROPERTIES LABELS models)
 cuvae_add_test(test_compare SOURCES test_compare.cpp LIBS cuvae_app LABEL models)
 # Strict checkpoint reading (its own binary: alloc_probe.hpp replaces operator new).
 cuvae_add_test(test_checkpoint_strict SOURCES test_checkpoint_strict.cpp LIBS cuvae_models GTest::gmock LABEL models)
+# The program killed at every write point, signalled, diverging, and given bad outputs.
+add_library(kill_at_rename MODULE kill_at_rename.c)
+target_link_libraries(kill_at_rename PRIVATE ${CMAKE_DL_LIBS})
+cuvae_add_test(test_reliability SOURCES test_reliability.cpp LIBS cuvae_lib GTest::gmock LABEL cli)
+target_compile_definitions(test_reliability PRIVATE CUVAE_KILL_SHIM="$<TARGET_FILE:kill_at_rename>")
+add_dependencies(test_reliability cuvae kill_at_rename)
