@@ -36,7 +36,12 @@ struct DeviceSplit {
 
 DeviceSplit load_split(Backend& backend, const std::filesystem::path& dir, const char* split, std::int64_t limit) {
   DeviceSplit s{load_idx_dataset(dir, split, limit), Buffer()};
-  s.images = Buffer(backend, Shape{s.host.count, s.host.dim()});
+  try {
+    s.images = Buffer(backend, Shape{s.host.count, s.host.dim()});
+  } catch (const Error& e) {
+    throw Error(dir.string() + ": the " + split + " split on the device (" + std::to_string(s.host.count) + " x " +
+                std::to_string(s.host.dim()) + " floats): " + e.what());
+  }
   backend.to_device(s.images, s.host.images.data());
   return s;
 }
@@ -101,6 +106,16 @@ EvalResult evaluate(Backend& backend, Model& model, const DeviceSplit& test, std
       throw Error("test pass: the " + name + " figure is " + (std::isnan(v) ? "NaN" : "Inf") + " over " +
                   std::to_string(n) + " images (the model's outputs overflow)");
   return r;
+}
+
+// The model's parameters and workspace; a failure names the model and the batch it was sized for.
+void allocate_model(Backend& backend, Model& model, std::int64_t rows) {
+  try {
+    model.allocate(backend, rows);
+  } catch (const Error& e) {
+    throw Error("the " + model.config().model + " model " + to_json(model.config()).dump() + " for batches of " +
+                std::to_string(rows) + " rows: " + e.what());
+  }
 }
 
 void write_samples(Backend& backend, Model& model, const std::filesystem::path& file, int count, RngKey key, int rows,
@@ -325,7 +340,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   std::unique_ptr<Model> model = make_model(config);
   // The workspace holds a batch, never more rows than a split has (and the sample grid's).
   const std::int64_t rows = std::min(batch, std::max(n, test_set.host.count));
-  model->allocate(*backend, std::max<std::int64_t>(rows, kGrid * kGrid));
+  allocate_model(*backend, *model, std::max<std::int64_t>(rows, kGrid * kGrid));
   out << "cuvae: " << config.model << " " << config.input_dim << "-" << hidden_to_string(config.hidden) << "-"
       << config.latent << " on " << backend->describe() << "; " << train_set.host.count << " train / "
       << test_set.host.count << " test images from " << data.string();
@@ -443,7 +458,7 @@ LoadedModel load_model(const std::filesystem::path& checkpoint, const RunOptions
   m.ck = read_checkpoint_header(checkpoint);
   m.backend = make_run_backend(run, out);
   m.model = make_model(m.ck.config);
-  m.model->allocate(*m.backend, batch);
+  allocate_model(*m.backend, *m.model, batch);
   load_checkpoint(checkpoint, *m.backend, *m.model);
   return m;
 }

@@ -1,7 +1,9 @@
 // The CPU backend: host memory and the reference ops of host/cpu/, behind the Backend interface.
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 #include <new>
 #include <thread>
 #include <vector>
@@ -36,8 +38,15 @@ class CpuBackend final : public Backend {
   float* allocate(std::int64_t count) override {
     CUVAE_CHECK(count > 0, "allocate " + std::to_string(count) + " floats");
     std::size_t bytes = (static_cast<std::size_t>(count) * sizeof(float) + 63) / 64 * 64;
+    // Refused before asking when it cannot fit (overcommit would grant it and the OOM killer end the run).
+    const double ram = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    char gb[96];
+    std::snprintf(gb, sizeof gb, "%.2f GB (%zu bytes)", static_cast<double>(bytes) / 1e9, bytes);
+    if (ram > 0 && static_cast<double>(bytes) > ram)
+      throw Error(std::string("cpu: cannot allocate ") + gb + ", more than this machine's " +
+                  std::to_string(static_cast<long long>(ram / 1e9 + 0.5)) + " GB of memory");
     void* p = std::aligned_alloc(64, bytes);
-    if (!p) throw Error("cpu: out of memory allocating " + std::to_string(bytes) + " bytes");
+    if (!p) throw Error(std::string("cpu: out of memory allocating ") + gb);
     return static_cast<float*>(p);
   }
   void release(float* p) noexcept override { std::free(p); }
