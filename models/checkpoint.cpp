@@ -160,8 +160,7 @@ void check_tensors(const std::filesystem::path& file, const SafetensorsFile& f, 
 // The file read and every check passed: config, training state, tensors.
 std::pair<SafetensorsFile, Checkpoint> read_checked(const std::filesystem::path& file) {
   SafetensorsFile f = read_safetensors(file);
-  Checkpoint ck = parse_header(file, f.metadata);
-  check_tensors(file, f, ck);
+  Checkpoint ck = check_checkpoint(file, f);
   return {std::move(f), std::move(ck)};
 }
 
@@ -222,6 +221,12 @@ void save_checkpoint(const std::filesystem::path& file, Backend& backend, const 
                     "; the file keeps its last good contents");
   }
   write_safetensors(file, views, meta);
+}
+
+Checkpoint check_checkpoint(const std::filesystem::path& file, const SafetensorsFile& f) {
+  Checkpoint ck = parse_header(file, f.metadata);
+  check_tensors(file, f, ck);
+  return ck;
 }
 
 Checkpoint read_checkpoint_header(const std::filesystem::path& file) { return read_checked(file).second; }

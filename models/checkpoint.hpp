@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "host/safetensors.hpp"
 #include "models/model.hpp"
 
 namespace cuvae {
@@ -48,6 +49,8 @@ void save_checkpoint(const std::filesystem::path& file, Backend& backend, const 
 // whole file strictly: every metadata field typed and in range, every tensor of the model present
 // with its shape, no other tensor, every value finite. One-line errors name the file and field.
 Checkpoint read_checkpoint_header(const std::filesystem::path& file);
+// The same checks on a safetensors file already read (`file` names it in errors; the fuzzer's entry).
+Checkpoint check_checkpoint(const std::filesystem::path& file, const SafetensorsFile& f);
 
 // Loads values (and moments if present) into the model, which must have the file's config, and
 // calls model.loaded(). Every tensor is checked by name and shape; errors name the file.
