@@ -28,21 +28,28 @@ constexpr int kGrid = 8;  // images per row in PNG grids, as pytorch/examples
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// A data split resident on the device, as [count, dim] floats in [0, 1].
+// A data split resident on the device: images as [count, dim] floats in [0, 1], labels [count, 1] int32.
 struct DeviceSplit {
   Dataset host;
-  Buffer images;
+  Buffer images, labels;
+  Batch rows(std::int64_t first, std::int64_t count) const {
+    return {images.tensor().rows_view(first, count), labels.tensor().rows_view(first, count)};
+  }
+  Batch all() const { return rows(0, host.count); }
 };
 
 DeviceSplit load_split(Backend& backend, const std::filesystem::path& dir, const char* split, std::int64_t limit) {
-  DeviceSplit s{load_idx_dataset(dir, split, limit), Buffer()};
+  DeviceSplit s{load_idx_dataset(dir, split, limit), Buffer(), Buffer()};
   try {
     s.images = Buffer(backend, Shape{s.host.count, s.host.dim()});
+    s.labels = Buffer(backend, Shape{s.host.count, 1}, DType::i32);
   } catch (const Error& e) {
     throw Error(dir.string() + ": the " + split + " split on the device (" + std::to_string(s.host.count) + " x " +
                 std::to_string(s.host.dim()) + " floats): " + e.what());
   }
   backend.to_device(s.images, s.host.images.data());
+  const std::vector<std::int32_t> labels(s.host.labels.begin(), s.host.labels.end());
+  backend.to_device(s.labels, reinterpret_cast<const float*>(labels.data()));  // 4-byte words, copied as they are
   return s;
 }
 
@@ -87,7 +94,7 @@ EvalResult evaluate(Backend& backend, Model& model, const DeviceSplit& test, std
       const std::int64_t b = std::min(batch, n - bi * batch);
       RngKey key = base;
       key.stream += static_cast<std::uint64_t>(bi);
-      model.eval_batch(backend, test.images.tensor().rows_view(bi * batch, b), key, pass == 1);
+      model.eval_batch(backend, test.rows(bi * batch, b), key, pass == 1);
       backend.to_host(t.data(), model.terms());
       for (std::size_t k = 0; k < T; ++k) sums[k] += t[k];
     }
@@ -169,11 +176,12 @@ std::string describe(const EvalResult& r) {
   return s;
 }
 
-void training_step(Backend& backend, Model& model, const Tensor& images, std::int64_t batch_size, const Tensor& xb,
+void training_step(Backend& backend, Model& model, const Batch& data, std::int64_t batch_size, const Batch& batch,
                    std::uint64_t seed, const Tensor& history) {
   backend.update_step_scalars();
-  backend.gather_batch(images, batch_size, xb);
-  model.train_step(backend, xb, seed);
+  backend.gather_batch(data.x, batch_size, batch.x);
+  if (model.needs_labels()) backend.gather_batch(data.labels, batch_size, batch.labels);
+  model.train_step(backend, batch, seed);
   const ParamStore& p = model.params();
   backend.adam_step(p.values(), p.grads(), p.adam_m(), p.adam_v());
   backend.record_terms(model.terms(), history);
@@ -353,7 +361,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     model->params().init_uniform(*backend, state.seed);
   else
     load_checkpoint(opt.resume, *backend, *model);
-  Buffer x(*backend, Shape{std::min(batch, n), config.input_dim});
+  Buffer x(*backend, Shape{std::min(batch, n), config.input_dim}), y(*backend, Shape{std::min(batch, n), 1}, DType::i32);
   const Schedule schedule = schedule_of(state, config);
   backend->set_schedule(schedule);
 
@@ -371,9 +379,9 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     std::int64_t bi = first_batch;
     for (; bi < nb && !(opt.max_steps > 0 && state.step >= opt.max_steps) && !stopped(); ++bi) {
       const std::int64_t b = std::min(batch, n - bi * batch);
-      const Tensor xb = x.tensor().rows_view(0, b);
+      const Batch xb{x.tensor().rows_view(0, b), y.tensor().rows_view(0, b)};
       backend->run_step(static_cast<std::uint64_t>(b),
-                        [&] { training_step(*backend, *model, train_set.images, batch, xb, state.seed, history); });
+                        [&] { training_step(*backend, *model, train_set.all(), batch, xb, state.seed, history); });
       ++state.step;
       if (progress.due()) {
         backend->to_host(row.data(), history.tensor().rows_view(bi, 1));

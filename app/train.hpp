@@ -72,9 +72,10 @@ std::filesystem::path default_out_dir(const std::string& prefix = "");
 
 // One training step at the backend's device-side position, as train() runs it inside
 // Backend::run_step (the unit the CUDA backend captures once per batch size): the step's scalars,
-// the batch gathered through the epoch's order into xb, forward and backward, Adam, the loss
+// the batch gathered through the epoch's order from `data` (the split on the device: images and,
+// for a model that needs_labels(), labels) into `batch`, forward and backward, Adam, the loss
 // terms recorded in history, the position advanced.
-void training_step(Backend& backend, Model& model, const Tensor& images, std::int64_t batch_size, const Tensor& xb,
+void training_step(Backend& backend, Model& model, const Batch& data, std::int64_t batch_size, const Batch& batch,
                    std::uint64_t seed, const Tensor& history);
 
 // The test figures of a checkpoint (a VAE: one z sample per image, Philox stream `eval`).

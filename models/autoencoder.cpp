@@ -38,7 +38,8 @@ void Autoencoder::forward(Backend& backend, const Tensor& input, const Tensor& t
                      with_grads ? &dpred : nullptr, nullptr, terms_.tensor().rows_view(0, 1));
 }
 
-void Autoencoder::train_step(Backend& backend, const Tensor& x, std::uint64_t seed) {
+void Autoencoder::train_step(Backend& backend, const Batch& batch, std::uint64_t seed) {
+  const Tensor& x = batch.x;
   check_batch(x, config_.input_dim, "training batch");
   const std::int64_t b = x.rows();
   Tensor input = x;
@@ -53,7 +54,8 @@ void Autoencoder::train_step(Backend& backend, const Tensor& x, std::uint64_t se
   encoder_.backward(backend, params_, input, Activation::none, dcode, nullptr);
 }
 
-void Autoencoder::eval_batch(Backend& backend, const Tensor& x, RngKey key, bool corrupt) {
+void Autoencoder::eval_batch(Backend& backend, const Batch& batch, RngKey key, bool corrupt) {
+  const Tensor& x = batch.x;
   check_batch(x, config_.input_dim, "evaluation batch");
   Tensor input = x;
   if (corrupt && has_noise()) {

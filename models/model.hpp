@@ -13,6 +13,13 @@
 
 namespace cuvae {
 
+// One batch: images x [b, input_dim] and, for a model that needs_labels(), their class labels
+// [b, 1] int32 (gathered on the device with the images; empty otherwise).
+struct Batch {
+  Tensor x;
+  Tensor labels;
+};
+
 // Named figures, in order (per image, nats unless the name says otherwise).
 using Metrics = std::vector<std::pair<std::string, double>>;
 
@@ -44,10 +51,12 @@ class Model {
   virtual double loss(std::span<const float> terms, const StepScalars& s) const = 0;
   // One training batch x [b, input_dim] at the backend's step position: every random number is
   // Philox (seed, purpose, the position's step); params().grads() and terms() are written.
-  virtual void train_step(Backend& backend, const Tensor& x, std::uint64_t seed) = 0;
+  virtual void train_step(Backend& backend, const Batch& batch, std::uint64_t seed) = 0;
   // Evaluation forward of x: terms() get the batch sums. `key` draws the eps of a VAE; `noisy`
   // corrupts the input (a dae; keyed by key too) against the clean target.
-  virtual void eval_batch(Backend& backend, const Tensor& x, RngKey key, bool noisy) = 0;
+  virtual void eval_batch(Backend& backend, const Batch& batch, RngKey key, bool noisy) = 0;
+  // True for a model whose batches carry labels (conditional models, classifiers).
+  virtual bool needs_labels() const { return false; }
   const Tensor& terms() const { return terms_.tensor(); }
   // Per-image term means of a test pass (clean, and noisy when has_noise()) as named figures.
   virtual Metrics metrics(std::span<const double> clean, std::span<const double> noisy) const = 0;

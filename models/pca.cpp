@@ -65,11 +65,12 @@ void Pca::loaded(Backend& backend) {
   backend.to_device(dec_weight_, ct.data());
 }
 
-void Pca::train_step(Backend&, const Tensor&, std::uint64_t) {
+void Pca::train_step(Backend&, const Batch&, std::uint64_t) {
   throw Error("--model pca is fitted in closed form, it has no training step");
 }
 
-void Pca::eval_batch(Backend& backend, const Tensor& x, RngKey, bool) {
+void Pca::eval_batch(Backend& backend, const Batch& batch, RngKey, bool) {
+  const Tensor& x = batch.x;
   check_batch(x, config_.input_dim, "evaluation batch");
   const Tensor r = reconstruct(backend, x);
   // The Gaussian term with sigma 1; metrics() turns it into the squared error.

@@ -48,7 +48,8 @@ void Vae::forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, b
                         with_grads ? &dlogvar : nullptr, nullptr, terms.rows_view(1, 1));
 }
 
-void Vae::train_step(Backend& backend, const Tensor& x, std::uint64_t seed) {
+void Vae::train_step(Backend& backend, const Batch& batch, std::uint64_t seed) {
+  const Tensor& x = batch.x;
   check_batch(x, config_.input_dim, "training batch");
   const std::int64_t b = x.rows();
   const int L = config_.latent;
@@ -65,7 +66,8 @@ void Vae::train_step(Backend& backend, const Tensor& x, std::uint64_t seed) {
   encoder_.backward(backend, params_, x, Activation::none, dh, nullptr);
 }
 
-void Vae::eval_batch(Backend& backend, const Tensor& x, RngKey key, bool) {
+void Vae::eval_batch(Backend& backend, const Batch& batch, RngKey key, bool) {
+  const Tensor& x = batch.x;
   check_batch(x, config_.input_dim, "evaluation batch");
   forward(backend, x, key, false, false);
 }

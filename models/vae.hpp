@@ -17,8 +17,8 @@ class Vae final : public Model {
   double loss(std::span<const float> terms, const StepScalars& s) const override {
     return double(terms[0]) + double(s.beta) * double(terms[1]);
   }
-  void train_step(Backend& backend, const Tensor& x, std::uint64_t seed) override;
-  void eval_batch(Backend& backend, const Tensor& x, RngKey key, bool noisy) override;
+  void train_step(Backend& backend, const Batch& batch, std::uint64_t seed) override;
+  void eval_batch(Backend& backend, const Batch& batch, RngKey key, bool noisy) override;
   Metrics metrics(std::span<const double> clean, std::span<const double> noisy) const override;
   Tensor encode(Backend& backend, const Tensor& x) override;
   Tensor decode(Backend& backend, const Tensor& z) override;

@@ -68,7 +68,7 @@ RunResult train(Backend& backend, int steps, const ModelConfig& config = small_c
       const std::int64_t b = std::min(kBatch, kRows - bi * kBatch);
       const Tensor xb = x.tensor().rows_view(0, b);
       backend.run_step(static_cast<std::uint64_t>(b),
-                       [&] { training_step(backend, *model, images, kBatch, xb, kSeed, history); });
+                       [&] { training_step(backend, *model, Batch{images, {}}, kBatch, Batch{xb, {}}, kSeed, history); });
     }
     const std::vector<float> h = test::download(backend, history.tensor().rows_view(0, bi));
     for (std::int64_t k = 0; k < bi; ++k) {  // (recon, kl) per step; kl 0 for an autoencoder
@@ -182,10 +182,10 @@ ModelOutputs model_outputs(Backend& backend, const ModelConfig& config) {
   ModelOutputs o;
   const Tensor x = images.tensor().rows_view(0, kBatch);
   const RngKey key = rng_key(kSeed, RngPurpose::eval, 3);
-  model->eval_batch(backend, x, key, false);
+  model->eval_batch(backend, Batch{x, {}}, key, false);
   o.terms = test::download(backend, model->terms());
   if (model->has_noise()) {
-    model->eval_batch(backend, x, key, true);
+    model->eval_batch(backend, Batch{x, {}}, key, true);
     o.noisy_terms = test::download(backend, model->terms());
   }
   const Tensor z = model->encode(backend, x);

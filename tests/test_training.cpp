@@ -54,7 +54,7 @@ int run_parity(const ModelConfig& config, int batch, std::string& output) {
   Buffer xd(*backend, Shape{batch, config.input_dim});
   backend->to_device(xd, x.v.data());
   const std::uint64_t seed = 3;
-  model->train_step(*backend, xd, seed);
+  model->train_step(*backend, Batch{xd, {}}, seed);
   const ParamStore& params = model->params();
   std::vector<float> values = host_copy(*backend, params.values()), grads = host_copy(*backend, params.grads());
   const std::vector<float> terms = host_copy(*backend, model->terms());
