@@ -185,7 +185,7 @@ SafetensorsFile parse_safetensors(const std::filesystem::path& file, std::string
     header = nlohmann::json::parse(header_text);
   } catch (const std::bad_alloc& e) {  // the parsed tree takes several times the text's bytes
     throw fail("cannot allocate memory to parse the " + std::to_string(n) + "-byte JSON header: " + e.what());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     std::string_view why = e.what();
     if (auto p = why.find("] "); p != std::string_view::npos) why.remove_prefix(p + 2);  // drop "[json.exception...]"
     throw fail("header is not valid JSON: " + printable(why, 160, true));
