@@ -25,7 +25,7 @@ done
 
 build=build/fuzz
 cmake --preset fuzz >/dev/null
-cmake --build "$build" -j "$jobs" >/dev/null
+cmake --build "$build" -j "${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" >/dev/null
 /usr/bin/python3 fuzz/make_corpus.py "$build/corpus" >/dev/null
 mkdir -p "$build/findings" "$build/logs"
 
