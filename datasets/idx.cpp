@@ -345,8 +345,6 @@ std::filesystem::path find_split_file(const std::filesystem::path& dir, const st
   throw Error(fail_prefix(dir) + "dataset file not found: looked for " + base + " and " + base + ".gz");
 }
 
-}  // namespace
-
 // The whole file in memory (bounded by its own size); a failed allocation names the file.
 std::string read_whole(const std::filesystem::path& file) {
   try {
@@ -358,6 +356,8 @@ std::string read_whole(const std::filesystem::path& file) {
                 " to read the file: " + e.what());
   }
 }
+
+}  // namespace
 
 IdxImages parse_idx_images(const std::filesystem::path& file, std::string_view bytes) {
   IdxContents c = parse_idx(file, bytes, kImages);
