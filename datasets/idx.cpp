@@ -1,6 +1,7 @@
 // IDX reader/writer (see idx.hpp). The header is trusted for nothing: every size it claims is
-// checked against what the file (or, for gzip, what its compressed bytes) can actually hold
-// before anything is allocated for it.
+// checked against what the file (or, for gzip, what its compressed bytes) can actually hold,
+// and gzip data are inflated into a buffer that grows with the bytes actually inflated, so
+// memory follows the real data, never the header's claim.
 #include "datasets/idx.hpp"
 
 #include <zlib.h>
@@ -10,6 +11,8 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <new>
+#include <stdexcept>
 #include <string>
 
 #include "host/error.hpp"
@@ -25,6 +28,8 @@ constexpr std::uint64_t kMaxDeflateRatio = 1032;
 constexpr std::uint64_t kGzipSlackBytes = 1024;
 // zlib counts in uInt; feed it at most this much per call.
 constexpr std::size_t kZlibChunk = std::size_t(1) << 30;
+// The inflate buffer starts this small and doubles (capped at the header's claim) as data come.
+constexpr std::size_t kFirstInflateBytes = std::size_t(1) << 16;
 
 struct IdxKind {
   int rank;
@@ -95,6 +100,33 @@ std::uint64_t payload_bytes(const std::filesystem::path& file, const std::vector
       throw Error(fail_prefix(file) + "header dimensions " + dims_text(dims) + " are too large");
   }
   return n;
+}
+
+// "13.2 GB", "47.0 MB", "812 bytes": a size for messages, in decimal units.
+std::string human_bytes(std::uint64_t n) {
+  if (n < 1000) return std::to_string(n) + " bytes";
+  const char* units[] = {"kB", "MB", "GB", "TB", "PB", "EB"};
+  double v = double(n);
+  int u = -1;
+  while (v >= 999.95 && u < 5) v /= 1000, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+// Runs an allocation whose size comes from the header; a failure becomes an Error naming the
+// file, the claimed size and the dimensions instead of an unnamed std::bad_alloc.
+template <class F>
+void allocate_or_fail(const std::filesystem::path& file, std::uint64_t bytes, const std::string& claim, F&& f) {
+  try {
+    f();
+  } catch (const std::bad_alloc& e) {
+    throw Error(fail_prefix(file) + human_bytes(bytes) + " claimed by the header (" + claim +
+                "), cannot allocate: " + e.what());
+  } catch (const std::length_error& e) {
+    throw Error(fail_prefix(file) + human_bytes(bytes) + " claimed by the header (" + claim +
+                "), cannot allocate: " + e.what());
+  }
 }
 
 std::string header_claim(const std::vector<std::uint32_t>& dims, const IdxKind& kind, std::uint64_t payload,
@@ -175,7 +207,7 @@ struct IdxContents {
   std::vector<std::uint8_t> data;
 };
 
-IdxContents parse_raw(const std::filesystem::path& file, const std::string& bytes, const IdxKind& kind) {
+IdxContents parse_raw(const std::filesystem::path& file, std::string_view bytes, const IdxKind& kind) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data());
   const std::size_t header = 4 + 4 * std::size_t(kind.rank);
   if (bytes.size() < 4)
@@ -196,11 +228,27 @@ IdxContents parse_raw(const std::filesystem::path& file, const std::string& byte
     throw Error(fail_prefix(file) + "dimensions disagree with the file size: " +
                 header_claim(out.dims, kind, payload, header) + ", but the file has " +
                 std::to_string(bytes.size()) + " bytes (" + std::to_string(have - payload) + " extra)");
-  out.data.assign(p + header, p + header + payload);
+  allocate_or_fail(file, payload, dims_text(out.dims), [&] { out.data.assign(p + header, p + header + payload); });
   return out;
 }
 
-IdxContents parse_gzip(const std::filesystem::path& file, const std::string& compressed, const IdxKind& kind) {
+// Inflates exactly `payload` bytes into `data`, growing it geometrically from 64 KiB (capped at
+// `payload`) only as inflated bytes arrive; returns how many came (fewer: the stream ended).
+std::size_t inflate_growing(GzipSource& src, std::vector<std::uint8_t>& data, std::size_t payload) {
+  std::size_t filled = 0;
+  while (filled < payload) {
+    const std::size_t cap = std::min(payload, std::max(kFirstInflateBytes, 2 * filled));
+    data.reserve(cap);  // exactly cap: never more than the header claims
+    data.resize(cap);
+    const std::size_t got = src.read(data.data() + filled, cap - filled);
+    filled += got;
+    if (filled < cap) break;  // the stream ended early
+  }
+  data.resize(filled);
+  return filled;
+}
+
+IdxContents parse_gzip(const std::filesystem::path& file, std::string_view compressed, const IdxKind& kind) {
   GzipSource src(file, compressed);
   const std::size_t header = 4 + 4 * std::size_t(kind.rank);
   std::array<std::uint8_t, 16> head{};
@@ -221,8 +269,9 @@ IdxContents parse_gzip(const std::filesystem::path& file, const std::string& com
     throw Error(fail_prefix(file) + "truncated or wrong header: " + header_claim(out.dims, kind, payload, header) +
                 ", more than a " + std::to_string(compressed.size()) + "-byte gzip file can inflate to (at most " +
                 std::to_string(can_hold) + ")");
-  out.data.resize(payload);
-  const std::size_t data_got = src.read(out.data.data(), payload);
+  std::size_t data_got = 0;
+  allocate_or_fail(file, payload, dims_text(out.dims),
+                   [&] { data_got = inflate_growing(src, out.data, std::size_t(payload)); });
   if (data_got < payload)
     throw Error(fail_prefix(file) + "truncated data: " + header_claim(out.dims, kind, payload, header) +
                 ", but the gzip stream inflates to only " + std::to_string(header + data_got) + " bytes");
@@ -237,8 +286,7 @@ IdxContents parse_gzip(const std::filesystem::path& file, const std::string& com
   return out;
 }
 
-IdxContents read_idx(const std::filesystem::path& file, const IdxKind& kind) {
-  const std::string bytes = read_file(file);  // bounded by the file's own size
+IdxContents parse_idx(const std::filesystem::path& file, std::string_view bytes, const IdxKind& kind) {
   if (bytes.empty()) throw Error(fail_prefix(file) + "empty file");
   const bool gzip = bytes.size() >= 2 && std::uint8_t(bytes[0]) == 0x1f && std::uint8_t(bytes[1]) == 0x8b;
   return gzip ? parse_gzip(file, bytes, kind) : parse_raw(file, bytes, kind);
@@ -297,10 +345,22 @@ std::filesystem::path find_split_file(const std::filesystem::path& dir, const st
   throw Error(fail_prefix(dir) + "dataset file not found: looked for " + base + " and " + base + ".gz");
 }
 
+// The whole file in memory (bounded by its own size); a failed allocation names the file.
+std::string read_whole(const std::filesystem::path& file) {
+  try {
+    return read_file(file);
+  } catch (const std::bad_alloc& e) {
+    std::error_code ec;
+    const std::uint64_t size = std::filesystem::file_size(file, ec);
+    throw Error(fail_prefix(file) + "cannot allocate " + (ec ? std::string("memory") : human_bytes(size)) +
+                " to read the file: " + e.what());
+  }
+}
+
 }  // namespace
 
-IdxImages read_idx_images(const std::filesystem::path& file) {
-  IdxContents c = read_idx(file, kImages);
+IdxImages parse_idx_images(const std::filesystem::path& file, std::string_view bytes) {
+  IdxContents c = parse_idx(file, bytes, kImages);
   if (c.dims[1] > std::uint32_t(INT_MAX) || c.dims[2] > std::uint32_t(INT_MAX))
     throw Error(fail_prefix(file) + "image size " + std::to_string(c.dims[1]) + " x " + std::to_string(c.dims[2]) +
                 " is too large");
@@ -312,15 +372,23 @@ IdxImages read_idx_images(const std::filesystem::path& file) {
   return out;
 }
 
-std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& file, int num_classes) {
+IdxImages read_idx_images(const std::filesystem::path& file) { return parse_idx_images(file, read_whole(file)); }
+
+std::vector<std::uint8_t> parse_idx_labels(const std::filesystem::path& file, std::string_view bytes, int num_classes) {
   if (num_classes < 1 || num_classes > 256)
     throw Error(fail_prefix(file) + "num_classes " + std::to_string(num_classes) + " is not in 1..256");
-  IdxContents c = read_idx(file, kLabels);
+  IdxContents c = parse_idx(file, bytes, kLabels);
   for (std::size_t i = 0; i < c.data.size(); ++i)
     if (c.data[i] >= num_classes)
       throw Error(fail_prefix(file) + "label out of range at index " + std::to_string(i) + ": value " +
                   std::to_string(c.data[i]) + ", expected 0.." + std::to_string(num_classes - 1));
   return std::move(c.data);
+}
+
+std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& file, int num_classes) {
+  if (num_classes < 1 || num_classes > 256)  // before reading the file
+    throw Error(fail_prefix(file) + "num_classes " + std::to_string(num_classes) + " is not in 1..256");
+  return parse_idx_labels(file, read_whole(file), num_classes);
 }
 
 Dataset load_idx_dataset(const std::filesystem::path& dir, std::string_view split, std::int64_t limit) {
@@ -347,7 +415,10 @@ Dataset load_idx_dataset(const std::filesystem::path& dir, std::string_view spli
   ds.rows = img.rows;
   ds.cols = img.cols;
   const std::size_t n = std::size_t(ds.count) * std::size_t(ds.dim());
-  ds.images.resize(n);
+  const std::string claim = std::to_string(img.count) + " x " + std::to_string(img.rows) + " x " +
+                            std::to_string(img.cols) + (ds.count < img.count ? ", first " + std::to_string(ds.count) : "") +
+                            " images as floats";
+  allocate_or_fail(images_file, std::uint64_t(n) * sizeof(float), claim, [&] { ds.images.resize(n); });
   for (std::size_t i = 0; i < n; ++i) ds.images[i] = float(img.pixels[i]) / 255.0f;
   labels.resize(std::size_t(ds.count));
   ds.labels = std::move(labels);

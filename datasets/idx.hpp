@@ -18,11 +18,18 @@ struct IdxImages {
 // Reads an IDX3 uint8 image file (magic 0x00000803), raw or gzip (detected by its 1f 8b magic).
 // Every problem (missing, empty, wrong magic/type/rank, zero or oversized dimensions, size
 // that disagrees with the header, corrupt or truncated gzip) throws Error("<file>: ...").
-// Never allocates more than the file can actually hold.
+// Memory follows the data the file actually holds (for gzip: the bytes actually inflated),
+// never the header's claim; an allocation that still fails is an Error naming the file and
+// the size.
 IdxImages read_idx_images(const std::filesystem::path& file);
+// The same on the file's bytes (read_idx_images reads the file and calls this); `file` only
+// names it in messages.
+IdxImages parse_idx_images(const std::filesystem::path& file, std::string_view bytes);
 
 // Reads an IDX1 uint8 label file (magic 0x00000801); every label must be < num_classes.
 std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& file, int num_classes = 10);
+std::vector<std::uint8_t> parse_idx_labels(const std::filesystem::path& file, std::string_view bytes,
+                                           int num_classes = 10);
 
 // Images as floats in [0,1] (pixel/255), row-major [count, rows*cols], with their labels.
 struct Dataset {

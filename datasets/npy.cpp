@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -240,11 +242,12 @@ class HeaderParser {
   std::size_t pos_ = 0;
 };
 
-// An open .npy file whose header has been read and checked: what remains is exactly the data.
+// An open .npy stream (a regular file, or bytes in memory through fmemopen) whose header has
+// been read and checked: what remains is exactly the data.
 class NpyFile {
  public:
-  explicit NpyFile(const std::filesystem::path& file) : file_(file) {
-    f_ = open_regular_file(file, size_);  // never blocks on a FIFO
+  // Takes ownership of f, which holds `size` bytes.
+  NpyFile(const std::filesystem::path& file, std::FILE* f, std::uint64_t size) : file_(file), f_(f), size_(size) {
     try {
       read_preamble();
     } catch (...) {
@@ -353,6 +356,27 @@ class NpyFile {
   Header header_;
 };
 
+// The bytes as a read-only memory stream, so the bytes entry points run the file readers' code.
+std::FILE* open_memory(const std::filesystem::path& file, std::string_view bytes) {
+  static constexpr char kNothing[1] = {0};  // fmemopen wants a buffer even for no bytes
+  void* buf = const_cast<char*>(bytes.empty() ? kNothing : bytes.data());  // mode "rb": never written
+  std::FILE* f = ::fmemopen(buf, bytes.size(), "rb");
+  if (!f) throw Error(fail_prefix(file) + "cannot open the bytes as a stream: " + std::strerror(errno));
+  return f;
+}
+
+// Runs the allocation of `bytes` for the data; a failure becomes an Error naming the file.
+template <class F>
+void allocate_or_fail(const std::filesystem::path& file, std::uint64_t bytes, const std::string& what, F&& f) {
+  try {
+    f();
+  } catch (const std::bad_alloc& e) {
+    throw Error(fail_prefix(file) + "cannot allocate " + std::to_string(bytes) + " bytes for " + what + ": " + e.what());
+  } catch (const std::length_error& e) {
+    throw Error(fail_prefix(file) + "cannot allocate " + std::to_string(bytes) + " bytes for " + what + ": " + e.what());
+  }
+}
+
 // Reads `count` elements of T in chunks, handing each to put(index, value).
 template <class T, class Put>
 void read_chunked(NpyFile& f, std::int64_t count, Put&& put) {
@@ -365,10 +389,7 @@ void read_chunked(NpyFile& f, std::int64_t count, Put&& put) {
   }
 }
 
-}  // namespace
-
-NpyMatrix read_npy_matrix(const std::filesystem::path& file) {
-  NpyFile f(file);
+NpyMatrix read_matrix(const std::filesystem::path& file, NpyFile& f) {
   const DtypeInfo& t = f.dtype(kMatrixDtypes, "float32 '<f4' or uint8 '|u1'");
   f.require_c_order();
   const std::vector<std::int64_t>& shape = f.header().shape;
@@ -389,7 +410,8 @@ NpyMatrix read_npy_matrix(const std::filesystem::path& file) {
     throw f.too_large();
   f.require_data_size(elements, t);
   m.shape = shape;
-  m.data.resize(std::size_t(elements));
+  allocate_or_fail(file, std::uint64_t(elements) * sizeof(float), "shape " + shape_str + " as float32",
+                   [&] { m.data.resize(std::size_t(elements)); });
   if (t.type == Dtype::f32) {
     f.read_exact(m.data.data(), std::size_t(elements) * sizeof(float));
   } else {
@@ -400,8 +422,7 @@ NpyMatrix read_npy_matrix(const std::filesystem::path& file) {
   return m;
 }
 
-std::vector<std::int32_t> read_npy_labels(const std::filesystem::path& file) {
-  NpyFile f(file);
+std::vector<std::int32_t> read_labels(const std::filesystem::path& file, NpyFile& f) {
   const DtypeInfo& t = f.dtype(kLabelDtypes, "uint8 '|u1', int32 '<i4' or int64 '<i8'");
   f.require_c_order();
   const std::vector<std::int64_t>& shape = f.header().shape;
@@ -411,7 +432,9 @@ std::vector<std::int32_t> read_npy_labels(const std::filesystem::path& file) {
   if (shape[0] < 0) throw Error(fail_prefix(file) + "shape " + shape_text(shape) + " has a negative dimension");
   const std::int64_t n = shape[0];
   f.require_data_size(n, t);
-  std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+  std::vector<std::int32_t> labels;
+  allocate_or_fail(file, std::uint64_t(n) * sizeof(std::int32_t), "shape " + shape_text(shape) + " as int32",
+                   [&] { labels.resize(static_cast<std::size_t>(n)); });
   const auto put = [&](std::int64_t i, std::int64_t v) {
     if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max())
       throw Error(fail_prefix(file) + "label " + std::to_string(v) + " at index " + std::to_string(i) +
@@ -425,6 +448,32 @@ std::vector<std::int32_t> read_npy_labels(const std::filesystem::path& file) {
     case Dtype::f32: break;  // not a label dtype: dtype() has refused it
   }
   return labels;
+}
+
+}  // namespace
+
+NpyMatrix read_npy_matrix(const std::filesystem::path& file) {
+  std::uint64_t size = 0;
+  std::FILE* fp = open_regular_file(file, size);  // never blocks on a FIFO
+  NpyFile f(file, fp, size);
+  return read_matrix(file, f);
+}
+
+NpyMatrix parse_npy_matrix(const std::filesystem::path& file, std::string_view bytes) {
+  NpyFile f(file, open_memory(file, bytes), bytes.size());
+  return read_matrix(file, f);
+}
+
+std::vector<std::int32_t> read_npy_labels(const std::filesystem::path& file) {
+  std::uint64_t size = 0;
+  std::FILE* fp = open_regular_file(file, size);  // never blocks on a FIFO
+  NpyFile f(file, fp, size);
+  return read_labels(file, f);
+}
+
+std::vector<std::int32_t> parse_npy_labels(const std::filesystem::path& file, std::string_view bytes) {
+  NpyFile f(file, open_memory(file, bytes), bytes.size());
+  return read_labels(file, f);
 }
 
 void write_npy(const std::filesystem::path& file, const float* data, std::span<const std::int64_t> shape) {

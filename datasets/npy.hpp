@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace cuvae {
@@ -21,10 +22,14 @@ struct NpyMatrix {
 // dtype or rank, data shorter or longer than the shape says) throws Error("<file>: ...").
 // Nothing is allocated for the data before its size has been checked against the file's.
 NpyMatrix read_npy_matrix(const std::filesystem::path& file);
+// The same on a file's bytes, through the same stream reader (a memory stream); `file` only
+// names it in messages.
+NpyMatrix parse_npy_matrix(const std::filesystem::path& file, std::string_view bytes);
 
 // Integer labels: a 1-D array [N] of uint8, int32 or int64 ('|u1', '<i4', '<i8'), returned as
 // int32 (an Error if a value does not fit).
 std::vector<std::int32_t> read_npy_labels(const std::filesystem::path& file);
+std::vector<std::int32_t> parse_npy_labels(const std::filesystem::path& file, std::string_view bytes);
 
 // Writes a float32 C-order array of the given shape (any rank; a version 1.0 header padded to
 // 64 bytes as numpy pads it) atomically: a temporary name in the same folder, then a rename.

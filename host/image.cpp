@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <string>
 
 #include "host/error.hpp"
@@ -28,7 +29,7 @@ std::uint8_t to_byte(float v) {
   return std::uint8_t(std::floor(v * 255.0f + 0.5f));
 }
 
-std::uint32_t load_be32(const std::string& s, std::size_t at) {
+std::uint32_t load_be32(std::string_view s, std::size_t at) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data() + at);
   return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
 }
@@ -85,13 +86,25 @@ void write_png_grid(const std::filesystem::path& file, const float* images, int 
 }
 
 PngImage read_png_gray(const std::filesystem::path& file) {
+  std::string bytes;
+  try {
+    bytes = read_file(file, kMaxPngFileBytes);
+  } catch (const std::bad_alloc& e) {
+    throw Error(file.string() + ": cannot allocate memory to read the file: " + e.what());
+  }
+  return parse_png_gray(file, bytes);
+}
+
+PngImage parse_png_gray(const std::filesystem::path& file, std::string_view bytes) {
   const std::string where = file.string() + ": ";
-  const std::string bytes = read_file(file, kMaxPngFileBytes);
+  if (bytes.size() > kMaxPngFileBytes)
+    throw Error(where + std::to_string(bytes.size()) + " bytes, larger than the " + std::to_string(kMaxPngFileBytes) +
+                "-byte limit");
   if (bytes.empty()) throw Error(where + "empty file");
   if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0)
     throw Error(where + "not a PNG file (bad signature)");
   // Look at IHDR ourselves: the simplified API would silently convert colour to gray.
-  if (bytes.size() < 33 || bytes.compare(12, 4, "IHDR") != 0)
+  if (bytes.size() < 33 || bytes.substr(12, 4) != "IHDR")
     throw Error(where + "truncated or corrupt PNG: no IHDR chunk after the signature");
   const std::uint32_t w = load_be32(bytes, 16), h = load_be32(bytes, 20);
   const int depth = static_cast<unsigned char>(bytes[24]), color = static_cast<unsigned char>(bytes[25]);
@@ -112,7 +125,12 @@ PngImage read_png_gray(const std::filesystem::path& file) {
   PngImage out;
   out.width = int(img.width);
   out.height = int(img.height);
-  out.gray.resize(PNG_IMAGE_SIZE(img));
+  try {
+    out.gray.resize(PNG_IMAGE_SIZE(img));  // at most 1032 bytes per byte of the file (checked above)
+  } catch (const std::bad_alloc& e) {
+    throw Error(where + "cannot allocate " + std::to_string(std::uint64_t(w) * h) + " bytes for " + std::to_string(w) +
+                " x " + std::to_string(h) + " pixels: " + e.what());
+  }
   if (!png_image_finish_read(&img, nullptr, out.gray.data(), 0, nullptr))
     throw Error(where + "corrupt PNG: " + img.message);
   return out;

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <string_view>
 #include <vector>
 
 namespace cuvae {
@@ -23,5 +24,8 @@ struct PngImage {
 // Decodes an 8-bit grayscale PNG (no alpha, no palette); anything else, or a damaged file,
 // throws Error("<file>: ...").
 PngImage read_png_gray(const std::filesystem::path& file);
+// The same on a file's bytes (read_png_gray reads the file and calls this); `file` only names
+// it in messages.
+PngImage parse_png_gray(const std::filesystem::path& file, std::string_view bytes);
 
 }  // namespace cuvae

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <set>
 #include <tuple>
 
@@ -148,12 +149,21 @@ void write_safetensors(const std::filesystem::path& file, const std::vector<Tens
 }
 
 SafetensorsFile read_safetensors(const std::filesystem::path& file) {
-  auto fail = [&](const std::string& what) -> Error { return Error(file.string() + ": " + what); };
-
   // Bound the read by the size on disk; read_file reports missing files and directories itself.
   std::error_code ec;
   std::uint64_t disk_size = std::filesystem::file_size(file, ec);
-  const std::string bytes = read_file(file, ec ? 0 : disk_size);
+  std::string bytes;
+  try {
+    bytes = read_file(file, ec ? 0 : disk_size);
+  } catch (const std::bad_alloc& e) {
+    throw Error(file.string() + ": cannot allocate " + std::to_string(disk_size) + " bytes to read the file: " +
+                e.what());
+  }
+  return parse_safetensors(file, bytes);
+}
+
+SafetensorsFile parse_safetensors(const std::filesystem::path& file, std::string_view bytes) {
+  auto fail = [&](const std::string& what) -> Error { return Error(file.string() + ": " + what); };
   const std::uint64_t size = bytes.size();
 
   if (size < 8)
@@ -173,7 +183,9 @@ SafetensorsFile read_safetensors(const std::filesystem::path& file) {
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(header_text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const std::bad_alloc& e) {  // the parsed tree takes several times the text's bytes
+    throw fail("cannot allocate memory to parse the " + std::to_string(n) + "-byte JSON header: " + e.what());
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     std::string_view why = e.what();
     if (auto p = why.find("] "); p != std::string_view::npos) why.remove_prefix(p + 2);  // drop "[json.exception...]"
     throw fail("header is not valid JSON: " + printable(why, 160, true));
@@ -274,12 +286,18 @@ SafetensorsFile read_safetensors(const std::filesystem::path& file) {
     throw fail("the file holds " + std::to_string(data_size) + " data bytes but the header describes only " +
                std::to_string(covered) + " (" + std::to_string(data_size - covered) + " trailing bytes)");
 
+  // The tensors tile the data exactly, so this allocates the file's data bytes, no more.
   result.tensors.reserve(entries.size());
   for (Entry& e : entries) {
     TensorRecord t;
     t.name = std::move(e.name);
     t.shape = std::move(e.shape);
-    t.data.resize((e.end - e.begin) / kF32Bytes);
+    try {
+      t.data.resize((e.end - e.begin) / kF32Bytes);
+    } catch (const std::bad_alloc& ex) {
+      throw fail("tensor " + quote_name(t.name) + ": cannot allocate " + std::to_string(e.end - e.begin) +
+                 " bytes for shape " + shape_string(t.shape) + ": " + ex.what());
+    }
     if (!t.data.empty()) std::memcpy(t.data.data(), data + e.begin, e.end - e.begin);
     result.tensors.push_back(std::move(t));
   }

@@ -45,5 +45,8 @@ void write_safetensors(const std::filesystem::path& file, const std::vector<Tens
 // dtype other than F32, ...) throws a one-line Error("<file>: <what is wrong>"); allocations
 // never exceed the file's size.
 SafetensorsFile read_safetensors(const std::filesystem::path& file);
+// The same on a file's bytes (read_safetensors reads the file and calls this); `file` only
+// names it in messages.
+SafetensorsFile parse_safetensors(const std::filesystem::path& file, std::string_view bytes);
 
 }  // namespace cuvae

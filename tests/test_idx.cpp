@@ -1,6 +1,8 @@
 // IDX reader/writer tests: raw and gzip round trips, the real Fashion-MNIST test split, and
 // every kind of bad input (each must give an Error naming the file and the problem).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -8,6 +10,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <new>
 #include <numeric>
@@ -62,6 +66,74 @@ std::string gzip(const std::string& in) {
   deflateEnd(&zs);
   return out;
 }
+
+// `head` followed by `zeros` zero bytes, gzip-compressed through a small buffer (a claim of
+// hundreds of MB costs the test no such memory).
+std::string gzip_with_zeros(const std::string& head, std::size_t zeros) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  const std::string block(std::size_t(1) << 20, '\0');
+  std::string out, buf(std::size_t(1) << 16, '\0');
+  auto feed = [&](std::string_view in, int flush) {
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    zs.avail_in = uInt(in.size());
+    do {
+      zs.next_out = reinterpret_cast<Bytef*>(buf.data());
+      zs.avail_out = uInt(buf.size());
+      deflate(&zs, flush);
+      out.append(buf.data(), buf.size() - zs.avail_out);
+    } while (zs.avail_out == 0);
+  };
+  feed(head, Z_NO_FLUSH);
+  for (std::size_t left = zeros; left > 0;) {
+    const std::size_t n = std::min(left, block.size());
+    feed(std::string_view(block).substr(0, n), Z_NO_FLUSH);
+    left -= n;
+  }
+  feed({}, Z_FINISH);
+  deflateEnd(&zs);
+  return out;
+}
+
+// Runs f in a child process whose address space may grow by only `headroom` bytes, and returns
+// the cuvae::Error text f threw there; proves a failed allocation is an Error naming the file,
+// not an unnamed std::bad_alloc. The sanitizers' shadow memory does not fit under such a cap.
+std::string error_with_memory_cap(std::size_t headroom, const std::function<void()>& f) {
+  std::size_t pages = 0;
+  std::ifstream("/proc/self/statm") >> pages;
+  const rlim_t cap = rlim_t(pages) * rlim_t(::sysconf(_SC_PAGESIZE)) + rlim_t(headroom);
+  int fds[2];
+  if (::pipe(fds) != 0) return "<pipe failed>";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    const rlimit lim{cap, cap};
+    std::string msg = "<setrlimit failed>";
+    if (::setrlimit(RLIMIT_AS, &lim) == 0) {
+      try {
+        msg = error_of(f);
+      } catch (const std::bad_alloc&) {
+        msg = "<unnamed std::bad_alloc>";
+      }
+    }
+    const ssize_t w = ::write(fds[1], msg.data(), msg.size());
+    ::_exit(w == ssize_t(msg.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string msg;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) msg.append(buf, std::size_t(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? msg : "<child died: " + msg + ">";
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
 
 IdxImages make_images(std::int64_t count, int rows, int cols) {
   IdxImages im;
@@ -358,6 +430,63 @@ TEST_F(IdxBadInput, HugeCountInTinyGzipFileRefusedWithoutAllocating) {
   g_largest_alloc = 0;
   expect_error([&] { read_idx_images(p); }, {p.string(), "2147483648 x 28 x 28", "more than a", "gzip file"});
   EXPECT_LT(g_largest_alloc.load(), std::size_t(1) << 16);
+}
+
+// A gzip file of ~1.1 MB may claim ~1 GB (deflate reaches 1032:1); it holds far less. The data
+// buffer grows with the bytes actually inflated, so refusing it costs about the file's size.
+TEST_F(IdxBadInput, GzipClaimingFarMoreThanItHoldsCostsOnlyWhatItHolds) {
+  std::string img = idx_bytes(0x00000803, {1000, 1000, 1000}, 0);
+  std::uint32_t x = 12345;
+  for (int i = 0; i < 1100000; ++i) img.push_back(char((x = x * 1664525u + 1013904223u) >> 24));  // incompressible
+  const fs::path p = put("claims-1gb.gz", gzip(img));
+  ASSERT_GT(fs::file_size(p) * 1032, 1000000016u) << "the claim must pass the deflate-ratio check";
+  g_largest_alloc = 0;
+  EXPECT_EQ(error_of([&] { read_idx_images(p); }),
+            p.string() + ": truncated data: header says 1000 x 1000 x 1000 (count x rows x cols) = 1000000000 data "
+                         "bytes + 16-byte header = 1000000016 bytes, but the gzip stream inflates to only 1100016 bytes");
+  EXPECT_LT(g_largest_alloc.load(), std::size_t(4) << 20) << "the reader allocated for the claim, not the data";
+}
+
+TEST_F(IdxRoundTrip, GzipBufferGrowthKeepsEveryByte) {
+  const IdxImages im = make_images(3, 700, 701);  // 1.47 MB: several doublings, an odd end
+  write_idx_images(dir_ / "big.gz", im);
+  g_largest_alloc = 0;
+  const IdxImages back = read_idx_images(dir_ / "big.gz");
+  EXPECT_EQ(back.pixels, im.pixels);
+  EXPECT_LE(g_largest_alloc.load(), im.pixels.size()) << "the buffer never grows past the header's size";
+}
+
+TEST_F(IdxRoundTrip, BytesEntryPointsAreWhatTheFileReadersRun) {
+  const IdxImages im = make_images(2, 3, 4);
+  write_idx_images(dir_ / "img.gz", im);
+  write_idx_labels(dir_ / "lbl", {1, 2, 3});
+  const IdxImages back = parse_idx_images("mem", read_file(dir_ / "img.gz"));
+  EXPECT_EQ(back.count, 2);
+  EXPECT_EQ(back.pixels, im.pixels);
+  EXPECT_EQ(parse_idx_labels("mem", read_file(dir_ / "lbl")), (std::vector<std::uint8_t>{1, 2, 3}));
+  EXPECT_EQ(error_of([] { parse_idx_labels("mem", std::string("\0\0\x08\x01\0\0\0\x02\x05\x01", 10), 5); }),
+            "mem: label out of range at index 0: value 5, expected 0..4");
+  EXPECT_EQ(error_of([] { parse_idx_images("mem", ""); }), "mem: empty file");
+}
+
+// The data really are that large (100 MB of zeros in a 100 kB gzip) and memory runs out while
+// inflating them: an Error naming the file, the claim and the dimensions.
+TEST_F(IdxBadInput, GzipDataBeyondMemoryIsANamedError) {
+  if (kSanitized) GTEST_SKIP() << "an address-space cap does not fit the sanitizers' shadow memory";
+  const fs::path p = put("huge.gz", gzip_with_zeros(idx_bytes(0x00000803, {1, 10000, 10000}, 0), 100000000));
+  EXPECT_EQ(error_with_memory_cap(std::size_t(48) << 20, [&] { read_idx_images(p); }),
+            p.string() + ": 100.0 MB claimed by the header (1 x 10000 x 10000), cannot allocate: std::bad_alloc");
+}
+
+// The float copy of the images (4 bytes a pixel) is where the trainer's memory goes.
+TEST_F(IdxBadInput, DatasetFloatsBeyondMemoryIsANamedError) {
+  if (kSanitized) GTEST_SKIP() << "an address-space cap does not fit the sanitizers' shadow memory";
+  const fs::path img = put("train-images-idx3-ubyte.gz", gzip_with_zeros(idx_bytes(0x00000803, {1, 5000, 5000}, 0),
+                                                                         25000000));
+  write_idx_labels(dir_ / "train-labels-idx1-ubyte", {3});
+  EXPECT_EQ(error_with_memory_cap(std::size_t(90) << 20, [&] { load_idx_dataset(dir_, "train"); }),
+            img.string() +
+                ": 100.0 MB claimed by the header (1 x 5000 x 5000 images as floats), cannot allocate: std::bad_alloc");
 }
 
 TEST_F(IdxBadInput, OverflowingDimensions) {

@@ -181,5 +181,27 @@ TEST_F(PngRead, RejectsColourPng) {
   EXPECT_NE(msg.find("color type 2"), std::string::npos) << msg;
 }
 
+// parse_png_gray is what read_png_gray runs on the file's bytes: same pixels, and the errors
+// name what it was told.
+TEST_F(PngRead, BytesEntryPointMatchesTheFileReader) {
+  const std::vector<float> imgs = {0.0f, 0.5f, 1.0f, 0.25f, 0.75f, 0.1f};
+  const fs::path p = dir_ / "two.png";
+  write_png_grid(p, imgs.data(), 1, 2, 3, 1, 0);
+  const std::string bytes = read_file(p);
+  const PngImage a = read_png_gray(p), b = parse_png_gray("mem", bytes);
+  EXPECT_EQ(b.width, 3);
+  EXPECT_EQ(b.height, 2);
+  EXPECT_EQ(b.gray, (std::vector<std::uint8_t>{0, 128, 255, 64, 191, 26}));
+  EXPECT_EQ(b.gray, a.gray);
+  EXPECT_EQ(error_of([] { parse_png_gray("mem", ""); }), "mem: empty file");
+  EXPECT_EQ(error_of([&] { parse_png_gray("mem", std::string_view(bytes).substr(0, 20)); }),
+            "mem: truncated or corrupt PNG: no IHDR chunk after the signature");
+  std::string huge = bytes;  // IHDR claims 100000 x 100000: no 1-byte-per-1032 file holds that
+  for (int at : {16, 20}) huge.replace(std::size_t(at), 4, std::string("\x00\x01\x86\xa0", 4));
+  EXPECT_EQ(error_of([&] { parse_png_gray("mem", huge); }),
+            "mem: PNG header says 100000 x 100000 pixels, which a " + std::to_string(huge.size()) +
+                "-byte file cannot hold");
+}
+
 }  // namespace
 }  // namespace cuvae

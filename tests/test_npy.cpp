@@ -204,6 +204,27 @@ TEST_F(NpyRoundTrip, ReadsLabelsOfEachIntegerType) {
   EXPECT_TRUE(read_npy_labels(put("none.npy", npy_bytes(dict_of("<i8", "(0,)"), ""))).empty());
 }
 
+// The bytes entry points run the file readers' own code on a memory stream: the same arrays,
+// and for every truncation of a good file the same message, naming what they were told.
+TEST_F(NpyRoundTrip, BytesEntryPointsMatchTheFileReaders) {
+  const std::vector<float> v = {1.f, 2.f, 3.f, 4.f, 5.f, 6.f};
+  const std::string good = npy_bytes(dict_of("<f4", "(3, 2)"), raw_bytes(v));
+  const NpyMatrix m = parse_npy_matrix("mem", good);
+  EXPECT_EQ(m.rows, 3);
+  EXPECT_EQ(m.cols, 2);
+  EXPECT_EQ(m.data, v);
+  const std::vector<std::int32_t> labels = {7, 8};
+  EXPECT_EQ(parse_npy_labels("mem", npy_bytes(dict_of("<i4", "(2,)"), raw_bytes(labels))), labels);
+  EXPECT_EQ(error_of([] { parse_npy_matrix("mem", ""); }),
+            "mem: too short: the file has 0 bytes, a .npy file needs at least 10");
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    const std::string cut = good.substr(0, n), from_file = matrix_error("cut.npy", cut);
+    ASSERT_EQ(from_file.rfind(in("cut.npy"), 0), 0u) << from_file;
+    EXPECT_EQ(error_of([&] { parse_npy_matrix("mem", cut); }), "mem: " + from_file.substr(in("cut.npy").size()))
+        << "cut at " << n;
+  }
+}
+
 // --- files made by real numpy ---------------------------------------------------------------
 
 TEST_F(NpyNumpy, ReadsFloat32Matrix) {

@@ -448,6 +448,43 @@ TEST_F(SafetensorsTest, CorruptedHeaderIsRefused) {
   expect_refused_file(path("corrupt.safetensors"), {"header is not valid JSON", "parse error at line 1"});
 }
 
+// Found by fuzzing (fuzz/fuzz_config first): nlohmann reports a number it cannot hold as
+// out_of_range, not parse_error, and that exception escaped the reader without the file's name.
+TEST_F(SafetensorsTest, HeaderNumberOverflowIsNamed) {
+  const fs::path p = path("overflow.safetensors");
+  cuvae::write_file_atomic(p, craft(R"({"t": {"dtype": "F32", "shape": [1e999], "data_offsets": [0, 4]}})"));
+  std::string msg;
+  try {
+    read_safetensors(p);
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  EXPECT_EQ(msg, p.string() + ": header is not valid JSON: number overflow parsing '1e999'");
+}
+
+// The bytes entry point is what read_safetensors runs: same result, same errors, named as told.
+TEST_F(SafetensorsTest, ParseBytesMatchesReadFile) {
+  Sample s;
+  write_safetensors(path("good.safetensors"), s.views(), kMeta);
+  const std::string bytes = cuvae::read_file(path("good.safetensors"));
+  const SafetensorsFile a = read_safetensors(path("good.safetensors"));
+  const SafetensorsFile b = cuvae::parse_safetensors("in-memory", bytes);
+  EXPECT_EQ(b.metadata, kMeta);
+  ASSERT_EQ(b.tensors.size(), a.tensors.size());
+  for (std::size_t i = 0; i < a.tensors.size(); ++i) {
+    EXPECT_EQ(b.tensors[i].name, a.tensors[i].name);
+    EXPECT_EQ(b.tensors[i].shape, a.tensors[i].shape);
+    EXPECT_EQ(b.tensors[i].data, a.tensors[i].data);
+  }
+  std::string msg;
+  try {
+    cuvae::parse_safetensors("in-memory", std::string_view(bytes).substr(0, 5));
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  EXPECT_EQ(msg, "in-memory: file is 5 bytes, too short for a safetensors file (needs an 8-byte header length)");
+}
+
 // --- Atomic writes --------------------------------------------------------------------------
 
 TEST_F(SafetensorsTest, OverwriteIsAtomicAndLeavesNoTemporary) {
