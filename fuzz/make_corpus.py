@@ -119,6 +119,44 @@ def safetensors_seeds():
     }
 
 
+def checkpoint_seeds():
+    """Valid cuvae checkpoints (names and shapes as the models register them) and near misses."""
+    def t(name, shape):
+        n = 1
+        for d in shape:
+            n *= d
+        return (name, shape, [((i * 5) % 13 - 6) / 10.0 for i in range(n)])
+    d, h, z = 8, 4, 2
+    params = [("encoder.0.weight", [h, d]), ("encoder.0.bias", [h]), ("fc_mu.weight", [z, h]),
+              ("fc_logvar.weight", [z, h]), ("fc_mu.bias", [z]), ("fc_logvar.bias", [z]),
+              ("decoder.0.weight", [h, z]), ("decoder.0.bias", [h]), ("decoder.2.weight", [d, h]),
+              ("decoder.2.bias", [d])]
+    train = {"seed": "42", "step": 10, "epoch": 2, "batch_in_epoch": 1, "batch_size": 4,
+             "epoch_loss_sum": "12.5", "shuffle": "device-philox", "lr_decay": 1.0, "kl_warmup": 0,
+             "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0, "l2": 0.0}}
+    config = json.dumps(cuvae_config(), separators=(",", ":"))
+    weights = [t(n, s) for n, s in params]
+    moments = [t(p + n, s) for p in ("optimizer.exp_avg.", "optimizer.exp_avg_sq.") for n, s in params]
+    ae_params = [("encoder.0.weight", [h, d]), ("encoder.0.bias", [h]), ("encoder.2.weight", [z, h]),
+                 ("encoder.2.bias", [z]), ("decoder.0.weight", [h, z]), ("decoder.0.bias", [h]),
+                 ("decoder.2.weight", [d, h]), ("decoder.2.bias", [d])]
+    return {
+        "vae_train": safetensors(weights + moments, {"format": "cuvae.model.v2", "config": config,
+                                                     "train": json.dumps(train, separators=(",", ":"))}),
+        "vae_weights": safetensors(weights, {"format": "cuvae.model.v2", "config": config}),
+        "ae_weights": safetensors([t(n, s) for n, s in ae_params],
+                                  {"format": "cuvae.model.v2",
+                                   "config": json.dumps(cuvae_config("ae"), separators=(",", ":"))}),
+        "legacy": safetensors([t(n.replace("encoder.0", "fc1").replace("fc_mu", "fc21").replace("fc_logvar", "fc22")
+                                 .replace("decoder.0", "fc3").replace("decoder.2", "fc4"), s) for n, s in params],
+                              {"format": "cuvae.mlp_vae.v1",
+                               "config": json.dumps({"input_dim": d, "hidden": [h], "latent": z, "beta": 1.0})}),
+        "extra_tensor": safetensors(weights + [t("extra", [1])], {"format": "cuvae.model.v2", "config": config}),
+        "missing_moments": safetensors(weights, {"format": "cuvae.model.v2", "config": config,
+                                                 "train": json.dumps(train, separators=(",", ":"))}),
+    }
+
+
 def npy(descr, shape, payload, fortran=False, version=(1, 0), pad=True):
     shape_text = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
     d = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, "True" if fortran else "False", shape_text)
@@ -227,7 +265,8 @@ def main():
     out = Path(sys.argv[1])
     targets = {"idx_images": idx_images_seeds(), "idx_labels": idx_labels_seeds(),
                "safetensors": safetensors_seeds(), "npy_matrix": npy_matrix_seeds(),
-               "npy_labels": npy_labels_seeds(), "png_gray": png_seeds(), "config": config_seeds()}
+               "npy_labels": npy_labels_seeds(), "png_gray": png_seeds(), "config": config_seeds(),
+               "checkpoint": checkpoint_seeds()}
     for target, seeds in targets.items():
         d = out / target
         d.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,10 @@ namespace {
 // We copy float bytes straight to and from the file, which stores them little-endian.
 static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
 
-constexpr std::uint64_t kHeaderLimit = 100'000'000;  // the reference reader's limit
+// The reference reader allows 100 MB, but a parsed JSON header takes ~30x its text in memory
+// (a 9 MB header of empty arrays peaked at 260 MB), so a hostile 100 MB header would cost ~3 GB.
+// cuvae's own headers are a few KB (one entry per tensor); 16 MB bounds the parse near 500 MB.
+constexpr std::uint64_t kHeaderLimit = 16'000'000;
 constexpr std::uint64_t kF32Bytes = 4;
 constexpr std::string_view kMetadataKey = "__metadata__";
 

@@ -232,7 +232,9 @@ Checkpoint check_checkpoint(const std::filesystem::path& file, const Safetensors
 Checkpoint read_checkpoint_header(const std::filesystem::path& file) { return read_checked(file).second; }
 
 Checkpoint load_checkpoint(const std::filesystem::path& file, Backend& backend, Model& model) {
-  auto [f, ck] = read_checked(file);
+  std::pair<SafetensorsFile, Checkpoint> checked = read_checked(file);
+  const SafetensorsFile& f = checked.first;
+  const Checkpoint& ck = checked.second;  // (not a structured binding: clang 14 cannot capture one)
   const ParamStore& params = model.params();
   if (to_json(ck.config) != to_json(model.config()))
     throw Error(file.string() + ": holds a " + ck.config.model + " model (" + to_json(ck.config).dump() +

@@ -2,6 +2,7 @@
 #include "models/config.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <cmath>
 #include <algorithm>
 #include <limits>
@@ -10,6 +11,27 @@
 #include "models/json_fields.hpp"
 
 namespace cuvae {
+
+namespace {
+
+// Text from a flag or a file, as quoted in a message: at most 40 characters, control bytes escaped,
+// so the message stays one readable line.
+std::string shown(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < 40; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return text.size() > 40 ? out + "..." : out;
+}
+
+}  // namespace
 
 std::string NoiseSpec::str() const {
   switch (kind) {
@@ -23,7 +45,7 @@ std::string NoiseSpec::str() const {
 
 NoiseSpec parse_noise(std::string_view text) {
   auto bad = [&](const std::string& why) {
-    return Error("--noise '" + std::string(text) + "': " + why + " (want mask:P, gaussian:S or saltpepper:P, " +
+    return Error("--noise '" + shown(text) + "': " + why + " (want mask:P, gaussian:S or saltpepper:P, " +
                  "e.g. mask:0.25, or none)");
   };
   if (text == "none") return {};
@@ -34,7 +56,7 @@ NoiseSpec parse_noise(std::string_view text) {
   if (kind == "mask") n.kind = NoiseKind::mask;
   else if (kind == "gaussian") n.kind = NoiseKind::gaussian;
   else if (kind == "saltpepper") n.kind = NoiseKind::saltpepper;
-  else throw bad("unknown kind '" + std::string(kind) + "'");
+  else throw bad("unknown kind '" + shown(kind) + "'");
   const std::string l(level);
   char* end = nullptr;
   n.level = std::strtod(l.c_str(), &end);
@@ -65,7 +87,7 @@ std::vector<int> parse_hidden(std::string_view text) {
     auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
     if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v <= 0 || v > kMaxHidden ||
         out.size() == kMaxHiddenLayers)
-      throw Error("--hidden '" + std::string(text) + "': expected a comma-separated list of at most " +
+      throw Error("--hidden '" + shown(text) + "': expected a comma-separated list of at most " +
                   std::to_string(kMaxHiddenLayers) + " sizes in 1.." + std::to_string(kMaxHidden) + ", or none");
     out.push_back(v);
     if (comma == std::string_view::npos) break;
@@ -79,13 +101,13 @@ std::string_view to_string(Likelihood l) { return l == Likelihood::bernoulli ? "
 Likelihood parse_likelihood(std::string_view text) {
   if (text == "bernoulli") return Likelihood::bernoulli;
   if (text == "gaussian") return Likelihood::gaussian;
-  throw Error("--likelihood '" + std::string(text) + "': want bernoulli or gaussian");
+  throw Error("--likelihood '" + shown(text) + "': want bernoulli or gaussian");
 }
 
 Activation parse_activation(std::string_view text) {
   if (text == "relu") return Activation::relu;
   if (text == "none") return Activation::none;
-  throw Error("--activation '" + std::string(text) + "': want relu or none");
+  throw Error("--activation '" + shown(text) + "': want relu or none");
 }
 
 ModelConfig default_config(std::string_view model) {
@@ -100,12 +122,16 @@ ModelConfig default_config(std::string_view model) {
     c.noise = NoiseSpec{NoiseKind::mask, 0.25};
     return c;
   }
-  throw Error("--model '" + std::string(model) + "': unknown model (want one of " + kModelNames + ")");
+  throw Error("--model '" + shown(model) + "': unknown model (want one of " + kModelNames + ")");
 }
 
 void validate(const ModelConfig& c, const std::string& what) {
   auto bad = [&](const std::string& why) { return Error(what + ": " + why); };
-  default_config(c.model);  // the name
+  try {
+    default_config(c.model);  // the name
+  } catch (const Error& e) {
+    throw bad(e.what());
+  }
   if (c.input_dim <= 0 || c.input_dim > kMaxInputDim)
     throw bad("input size " + std::to_string(c.input_dim) + " must lie in 1.." + std::to_string(kMaxInputDim));
   if (c.hidden.size() > kMaxHiddenLayers) throw bad("more than " + std::to_string(kMaxHiddenLayers) + " hidden layers");
@@ -148,8 +174,7 @@ ModelConfig config_from_json(const nlohmann::json& j, const std::string& what) {
       f.fail(key, std::string("is invalid: ") + e.what());
     }
   };
-  c.model = f.string("model");
-  default_config(c.model);  // the name
+  c.model = parsed("model", [](const std::string& s) { return default_config(s).model; });
   c.input_dim = static_cast<int>(f.integer("input_dim", 1, kMaxInputDim));
   c.hidden = f.int_list("hidden", 1, kMaxHidden, kMaxHiddenLayers);
   c.activation = parsed("activation", [](const std::string& s) { return parse_activation(s); });

@@ -313,7 +313,7 @@ TEST_F(SafetensorsTest, HeaderLengthOverLimit) {
   std::string b = craft("{}");
   std::uint64_t n = 200'000'000;
   std::memcpy(b.data(), &n, 8);
-  expect_refused(b, {"header length 200000000 exceeds the 100000000-byte limit"});
+  expect_refused(b, {"header length 200000000 exceeds the 16000000-byte limit"});
   n = std::numeric_limits<std::uint64_t>::max();
   std::memcpy(b.data(), &n, 8);
   expect_refused(b, {"header length 18446744073709551615 exceeds"});
