@@ -9,6 +9,7 @@
 
 #include "app/cli_checks.hpp"
 #include "app/compare.hpp"
+#include "app/iwae.hpp"  // IWAE
 #include "app/train.hpp"
 #include "host/error.hpp"
 
@@ -118,6 +119,10 @@ int main(int argc, char** argv) {
   eval->add_option("--data", data_dir, "Folder with the IDX files");
   eval->add_option("--test-limit", test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
   eval->add_option("--seed", seed, "Seed for the z samples")->check(cli::seed());
+  // IWAE
+  int iwae = 0;
+  eval->add_option("--iwae", iwae, "Importance-weighted bound on log p(x) with K samples per image (a vae), and active units")
+      ->check(cli::integer(1, cuvae::kIwaeMaxSamples));
   add_run_flags(*eval, run);
 
   auto* sample = app.add_subcommand("sample", "Decode z from the model's prior into a PNG grid (or .npy)");
@@ -205,6 +210,9 @@ int main(int argc, char** argv) {
       std::signal(SIGTERM, on_stop_signal);
       const cuvae::TrainSummary s = cuvae::train(t, std::cout);
       if (s.interrupted) return 128 + s.interrupted;
+    } else if (*eval && iwae > 0) {  // IWAE
+      const cuvae::IwaeResult r = cuvae::iwae_checkpoint(ckpt, data_dir, test_limit, seed, iwae, run, std::cout);
+      std::printf("%s\n", cuvae::describe(r).c_str());
     } else if (*eval) {
       cuvae::EvalResult r = cuvae::evaluate_checkpoint(ckpt, data_dir, test_limit, seed, run, std::cout);
       std::printf("%s nats per image over %lld images\n", cuvae::describe(r).c_str(), static_cast<long long>(r.images));

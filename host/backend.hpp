@@ -135,6 +135,16 @@ class Backend {
   // (eigenvalues of the covariance divided by N - 1).
   virtual void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components,
                        const Tensor& variance) = 0;
+
+  // IWAE (the importance-weighted bound, kernels/iwae.cuh; either operand of each may be a view)
+  // dst[r, :] = src[r / K, :]: src [n, C], dst [n*K, C].
+  virtual void repeat_rows(const Tensor& src, int K, const Tensor& dst) = 0;
+  // Per image i of n, over its K samples r = i*K + k: log w_r = -recon[r] + sum_l (eps[r,l]^2 -
+  // z[r,l]^2) / 2 + logvar[i,l] / 2; bound[i] = the log-mean-exp of its K log w (stable, fixed
+  // order), elbo[i] (if given) their mean. recon [n*K] (the likelihood op's rows), eps, z [n*K, L],
+  // logvar [n, L], bound and elbo [n] dense.
+  virtual void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const Tensor& logvar, int K,
+                          const Tensor& bound, const Tensor* elbo) = 0;
 };
 
 // The CPU backend (host/cpu/): threads <= 0 means all hardware threads.

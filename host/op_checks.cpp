@@ -140,4 +140,27 @@ void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Te
   for (std::int64_t r : rows) expect(r >= 0 && r < src.rows(), op, "row " + std::to_string(r) + " outside " + src.str());
 }
 
+// IWAE
+void repeat_rows(const Tensor& src, int K, const Tensor& dst) {
+  const char* op = "repeat_rows";
+  rank2(op, "src", src), rank2(op, "dst", dst);
+  expect(K >= 1, op, "K = " + std::to_string(K) + " must be at least 1");
+  expect(dst.cols() == src.cols() && dst.rows() == src.rows() * K && dst.dtype == src.dtype, op,
+         "want dst [src rows * " + std::to_string(K) + ", src cols], got src " + src.str() + ", dst " + dst.str());
+}
+
+void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const Tensor& logvar, int K,
+                const Tensor& bound, const Tensor* elbo) {
+  const char* op = "iwae_bound";
+  rank2(op, "eps", eps), rank2(op, "z", z), rank2(op, "logvar", logvar);
+  expect(K >= 1, op, "K = " + std::to_string(K) + " must be at least 1");
+  const std::int64_t n = logvar.rows(), L = logvar.cols();
+  expect(eps.shape == z.shape && eps.rows() == n * K && eps.cols() == L && recon.data && recon.dense() &&
+             recon.numel() == n * K && bound.data && bound.dense() && bound.numel() == n &&
+             (!elbo || (elbo->data && elbo->dense() && elbo->numel() == n)),
+         op, "want recon [n*K], eps and z [n*K, L], logvar [n, L], bound and elbo [n] with K = " + std::to_string(K) +
+                 ", got recon " + recon.str() + ", eps " + eps.str() + ", z " + z.str() + ", logvar " + logvar.str() +
+                 ", bound " + bound.str() + ", elbo " + opt(elbo));
+}
+
 }  // namespace cuvae::checks

@@ -27,4 +27,9 @@ void same_shape(const char* op, const Tensor& a, const Tensor& b);
 void dense(const char* op, const char* name, const Tensor& t);
 void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst);
 
+// IWAE
+void repeat_rows(const Tensor& src, int K, const Tensor& dst);
+void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const Tensor& logvar, int K,
+                const Tensor& bound, const Tensor* elbo);
+
 }  // namespace cuvae::checks

@@ -28,6 +28,10 @@ void Vae::allocate(Backend& backend, std::int64_t max_batch) {
   const Shape codes{max_batch, config_.latent};
   eps_ = Buffer(backend, codes), z_ = Buffer(backend, codes), dz_ = Buffer(backend, codes);
   pixels_ = Buffer(backend, Shape{max_batch, config_.input_dim});
+  // IWAE
+  iwae_stats_ = Buffer(backend, Shape{max_batch, 2 * config_.latent});
+  iwae_x_ = Buffer(backend, Shape{max_batch, config_.input_dim});
+  iwae_recon_ = Buffer(backend, Shape{max_batch});
 }
 
 void Vae::forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, bool with_grads) {
@@ -95,6 +99,28 @@ Tensor Vae::decode(Backend& backend, const Tensor& z) {
   const Tensor px = pixels_.tensor().rows_view(0, z.rows());
   backend.sigmoid(out, px);
   return px;
+}
+
+// IWAE
+void Vae::importance_bound(Backend& backend, const Tensor& x, int K, RngKey key, const Tensor& bound,
+                           const Tensor* elbo) {
+  check_batch(x, config_.input_dim, "importance-weighted bound input");
+  const std::int64_t n = x.rows(), rows = n * K;
+  const int L = config_.latent;
+  if (K < 1 || rows > max_batch_)
+    throw Error("importance_bound: " + std::to_string(n) + " images x K = " + std::to_string(K) + " samples, but " +
+                config_.model + " was allocated for " + std::to_string(max_batch_) + " rows");
+  if (!encoder_.empty()) encoder_.forward(backend, params_, x);
+  head_.forward(backend, params_, hidden_out(x));
+  const Tensor s = stats(n), reps = iwae_stats_.tensor().rows_view(0, rows), xs = iwae_x_.tensor().rows_view(0, rows);
+  backend.repeat_rows(s, K, reps);
+  backend.repeat_rows(x, K, xs);
+  const Tensor z = z_.tensor().rows_view(0, rows), recon = iwae_recon_.tensor().rows_view(0, rows);
+  backend.reparameterize(reps.cols_view(0, L), reps.cols_view(L, L), key, false, eps(rows), z);
+  decoder_.forward(backend, params_, z);
+  backend.likelihood(config_.likelihood, static_cast<float>(config_.sigma), pred(rows), xs, nullptr, &recon,
+                     terms_.tensor().rows_view(0, 1));
+  backend.iwae_bound(recon, eps(rows), z, s.cols_view(L, L), K, bound, elbo);
 }
 
 }  // namespace cuvae

@@ -27,6 +27,13 @@ class Vae final : public Model {
   Tensor eps(std::int64_t b) const { return eps_.tensor().rows_view(0, b); }
   Tensor pred(std::int64_t b) const { return decoder_.output(b); }
 
+  // IWAE: for each image of x [n, input_dim], K samples z_k ~ q(z|x) (Philox key, element
+  // (i*K + k)*L + l: image i's K rows are one batch of n*K <= max_batch() decoder rows; the encoder
+  // runs once per image); bound [n] receives log 1/K sum_k w_k, elbo [n] (if given) 1/K sum_k log
+  // w_k, with log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), nats (device tensors).
+  void importance_bound(Backend& backend, const Tensor& x, int K, RngKey key, const Tensor& bound,
+                        const Tensor* elbo);
+
  private:
   void forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, bool with_grads);
   Tensor stats(std::int64_t b) const { return head_.output(b); }  // [mu | logvar]
@@ -34,6 +41,7 @@ class Vae final : public Model {
 
   Stack encoder_, head_, decoder_;
   Buffer eps_, z_, dz_, pixels_;
+  Buffer iwae_stats_, iwae_x_, iwae_recon_;  // IWAE: repeated [mu | logvar], repeated x, per-row recon
 };
 
 }  // namespace cuvae

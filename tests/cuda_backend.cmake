@@ -13,3 +13,5 @@ foreach(family IN LISTS _cuvae_backend_tests)
                    LIBS cuvae_lib GTest::gmock LABEL gpu)
   endif()
 endforeach()
+# IWAE: the importance-weighted bound end to end on the CPU and SIMT backends (app/iwae.hpp).
+cuvae_add_kernel_test(test_iwae SOURCES test_iwae.cpp LIBS cuvae_simt_backend cuvae_app GTest::gmock)

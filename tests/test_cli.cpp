@@ -258,5 +258,39 @@ TEST_F(Cli, BadModelFlagsAndArraysGetOneLineNamingThem) {
   EXPECT_THAT(r.out, HasSubstr("epoch 2: train loss"));
 }
 
+// IWAE: `eval --iwae K` prints the bound line; bad K and a model without a posterior are one-line errors.
+TEST_F(Cli, EvalIwaePrintsTheBoundAndRefusesBadK) {
+  auto one_line = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n') == 1; };
+  const std::string out = fresh_out("vae");
+  Result r = run("train " + data() + " --out " + out + " --epochs 2 --batch-size 64 --hidden 32 --latent 4 --device cpu --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string ckpt = out + "/checkpoint.safetensors";
+  r = run("eval " + ckpt + " " + data() + " --iwae 64 --device cpu --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::MatchesRegex("test log p\\(x\\) >= -[0-9]+\\.[0-9][0-9] \\(IWAE, K=64\\), -[0-9]+\\.[0-9][0-9] "
+                                             "\\(ELBO, K=1\\) nats per image over 100 images; active units [0-4] of 4\n"));
+  double iwae = 0, elbo = 0;
+  ASSERT_EQ(std::sscanf(r.out.c_str(), "test log p(x) >= %lf (IWAE, K=64), %lf", &iwae, &elbo), 2) << r.out;
+  EXPECT_GE(iwae, elbo);
+  EXPECT_LT(-iwae, 64 * std::log(2.0));  // better than a coin per pixel
+  Result again = run("eval " + ckpt + " " + data() + " --iwae 64 --device cpu --threads 2");
+  EXPECT_EQ(again.out, r.out);  // the same figures on another thread count
+
+  for (const char* k : {"0", "5001"}) {
+    r = run("eval " + ckpt + " " + data() + " --iwae " + k + " --device cpu");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(r.err, std::string("cuvae: error: --iwae: want an integer in 1..5000, got '") + k + "'\n");
+  }
+  const std::string ae = fresh_out("ae");
+  r = run("train --model ae " + data() + " --out " + ae + " --epochs 1 --hidden 16 --latent 4 --device cpu --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("eval " + ae + "/checkpoint.safetensors " + data() + " --iwae 8 --device cpu");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "cuvae: error: eval --iwae: " + ae +
+                       "/checkpoint.safetensors holds model ae, which has no posterior q(z|x); the importance-weighted "
+                       "bound needs a vae\n");
+  EXPECT_TRUE(one_line(r.err)) << r.err;
+}
+
 }  // namespace
 }  // namespace cuvae

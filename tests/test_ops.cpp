@@ -393,5 +393,101 @@ TEST(CUVAE_DEVICE_SUITE(Ops), LossOverMoreRowsThanReservedIsRefused) {
             "likelihood: gaussian sigma 0.000000 must be a positive number");
 }
 
+// IWAE: the row repeat and the per-image importance-weighted bound (kernels/iwae.cuh).
+TEST(CUVAE_DEVICE_SUITE(Ops), RepeatRowsBetweenColumnViews) {
+  auto dev = CUVAE_DEVICE_OR_SKIP();
+  auto cpu = make_cpu_backend(1);
+  const std::int64_t n = 7, C = 13, W = 17, K = 5;  // src columns [3, 16) of [n, 17], dst columns [1, 14) of [n*K, 15]
+  const HostTensor a = test::random_tensor({n, W}, 40);
+  for (Backend* be : {cpu.get(), dev.get()}) {
+    SCOPED_TRACE(be->describe());
+    Strided src = strided(*be, a, 3, C), dst = strided(*be, test::poisoned({n * K, 15}), 1, C);
+    be->repeat_rows(src.view, static_cast<int>(K), dst.view);
+    const std::vector<float> whole = download(*be, dst.buf);
+    for (std::int64_t r = 0; r < n * K; ++r)
+      for (std::int64_t j = 0; j < 15; ++j) {
+        const float got = whole[static_cast<std::size_t>(r * 15 + j)];
+        if (j < 1 || j >= 1 + C) {
+          EXPECT_TRUE(std::isnan(got)) << r << "," << j;  // outside the view: untouched
+        } else {
+          ASSERT_EQ(got, a.v[static_cast<std::size_t>((r / K) * W + 3 + j - 1)]) << r << "," << j;
+        }
+      }
+  }
+  Buffer s = test::upload(*cpu, a), d = test::poisoned_on(*cpu, Shape{n * K + 1, W});
+  EXPECT_THAT(test::error_of([&] { cpu->repeat_rows(s, static_cast<int>(K), d); }),
+              ::testing::HasSubstr("repeat_rows: want dst [src rows * 5, src cols]"));
+}
+
+struct IwaeCase {
+  const char* name;
+  std::int64_t n, K, L;
+};
+void PrintTo(const IwaeCase& c, std::ostream* os) { *os << c.name; }
+class OpsIwae : public ::testing::TestWithParam<IwaeCase> {};
+
+// recon as a likelihood's per-row values (tens of nats), eps and z dense and as views, logvar a
+// column view of [mu | logvar]; against the log-mean-exp in double, and the same bits twice.
+TEST_P(OpsIwae, BoundAndElboMatchDoubleLogMeanExp) {
+  const IwaeCase c = GetParam();
+  auto dev = CUVAE_DEVICE_OR_SKIP();
+  auto cpu = make_cpu_backend(1);
+  const std::int64_t R = c.n * c.K, L = c.L, Wz = L + 3;
+  const HostTensor recon = test::random_tensor({R}, 41, 20.f, 60.f), eps = test::random_tensor({R, L}, 42, -2.5f, 2.5f);
+  const HostTensor z = test::random_tensor({R, Wz}, 43, -3.f, 3.f), st = test::random_tensor({c.n, 2 * L}, 44, -3.f, 1.f);
+  std::vector<double> ref_bound, ref_elbo;
+  for (std::int64_t i = 0; i < c.n; ++i) {
+    std::vector<double> w;
+    for (std::int64_t k = 0; k < c.K; ++k) {
+      const std::int64_t r = i * c.K + k;
+      double a = -double(recon.v[static_cast<std::size_t>(r)]);
+      for (std::int64_t l = 0; l < L; ++l) {
+        const double e = eps.v[static_cast<std::size_t>(r * L + l)], zz = z.v[static_cast<std::size_t>(r * Wz + 2 + l)];
+        a += 0.5 * (e * e - zz * zz) + 0.5 * double(st.v[static_cast<std::size_t>(i * 2 * L + L + l)]);
+      }
+      w.push_back(a);
+    }
+    const double m = *std::max_element(w.begin(), w.end());
+    double sum = 0, mean = 0;
+    for (double x : w) sum += std::exp(x - m), mean += x;
+    ref_bound.push_back(m + std::log(sum / double(c.K)));
+    ref_elbo.push_back(mean / double(c.K));
+  }
+  for (Backend* be : {cpu.get(), dev.get()}) {
+    SCOPED_TRACE(be->describe());
+    Buffer rc = test::upload(*be, recon), e = test::upload(*be, eps), s = test::upload(*be, st);
+    Strided zv = strided(*be, z, 2, L);
+    const Tensor lv = s.tensor().cols_view(L, L);
+    std::vector<float> first;
+    for (int run = 0; run < 2; ++run) {
+      Buffer bound = test::poisoned_on(*be, Shape{c.n}), elbo = test::poisoned_on(*be, Shape{c.n});
+      be->iwae_bound(rc, e, zv.view, lv, static_cast<int>(c.K), bound, &elbo.tensor());
+      const std::vector<float> b = download(*be, bound);
+      if (run == 0) {
+        EXPECT_TRUE(test::all_close(b, ref_bound, kTol, "bound"));
+        EXPECT_TRUE(test::all_close(download(*be, elbo), ref_elbo, kTol, "elbo"));
+        first = b;
+      } else {
+        EXPECT_TRUE(test::bitwise_equal(first, b)) << "a second run gave other bits";
+      }
+    }
+    Buffer only = test::poisoned_on(*be, Shape{c.n});  // without elbo: the same bound
+    be->iwae_bound(rc, e, zv.view, lv, static_cast<int>(c.K), only, nullptr);
+    EXPECT_TRUE(test::bitwise_equal(first, download(*be, only)));
+  }
+}
+
+CUVAE_INSTANTIATE(OpsIwae,
+                  ::testing::Values(IwaeCase{"OneSample", 9, 1, 5}, IwaeCase{"SevenSamples", 5, 7, 20},
+                                    IwaeCase{"MoreSamplesThanThreads", 3, 517, 3}),
+                  [](const auto& tp) { return std::string(tp.param.name); });
+
+TEST(CUVAE_DEVICE_SUITE(Ops), IwaeBoundShapesAreChecked) {
+  auto cpu = make_cpu_backend(1);
+  Buffer r(*cpu, Shape{6}), e(*cpu, Shape{6, 2}), lv(*cpu, Shape{2, 2}), b(*cpu, Shape{2});
+  EXPECT_THAT(test::error_of([&] { cpu->iwae_bound(r, e, e, lv, 2, b, nullptr); }),
+              ::testing::HasSubstr("iwae_bound: want recon [n*K], eps and z [n*K, L], logvar [n, L], bound and elbo [n] with K = 2"));
+}
+
 }  // namespace
 }  // namespace cuvae

@@ -118,6 +118,13 @@ class CpuBackend final : public Backend {
     cpu::pca_fit(x, K, mean, components, variance);
   }
 
+  // IWAE
+  void repeat_rows(const Tensor& src, int K, const Tensor& dst) override { cpu::repeat_rows(src, K, dst); }
+  void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const Tensor& logvar, int K,
+                  const Tensor& bound, const Tensor* elbo) override {
+    cpu::iwae_bound(recon, eps, z, logvar, K, bound, elbo);
+  }
+
  private:
   // A scalar operand's value: the step's own (update_step_scalars) or the constant.
   float value(Scalar s) const {

@@ -27,4 +27,9 @@ void copy(const Tensor& src, const Tensor& dst);
 void normal(RngKey key, const Tensor& out);
 void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst);
 
+// IWAE (host/cpu/iwae.cpp)
+void repeat_rows(const Tensor& src, int K, const Tensor& dst);
+void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const Tensor& logvar, int K,
+                const Tensor& bound, const Tensor* elbo);
+
 }  // namespace cuvae::cpu

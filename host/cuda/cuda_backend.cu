@@ -32,6 +32,7 @@
 #include "host/order.hpp"
 #include "kernels/adam.cuh"
 #include "kernels/data.cuh"
+#include "kernels/iwae.cuh"  // IWAE
 #include "kernels/latent.cuh"
 #include "kernels/loss.cuh"
 #if !defined(CUVAE_SIMT)
@@ -429,6 +430,27 @@ class CudaBackend final : public Backend {
     const long long n = out.numel();
     if (n == 0) return;
     CUVAE_LAUNCH(op, kd::normal, dim3(grid_stride_blocks(ceil_div(n, 4))), dim3(kThreads), 0, stream(), key, out.data, n);
+  }
+
+  // IWAE
+  void repeat_rows(const Tensor& src, int K, const Tensor& dst) override {
+    const OpScope op("repeat_rows", shapes_text({{"src", &src}, {"dst", &dst}}));
+    checks::repeat_rows(src, K, dst);
+    const long long n = dst.numel();
+    if (n == 0) return;
+    CUVAE_LAUNCH(op, kernels::iwae::repeat_rows, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(), view(src),
+                 src.rows(), src.cols(), K, view(dst));
+  }
+  void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const Tensor& logvar, int K,
+                  const Tensor& bound, const Tensor* elbo) override {
+    const OpScope op("iwae_bound", shapes_text({{"eps", &eps}, {"logvar", &logvar}}));
+    checks::iwae_bound(recon, eps, z, logvar, K, bound, elbo);
+    const long long n = logvar.rows(), L = logvar.cols();
+    CUVAE_CHECK(L <= INT_MAX, op.name());
+    if (n == 0) return;
+    CUVAE_LAUNCH(op, kernels::iwae::iwae_bound<kThreads>, dim3(static_cast<unsigned>(std::min(n, 65535LL))),
+                 dim3(kThreads), 0, stream(), recon.data, view(eps), view(z), view(logvar), n, K, static_cast<int>(L),
+                 bound.data, elbo ? elbo->data : nullptr);
   }
 
  private:
