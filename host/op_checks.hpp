@@ -27,4 +27,9 @@ void same_shape(const char* op, const Tensor& a, const Tensor& b);
 void dense(const char* op, const char* name, const Tensor& t);
 void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst);
 
+// softmax cross-entropy: logits [B, C] float32 (a view allowed, C >= 1), labels [B, 1] int32 dense,
+// dlogits [B, C], rows [B] dense, terms [2] dense.
+void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
+                  const Tensor& terms);
+
 }  // namespace cuvae::checks

@@ -117,6 +117,11 @@ class CpuBackend final : public Backend {
                const Tensor& variance) override {
     cpu::pca_fit(x, K, mean, components, variance);
   }
+  // softmax cross-entropy
+  void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
+                    const Tensor& terms) override {
+    cpu::softmax_xent(logits, labels, dlogits, rows, terms);
+  }
 
  private:
   // A scalar operand's value: the step's own (update_step_scalars) or the constant.

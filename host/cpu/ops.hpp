@@ -27,4 +27,8 @@ void copy(const Tensor& src, const Tensor& dst);
 void normal(RngKey key, const Tensor& out);
 void gather_rows(const Tensor& src, std::span<const std::int64_t> rows, const Tensor& dst);
 
+// softmax cross-entropy (host/cpu/xent.cpp)
+void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
+                  const Tensor& terms);
+
 }  // namespace cuvae::cpu
