@@ -96,6 +96,9 @@ int main(int argc, char** argv) {
   auto* o_noise = train->add_option("--noise", noise, "dae input noise: mask:P, gaussian:S or saltpepper:P (default mask:0.25)")
                       ->check(cli::parsed(cuvae::parse_noise, "NOISE"));
   auto* o_beta = train->add_option("--beta", t.model.beta, "Weight of the KL term")->check(cli::non_negative());
+  // softmax cross-entropy: the classifier's class count
+  auto* o_classes = train->add_option("--classes", t.model.classes, "Classifier: number of classes (default: the largest training label + 1)")
+                        ->check(cli::integer(2, cuvae::kMaxClasses));
   train->add_option("--kl-warmup", t.kl_warmup, "Steps over which the KL weight rises linearly from 0")
       ->check(cli::integer(0, cuvae::kMaxSteps));
   train->add_option("--seed", t.seed, "Seed for initialisation, shuffling and sampling")->check(cli::seed());
@@ -199,10 +202,14 @@ int main(int argc, char** argv) {
       if (o_lik->count()) c.likelihood = cuvae::parse_likelihood(likelihood);
       if (o_noise->count()) c.noise = cuvae::parse_noise(noise);
       c.latent = t.model.latent, c.sigma = t.model.sigma, c.beta = t.model.beta;
+      c.classes = t.model.classes;
+      if (cuvae::has_classes(c) && o_latent->count())
+        throw cuvae::UsageError("--latent is not for a classifier: its features are its last hidden layer (--hidden)");
       t.model = c;
       const std::pair<CLI::Option*, const char*> given[] = {
           {o_model, "model"},     {o_latent, "latent"}, {o_hidden, "hidden"}, {o_act, "activation"},
-          {o_lik, "likelihood"}, {o_sigma, "sigma"},   {o_beta, "beta"},     {o_noise, "noise"}};
+          {o_lik, "likelihood"}, {o_sigma, "sigma"},   {o_beta, "beta"},     {o_noise, "noise"},
+          {o_classes, "classes"}};
       for (const auto& [o, key] : given)
         if (o->count()) t.model_fields_given.push_back(key);
       t.stop = &g_stop;
@@ -215,7 +222,7 @@ int main(int argc, char** argv) {
       std::printf("%s\n", cuvae::describe(r).c_str());
     } else if (*eval) {
       cuvae::EvalResult r = cuvae::evaluate_checkpoint(ckpt, data_dir, test_limit, seed, run, std::cout);
-      std::printf("%s nats per image over %lld images\n", cuvae::describe(r).c_str(), static_cast<long long>(r.images));
+      std::printf("%s over %lld images\n", cuvae::describe(r).c_str(), static_cast<long long>(r.images));
     } else if (*sample) {
       cuvae::sample_checkpoint(ckpt, png, count, seed, run, std::cout);
       std::printf("wrote %d samples to %s\n", count, png.c_str());

@@ -116,6 +116,15 @@ EvalResult evaluate(Backend& backend, Model& model, const DeviceSplit& test, std
   return r;
 }
 
+// A classifier's labels must be classes of the model (the op would give NaN rows for others).
+void check_labels(const DeviceSplit& s, const ModelConfig& c, const std::filesystem::path& data, const char* split) {
+  if (!has_classes(c)) return;
+  for (std::size_t i = 0; i < s.host.labels.size(); ++i)
+    if (s.host.labels[i] >= c.classes)
+      throw Error(data.string() + ": " + split + " label " + std::to_string(s.host.labels[i]) + " (image " +
+                  std::to_string(i) + ") is outside the classifier's " + std::to_string(c.classes) + " classes");
+}
+
 // The model's parameters and workspace; a failure names the model and the batch it was sized for.
 void allocate_model(Backend& backend, Model& model, std::int64_t rows) {
   try {
@@ -166,7 +175,8 @@ std::string describe(const EvalResult& r) {
   char line[256];
   for (const auto& [k, v] : r.metrics)
     if (k == "elbo") {
-      std::snprintf(line, sizeof line, "test -ELBO %.4f (recon %.4f, KL %.4f)", v, r.at("recon"), r.at("kl"));
+      std::snprintf(line, sizeof line, "test -ELBO %.4f (recon %.4f, KL %.4f) nats per image", v, r.at("recon"),
+                    r.at("kl"));
       return line;
     }
   std::string s = "test";
@@ -298,7 +308,9 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     const nlohmann::json have = to_json(ck.config), asked = to_json(opt.model);
     auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
     for (const std::string& key : opt.model_fields_given)
-      if (asked.at(key) != have.at(key))
+      if (!have.contains(key))
+        throw UsageError("--" + key + ": " + opt.resume.string() + " holds a " + ck.config.model + ", which has no " + key);
+      else if (asked.at(key) != have.at(key))
         throw UsageError("--" + key + " " + text(asked.at(key)) + ": " + opt.resume.string() + " holds a " +
                          ck.config.model + (key == "model" ? std::string(" model") : " with " + key + " " + text(have.at(key))) +
                          " (a resumed run keeps its model: leave the flag out)");
@@ -327,6 +339,13 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   DeviceSplit train_set = load_split(*backend, data, "train", opt.train_limit);
   DeviceSplit test_set = load_split(*backend, data, "t10k", opt.test_limit);
   if (opt.resume.empty()) config.input_dim = static_cast<int>(train_set.host.dim());
+  if (opt.resume.empty() && has_classes(config) && config.classes == 0) {  // no --classes: from the training labels
+    int top = 0;
+    for (std::uint8_t l : train_set.host.labels) top = std::max(top, int(l));
+    if (top < 1)
+      throw Error(data.string() + ": the training labels are all 0; a classifier needs 2 classes or more");
+    config.classes = top + 1;
+  }
   if (train_set.host.dim() != config.input_dim || test_set.host.dim() != config.input_dim)
     throw Error(data.string() + ": images have " + std::to_string(train_set.host.dim()) + " (train) and " +
                 std::to_string(test_set.host.dim()) + " (test) pixels, the model expects " +
@@ -342,6 +361,15 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     throw Error(opt.resume.string() + ": stopped after batch " + std::to_string(state.batch_in_epoch) + " of epoch " +
                 std::to_string(state.epoch) + ", but an epoch of these " + std::to_string(n) + " images has " +
                 std::to_string(nb) + " batches of " + std::to_string(batch) + " (resume with the run's own data and --train-limit)");
+  if (has_classes(config)) {
+    try {
+      check_labels(train_set, config, data, "train"), check_labels(test_set, config, data, "test");
+    } catch (const Error& e) {  // --classes too small for the data is the flag's fault
+      if (opt.resume.empty() && opt.model.classes > 0)
+        throw UsageError("--classes " + std::to_string(config.classes) + ": " + e.what());
+      throw;
+    }
+  }
   std::filesystem::create_directories(out_dir, ec);
   if (ec) throw Error("--out " + out_dir.string() + ": cannot create: " + ec.message());
   prepare_run_folder(out_dir, metrics_path, state.step, out);
@@ -350,8 +378,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   // The workspace holds a batch, never more rows than a split has (and the sample grid's).
   const std::int64_t rows = std::min(batch, std::max(n, test_set.host.count));
   allocate_model(*backend, *model, std::max<std::int64_t>(rows, kGrid * kGrid));
-  out << "cuvae: " << config.model << " " << config.input_dim << "-" << hidden_to_string(config.hidden) << "-"
-      << config.latent << " on " << backend->describe() << "; " << train_set.host.count << " train / "
+  out << "cuvae: " << config.model << " " << sizes_text(config) << " on " << backend->describe() << "; " << train_set.host.count << " train / "
       << test_set.host.count << " test images from " << data.string();
   if (!model->trained_by_gradient()) {
     out << "\n";
@@ -426,12 +453,14 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     std::vector<float> recon;
     EvalResult ev = evaluate(*backend, *model, test_set, batch,
                              rng_key(state.seed, RngPurpose::eval, static_cast<std::uint64_t>(state.epoch) << 24),
-                             kGrid, &recon);
+                             model->generates() ? kGrid : 0, &recon);
     const std::string e = std::to_string(state.epoch);
-    write_reconstructions(out_dir / ("reconstruction_" + e + ".png"), test_set, recon, config.input_dim);
-    write_samples(*backend, *model, out_dir / ("sample_" + e + ".png"), kGrid * kGrid,
-                  rng_key(state.seed, RngPurpose::sample, static_cast<std::uint64_t>(state.epoch)), train_set.host.rows,
-                  train_set.host.cols);
+    if (model->generates()) {  // a classifier has no reconstructions or samples to show
+      write_reconstructions(out_dir / ("reconstruction_" + e + ".png"), test_set, recon, config.input_dim);
+      write_samples(*backend, *model, out_dir / ("sample_" + e + ".png"), kGrid * kGrid,
+                    rng_key(state.seed, RngPurpose::sample, static_cast<std::uint64_t>(state.epoch)),
+                    train_set.host.rows, train_set.host.cols);
+    }
     const double images_per_s = static_cast<double>(n - first_batch * batch) / seconds;
     char line[100], tail[100];
     std::snprintf(line, sizeof line, "epoch %lld: train loss %.4f | ", (long long)state.epoch, train_loss);
@@ -448,8 +477,8 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     summary.epochs.push_back(ev);
     summary.last_train_loss = train_loss;
   }
-  out << "outputs in " << out_dir.string() << ": checkpoint.safetensors, metrics.jsonl, reconstruction_<epoch>.png, "
-      << "sample_<epoch>.png\n";
+  out << "outputs in " << out_dir.string() << ": checkpoint.safetensors, metrics.jsonl"
+      << (model->generates() ? ", reconstruction_<epoch>.png, sample_<epoch>.png" : "") << "\n";
   return summary;
 }
 
@@ -489,12 +518,15 @@ EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const st
   if (test.host.dim() != m.ck.config.input_dim)
     throw Error(data.string() + ": test images have " + std::to_string(test.host.dim()) + " pixels, " +
                 checkpoint.string() + " expects " + std::to_string(m.ck.config.input_dim));
+  check_labels(test, m.ck.config, data, "test");
   return evaluate(*m.backend, *m.model, test, batch, rng_key(seed, RngPurpose::eval, 0), 0, nullptr);
 }
 
 void sample_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& file, int count,
                        std::uint64_t seed, const RunOptions& run, std::ostream& out) {
   if (count < 1 || count > 4096) throw UsageError("--count " + std::to_string(count) + ": must be in 1..4096");
+  if (const ModelConfig c = read_checkpoint_header(checkpoint).config; !make_model(c)->generates())
+    throw Error(no_decoder_message(c));
   LoadedModel m = load_model(checkpoint, run, count, out);
   const auto [rows, cols] = image_shape(m.ck.config.input_dim);
   write_samples(*m.backend, *m.model, file, count, rng_key(seed, RngPurpose::sample, 0), rows, cols);
@@ -502,8 +534,9 @@ void sample_checkpoint(const std::filesystem::path& checkpoint, const std::files
 
 std::int64_t transform_checkpoint(const TransformOptions& opt, std::ostream& out) {
   const Checkpoint ck = read_checkpoint_header(opt.checkpoint);
+  if (opt.what != Transform::encode && !make_model(ck.config)->generates()) throw Error(no_decoder_message(ck.config));
   const int in_cols = opt.what == Transform::decode ? ck.config.latent : ck.config.input_dim;
-  const int out_cols = opt.what == Transform::encode ? ck.config.latent : ck.config.input_dim;
+  const int out_cols = opt.what == Transform::encode ? code_size(ck.config) : ck.config.input_dim;
   // The input rows, validated before anything is allocated on the device.
   std::vector<float> rows;
   std::int64_t n = 0;

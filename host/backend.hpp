@@ -145,6 +145,16 @@ class Backend {
   // logvar [n, L], bound and elbo [n] dense.
   virtual void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const Tensor& logvar, int K,
                           const Tensor& bound, const Tensor* elbo) = 0;
+
+  // softmax cross-entropy
+  // A classifier's loss over a batch: logits [B, C] (a view allowed), labels [B, 1] int32 (dense).
+  // Per row -log softmax(logits)[y] = log sum_j exp(l_j - max) + max - l_y; dlogits (if given)
+  // softmax(logits) - onehot(y) (overwritten); rows [B] (if given) the per-row values. terms [2]:
+  // terms[0] the sum over rows in a fixed order (the same bits every run), terms[1] the count of
+  // rows whose argmax (the first maximum on ties) is the label. A label outside 0..C-1 is never
+  // used as an index: its row value and gradient are NaN and it does not count as correct.
+  virtual void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
+                            const Tensor& terms) = 0;
 };
 
 // The CPU backend (host/cpu/): threads <= 0 means all hardware threads.

@@ -163,4 +163,19 @@ void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const T
                  ", bound " + bound.str() + ", elbo " + opt(elbo));
 }
 
+// softmax cross-entropy
+void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
+                  const Tensor& terms) {
+  const char* op = "softmax_xent";
+  rank2(op, "logits", logits);
+  if (dlogits) rank2(op, "dlogits", *dlogits);
+  expect(labels.data && labels.dtype == DType::i32 && labels.dense(), op,
+         "labels must be a dense int32 tensor, got " + labels.str());
+  expect(logits.cols() <= INT32_MAX, op, "logits " + logits.str() + ": more than 2^31 - 1 classes");
+  expect(labels.numel() == logits.rows() && labels.cols() == 1 && (!dlogits || dlogits->shape == logits.shape) &&
+             terms.numel() == 2 && terms.data && terms.dense() && (!rows || (rows->numel() == logits.rows() && rows->dense())),
+         op, "shapes disagree: logits " + logits.str() + ", labels " + labels.str() + ", dlogits " + opt(dlogits) +
+                 ", rows " + opt(rows) + ", terms " + terms.str() + " (want labels [B, 1], terms [2])");
+}
+
 }  // namespace cuvae::checks

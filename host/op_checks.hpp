@@ -32,4 +32,9 @@ void repeat_rows(const Tensor& src, int K, const Tensor& dst);
 void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const Tensor& logvar, int K,
                 const Tensor& bound, const Tensor* elbo);
 
+// softmax cross-entropy: logits [B, C] float32 (a view allowed, C >= 1), labels [B, 1] int32 dense,
+// dlogits [B, C], rows [B] dense, terms [2] dense.
+void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
+                  const Tensor& terms);
+
 }  // namespace cuvae::checks

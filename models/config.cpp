@@ -113,7 +113,7 @@ Activation parse_activation(std::string_view text) {
 ModelConfig default_config(std::string_view model) {
   ModelConfig c;
   c.model = std::string(model);
-  if (model == "vae" || model == "ae" || model == "pca") return c;
+  if (model == "vae" || model == "ae" || model == "pca" || model == "classifier") return c;
   if (model == "linear-ae") {
     c.hidden = {}, c.activation = Activation::none, c.likelihood = Likelihood::gaussian;
     return c;
@@ -135,7 +135,8 @@ void validate(const ModelConfig& c, const std::string& what) {
   if (c.input_dim <= 0 || c.input_dim > kMaxInputDim)
     throw bad("input size " + std::to_string(c.input_dim) + " must lie in 1.." + std::to_string(kMaxInputDim));
   if (c.hidden.size() > kMaxHiddenLayers) throw bad("more than " + std::to_string(kMaxHiddenLayers) + " hidden layers");
-  if (c.latent < 1 || c.latent > c.input_dim)
+  // (a classifier has no code: its latent is unused, encode() gives its last hidden layer)
+  if (c.latent < 1 || c.latent > (has_classes(c) ? kMaxLatent : c.input_dim))
     throw bad("--latent " + std::to_string(c.latent) + " must lie in 1.." + std::to_string(c.input_dim) +
               " (the input size)");
   for (int h : c.hidden)
@@ -145,6 +146,20 @@ void validate(const ModelConfig& c, const std::string& what) {
   if (!(c.beta >= 0) || !std::isfinite(c.beta)) throw bad("--beta must be a non-negative number");
   if (c.model == "dae" && c.noise.kind == NoiseKind::none) throw bad("a dae needs --noise (e.g. mask:0.25)");
   if (c.model != "dae" && c.noise.kind != NoiseKind::none) throw bad("--noise is for --model dae");
+  if (has_classes(c)) {
+    if (c.hidden.empty()) throw bad("a classifier needs a hidden layer (its features), not --hidden none");
+    if (c.classes < 2 || c.classes > kMaxClasses)
+      throw bad("--classes " + std::to_string(c.classes) + " must lie in 2.." + std::to_string(kMaxClasses));
+  } else if (c.classes != 0) {
+    throw bad("--classes is for --model classifier");
+  }
+}
+
+int code_size(const ModelConfig& c) { return has_classes(c) && !c.hidden.empty() ? c.hidden.back() : c.latent; }
+
+std::string sizes_text(const ModelConfig& c) {
+  return std::to_string(c.input_dim) + "-" + hidden_to_string(c.hidden) + "-" +
+         std::to_string(has_classes(c) ? c.classes : c.latent);
 }
 
 nlohmann::json to_json(const ModelConfig& c) {
@@ -158,13 +173,14 @@ nlohmann::json to_json(const ModelConfig& c) {
                    {"beta", c.beta},
                    {"noise", c.noise.str()}};
   if (c.model == "pca") j["total_variance"] = c.total_variance;
+  if (has_classes(c) || c.classes) j["classes"] = c.classes;
   return j;
 }
 
 ModelConfig config_from_json(const nlohmann::json& j, const std::string& what) {
   const JsonFields f(j, what + ": config");
   f.only({"model", "input_dim", "hidden", "activation", "latent", "likelihood", "sigma", "beta", "noise",
-          "total_variance"});
+          "total_variance", "classes"});
   ModelConfig c;
   constexpr double kMax = std::numeric_limits<double>::max();
   auto parsed = [&](const char* key, auto parse) {
@@ -178,12 +194,16 @@ ModelConfig config_from_json(const nlohmann::json& j, const std::string& what) {
   c.input_dim = static_cast<int>(f.integer("input_dim", 1, kMaxInputDim));
   c.hidden = f.int_list("hidden", 1, kMaxHidden, kMaxHiddenLayers);
   c.activation = parsed("activation", [](const std::string& s) { return parse_activation(s); });
-  c.latent = static_cast<int>(f.integer("latent", 1, std::min(kMaxLatent, c.input_dim)));
+  c.latent = static_cast<int>(f.integer("latent", 1, has_classes(c) ? kMaxLatent : std::min(kMaxLatent, c.input_dim)));
   c.likelihood = parsed("likelihood", [](const std::string& s) { return parse_likelihood(s); });
   c.sigma = f.number("sigma", 0, kMax, true);
   c.beta = f.number("beta", 0, kMax);
   c.noise = parsed("noise", [](const std::string& s) { return parse_noise(s); });
   if (f.has("total_variance")) c.total_variance = f.number("total_variance", 0, kMax);
+  if (has_classes(c))
+    c.classes = static_cast<int>(f.integer("classes", 2, kMaxClasses));
+  else if (f.has("classes"))
+    f.fail("classes", "is for a classifier, not a " + c.model);
   validate(c, what);
   return c;
 }

@@ -2,6 +2,7 @@
 #include "models/model.hpp"
 
 #include "models/autoencoder.hpp"
+#include "models/classifier.hpp"
 #include "models/pca.hpp"
 #include "models/vae.hpp"
 
@@ -29,7 +30,10 @@ std::unique_ptr<Model> make_model(const ModelConfig& config) {
   validate(config, "--model " + config.model);
   if (config.model == "vae") return std::make_unique<Vae>(config);
   if (config.model == "pca") return std::make_unique<Pca>(config);
+  if (config.model == "classifier") return std::make_unique<Classifier>(config);
   return std::make_unique<Autoencoder>(config);  // ae, linear-ae, dae
 }
+
+std::string no_decoder_message(const ModelConfig& config) { return "a " + config.model + " has no decoder"; }
 
 }  // namespace cuvae

@@ -57,6 +57,9 @@ class Model {
   virtual void eval_batch(Backend& backend, const Batch& batch, RngKey key, bool noisy) = 0;
   // True for a model whose batches carry labels (conditional models, classifiers).
   virtual bool needs_labels() const { return false; }
+  // False for a model with no decoder (a classifier): no reconstructions or samples to show, and
+  // decode() and sample_prior() throw no_decoder_message().
+  virtual bool generates() const { return true; }
   const Tensor& terms() const { return terms_.tensor(); }
   // Per-image term means of a test pass (clean, and noisy when has_noise()) as named figures.
   virtual Metrics metrics(std::span<const double> clean, std::span<const double> noisy) const = 0;
@@ -83,5 +86,8 @@ class Model {
 
 // The model a config describes (registers its parameters under their PyTorch names).
 std::unique_ptr<Model> make_model(const ModelConfig& config);
+// "a classifier has no decoder": what decode, reconstruct and sample of a model that does not
+// generate fail with.
+std::string no_decoder_message(const ModelConfig& config);
 
 }  // namespace cuvae

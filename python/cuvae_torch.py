@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 FORMAT_V2 = "cuvae.model.v2"
 FORMAT_V1 = "cuvae.mlp_vae.v1"
-MODELS = ("ae", "linear-ae", "dae", "vae", "pca")
+MODELS = ("ae", "linear-ae", "dae", "vae", "pca", "classifier")
 NOISES = ("mask", "gaussian", "saltpepper")
 # Adam moments live beside the parameters in training checkpoints; the module has no slot for them.
 OPTIMIZER_PREFIXES = ("optimizer.exp_avg.", "optimizer.exp_avg_sq.")
@@ -96,6 +96,12 @@ def _normalise(config):
     if c["sigma"] <= 0:
         raise CheckpointError(f"bad model config: 'sigma' must be > 0, got {c['sigma']}")
     _parse_noise(c["noise"])
+    if c["model"] == "classifier":
+        k = c.get("classes")
+        if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 65536:
+            raise CheckpointError(f"bad model config: 'classes' must be an integer in 2..65536, got {k!r}")
+        if not h:
+            raise CheckpointError("bad model config: a classifier has at least one hidden layer")
     return c
 
 
@@ -288,11 +294,43 @@ class PCA(_Model):
         return self._decode_raw(self.encode(x))
 
 
+class Classifier(_Model):
+    """classifier: net = D -> hidden (each with its activation) -> C logits, one nn.Sequential.
+    encode(x) gives the penultimate-layer features (the last hidden layer's activations), the
+    features of the later FID-style score; there is no decoder."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        D, H, C, act = config["input_dim"], config["hidden"], config["classes"], config["activation"]
+        self.net = _mlp([D] + H + [C], act, act_after_last=False)
+
+    def encode(self, x):
+        return self.net[:-1](x)
+
+    def _decode_raw(self, z):
+        raise CheckpointError("a classifier has no decoder")
+
+    def pred(self, x, eps=None):
+        """The logits [B, C]."""
+        return self.net(x)
+
+    def forward(self, x, eps=None):
+        return self.pred(x)
+
+    def loss_terms(self, x_in, labels, eps=None):
+        """{'xent' (summed over the batch), 'correct' (rows whose first argmax is the label), 'loss' = xent}."""
+        logits = self.pred(x_in)
+        labels = labels.reshape(-1).long()
+        xent = F.cross_entropy(logits, labels, reduction="sum")
+        correct = (logits.argmax(dim=1) == labels).sum().to(logits.dtype)
+        return {"xent": xent, "correct": correct, "loss": xent}
+
+
 def model_from_config(config):
     """The module for a v2 config dict (optional keys default: hidden [], activation relu,
     likelihood bernoulli, sigma 1, beta 1, noise none). Raises CheckpointError on a bad config."""
     c = _normalise(config)
-    return {"ae": AE, "linear-ae": AE, "dae": AE, "vae": VAE, "pca": PCA}[c["model"]](c)
+    return {"ae": AE, "linear-ae": AE, "dae": AE, "vae": VAE, "pca": PCA, "classifier": Classifier}[c["model"]](c)
 
 
 # ---------------------------------------------------------------- files

@@ -93,6 +93,7 @@ TEST_F(StrictCheckpoint, EveryMalformedFieldIsRefusedNamingIt) {
        "config: field 'hidden' holds 0, want a list of at most 64 integers in 1..65536"},
       {"config", [](Json& j) { j.erase("latent"); }, "config: field 'latent' is missing"},
       {"config", [](Json& j) { j["colour"] = "red"; }, "config: unknown field 'colour'"},
+      {"config", [](Json& j) { j["classes"] = 10; }, "config: field 'classes' is for a classifier, not a vae"},
       {"config", [](Json& j) { j["noise"] = "blur:3"; },
        "config: field 'noise' is invalid: --noise 'blur:3': unknown kind 'blur' (want mask:P, gaussian:S or saltpepper:P, e.g. mask:0.25, or none)"},
       {"train", [](Json& j) { j["seed"] = "1x"; }, "train: field 'seed' is \"1x\", want a decimal integer in 0..18446744073709551615"},
@@ -114,6 +115,37 @@ TEST_F(StrictCheckpoint, EveryMalformedFieldIsRefusedNamingIt) {
   for (const FieldCase& c : cases) {
     edit_json(c.key, c.edit);
     EXPECT_EQ(error(), file.string() + ": " + c.error);
+  }
+}
+
+// softmax cross-entropy: a classifier's class count is typed and in 2..65536.
+TEST(StrictCheckpointClassifier, ClassesOutOfRangeAreRefusedNamingTheField) {
+  auto backend = make_cpu_backend(1);
+  ModelConfig c = default_config("classifier");
+  c.input_dim = 10, c.hidden = {4}, c.classes = 3;
+  std::unique_ptr<Model> m = make_model(c);
+  m->allocate(*backend, 4);
+  m->params().init_uniform(*backend, 7);
+  const fs::path file = test::fresh_dir("ckpt-strict-classifier") / "c.safetensors";
+  save_checkpoint(file, *backend, *m, nullptr);
+  EXPECT_EQ(read_checkpoint_header(file).config.classes, 3);
+  const SafetensorsFile original = read_safetensors(file);
+  const std::pair<std::function<void(Json&)>, std::string> cases[] = {
+      {[](Json& j) { j["classes"] = 1; }, "config: field 'classes' is 1, want an integer in 2..65536"},
+      {[](Json& j) { j["classes"] = 65537; }, "config: field 'classes' is 65537, want an integer in 2..65536"},
+      {[](Json& j) { j["classes"] = 2.5; }, "config: field 'classes' is the number 2.5, want an integer in 2..65536"},
+      {[](Json& j) { j["classes"] = "3"; }, "config: field 'classes' is a string, want an integer in 2..65536"},
+      {[](Json& j) { j.erase("classes"); }, "config: field 'classes' is missing"},
+  };
+  for (const auto& [edit, error] : cases) {
+    std::map<std::string, std::string> meta = original.metadata;
+    Json j = Json::parse(meta.at("config"));
+    edit(j);
+    meta["config"] = j.dump();
+    std::vector<TensorView> views;
+    for (const TensorRecord& t : original.tensors) views.push_back({t.name, t.shape, t.data.data()});
+    write_safetensors(file, views, meta);
+    EXPECT_EQ(test::error_of([&] { read_checkpoint_header(file); }), file.string() + ": " + error);
   }
 }
 

@@ -15,6 +15,7 @@
 #include "host/fileio.hpp"
 #include "host/image.hpp"
 #include "host/metrics.hpp"
+#include "models/checkpoint.hpp"
 #include "cli_support.hpp"
 #include "support.hpp"
 
@@ -213,7 +214,8 @@ TEST_F(Cli, BadModelFlagsAndArraysGetOneLineNamingThem) {
     EXPECT_EQ(r.err, "cuvae: error: " + text + "\n") << args;
   };
   const std::string base = "train " + data() + " --device cpu --epochs 1 --out ";
-  expect_error(base + fresh_out("b1") + " --model gan", "--model 'gan': unknown model (want one of pca, ae, linear-ae, dae, vae)");
+  expect_error(base + fresh_out("b1") + " --model gan",
+               "--model 'gan': unknown model (want one of pca, ae, linear-ae, dae, vae, classifier)");
   expect_error(base + fresh_out("b2") + " --model dae --noise blur:3",
                "--noise 'blur:3': unknown kind 'blur' (want mask:P, gaussian:S or saltpepper:P, e.g. mask:0.25, or none)");
   expect_error(base + fresh_out("b3") + " --model dae --noise mask:1.5",
@@ -290,6 +292,76 @@ TEST_F(Cli, EvalIwaePrintsTheBoundAndRefusesBadK) {
                        "/checkpoint.safetensors holds model ae, which has no posterior q(z|x); the importance-weighted "
                        "bound needs a vae\n");
   EXPECT_TRUE(one_line(r.err)) << r.err;
+}
+
+// softmax cross-entropy: `--model classifier` on the bar data (the label is the bar's position,
+// 8 classes): it learns them, eval prints xent and accuracy, encode gives its features, and the
+// commands that need a decoder fail with one line.
+TEST_F(Cli, ClassifierTrainsEvaluatesAndHasNoDecoder) {
+  const std::string out = fresh_out("cls"), ckpt = out + "/checkpoint.safetensors";
+  Result r = run("train --model classifier " + data() + " --out " + out +
+                 " --epochs 4 --batch-size 32 --hidden 32 --lr 0.01 --device cpu --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("cuvae: classifier 64-32-8 on cpu"));
+  EXPECT_THAT(r.out, HasSubstr("outputs in " + out + ": checkpoint.safetensors, metrics.jsonl\n"));
+  const auto records = read_jsonl(fs::path(out) / "metrics.jsonl");
+  ASSERT_EQ(records.size(), 4u);
+  const double acc = records.back()["test_accuracy"].get<double>(), xent = records.back()["test_xent"].get<double>();
+  EXPECT_GT(acc, 0.9) << "chance is 0.125";
+  EXPECT_LE(acc, 1.0);
+  EXPECT_TRUE(xent > 0 && xent < std::log(8.0)) << xent;
+  EXPECT_LT(records.back()["train_loss"].get<double>(), records.front()["train_loss"].get<double>());
+  EXPECT_FALSE(fs::exists(fs::path(out) / "reconstruction_1.png"));
+  EXPECT_FALSE(fs::exists(fs::path(out) / "sample_1.png"));
+  EXPECT_EQ(read_checkpoint_header(ckpt).config.classes, 8);  // from the labels: max + 1
+
+  // eval: the same figures as the run's last epoch, on the CPU and on the SIMT kernels.
+  for (const char* device : {"cpu", "simt"}) {
+    r = run("eval " + ckpt + " " + data() + " --device " + device);
+    ASSERT_EQ(r.code, 0) << r.err;
+    char want[96];
+    std::snprintf(want, sizeof want, "test xent %.4f, accuracy %.4f", xent, acc);
+    EXPECT_THAT(r.out, HasSubstr(want)) << device;
+    EXPECT_THAT(r.out, HasSubstr("over 100 images"));
+  }
+  // encode: the features of the last hidden layer.
+  r = run("encode " + ckpt + " " + data() + " --split test --out " + out + "/f.npy --device cpu");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const NpyMatrix f = read_npy_matrix(out + "/f.npy");
+  EXPECT_EQ(f.rows, 100);
+  EXPECT_EQ(f.cols, 32);
+  for (float v : f.data) ASSERT_GE(v, 0.f);  // ReLU activations
+  // No decoder: sample, decode and reconstruct fail with one line, exit 1.
+  const std::string npy = " --input " + out + "/f.npy --out " + out + "/o.npy --device cpu";
+  for (const std::string& args : {"sample " + ckpt + " --device cpu", "decode " + ckpt + npy, "reconstruct " + ckpt + npy}) {
+    r = run(args);
+    EXPECT_EQ(r.code, 1) << args;
+    EXPECT_EQ(r.err, "cuvae: error: a classifier has no decoder\n") << args;
+  }
+  EXPECT_FALSE(fs::exists(out + "/o.npy"));
+}
+
+TEST_F(Cli, ClassifierFlagsGetOneLineNamingThem) {
+  auto expect_error = [&](const std::string& args, const std::string& text) {
+    Result r = run(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_EQ(r.err, "cuvae: error: " + text + "\n") << args;
+  };
+  const std::string base = "train --model classifier " + data() + " --device cpu --epochs 1 --out ";
+  const std::string dir = (work_dir() / "data").string();
+  expect_error(base + fresh_out("c1") + " --classes 5",
+               "--classes 5: " + dir + ": train label 5 (image 5) is outside the classifier's 5 classes");
+  expect_error(base + fresh_out("c2") + " --classes 1", "--classes: want an integer in 2..65536, got '1'");
+  expect_error(base + fresh_out("c3") + " --latent 4",
+               "--latent is not for a classifier: its features are its last hidden layer (--hidden)");
+  expect_error(base + fresh_out("c4") + " --hidden none",
+               "--model classifier: a classifier needs a hidden layer (its features), not --hidden none");
+  expect_error("train " + data() + " --device cpu --epochs 1 --classes 10 --out " + fresh_out("c5"),
+               "--model vae: --classes is for --model classifier");
+  // More classes than the labels use is allowed (a class with no image).
+  Result r = run(base + fresh_out("c6") + " --classes 10 --hidden 8 --threads 1");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("classifier 64-8-10"));
 }
 
 }  // namespace

@@ -26,6 +26,15 @@ test::HostTensor synthetic_images() {
   return x;
 }
 
+// Labels for the synthetic images (a classifier's; 5 classes, not all one).
+Buffer synthetic_labels(Backend& backend) {
+  std::vector<std::int32_t> y(static_cast<std::size_t>(kRows));
+  for (std::int64_t i = 0; i < kRows; ++i) y[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 3) % 5);
+  Buffer b(backend, Shape{kRows, 1}, DType::i32);
+  backend.to_device(b, reinterpret_cast<const float*>(y.data()));
+  return b;
+}
+
 struct RunResult {
   std::vector<float> terms;   // (recon, kl) of each step
   std::vector<float> params;  // after the last step
@@ -55,6 +64,8 @@ RunResult train(Backend& backend, int steps, const ModelConfig& config = small_c
   const test::HostTensor data = synthetic_images();
   Buffer images = test::upload(backend, data);
   Buffer x(backend, Shape{kBatch, kDim});
+  Buffer labels = synthetic_labels(backend), y(backend, Shape{kBatch, 1}, DType::i32);
+  const bool with_labels = model->needs_labels();
   const std::int64_t nb = batch_count(kRows, kBatch);
   const std::int64_t T = static_cast<std::int64_t>(model->term_names().size());
   Buffer history(backend, Shape{nb, T});
@@ -66,12 +77,14 @@ RunResult train(Backend& backend, int steps, const ModelConfig& config = small_c
     std::int64_t bi = 0;
     for (; bi < nb && step < steps; ++bi, ++step) {
       const std::int64_t b = std::min(kBatch, kRows - bi * kBatch);
-      const Tensor xb = x.tensor().rows_view(0, b);
-      backend.run_step(static_cast<std::uint64_t>(b),
-                       [&] { training_step(backend, *model, Batch{images, {}}, kBatch, Batch{xb, {}}, kSeed, history); });
+      const Tensor xb = x.tensor().rows_view(0, b), yb = with_labels ? y.tensor().rows_view(0, b) : Tensor{};
+      backend.run_step(static_cast<std::uint64_t>(b), [&] {
+        training_step(backend, *model, Batch{images, with_labels ? labels.tensor() : Tensor{}}, kBatch, Batch{xb, yb},
+                      kSeed, history);
+      });
     }
     const std::vector<float> h = test::download(backend, history.tensor().rows_view(0, bi));
-    for (std::int64_t k = 0; k < bi; ++k) {  // (recon, kl) per step; kl 0 for an autoencoder
+    for (std::int64_t k = 0; k < bi; ++k) {  // (recon, kl) per step; kl 0 for an autoencoder; a classifier's (xent, correct)
       r.terms.push_back(h[static_cast<std::size_t>(k * T)]);
       r.terms.push_back(T > 1 ? h[static_cast<std::size_t>(k * T + 1)] : 0.f);
     }
@@ -133,13 +146,17 @@ TEST(CUVAE_DEVICE_SUITE(CudaTraining), GraphsAndNoGraphsAreBitwiseIdentical) {
 
 TEST(CUVAE_DEVICE_SUITE(CudaTraining), EveryModelMatchesCpu) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
-  for (const char* m : {"ae", "dae", "linear-ae"}) {
+  for (const char* m : {"ae", "dae", "linear-ae", "classifier"}) {
     SCOPED_TRACE(m);
     ModelConfig c = small_config(m);
     if (std::string(m) == "linear-ae") c.hidden = {};
+    if (std::string(m) == "classifier") c.classes = 5;
     const RunResult got = train(*dev, kSteps, c), ref = cpu_reference(c);
     EXPECT_TRUE(losses_close(got, ref, 1e-4));
     EXPECT_TRUE(test::all_close(got.params, ref.params, 1e-4, "parameters after 20 steps"));
+    if (std::string(m) == "classifier") {  // the correct counts (every second term), exactly
+      for (std::size_t s = 1; s < ref.terms.size(); s += 2) EXPECT_EQ(got.terms[s], ref.terms[s]) << "step " << s / 2 + 1;
+    }
   }
 }
 
@@ -215,6 +232,38 @@ TEST(CUVAE_DEVICE_SUITE(CudaTraining), EveryModelEvaluatesEncodesDecodesAndSampl
     EXPECT_TRUE(test::all_close(got.samples, ref.samples, 1e-4, "samples"));
     EXPECT_EQ(got.codes.size(), static_cast<std::size_t>(kBatch * c.latent));
   }
+}
+
+// The classifier (no decoder): its eval terms and features on the device as on the CPU, and
+// decode and sampling refused with one line.
+TEST(CUVAE_DEVICE_SUITE(CudaTraining), ClassifierEvaluatesAndEncodesLikeCpu) {
+  auto dev = CUVAE_DEVICE_OR_SKIP();
+  auto cpu = make_cpu_backend(1);
+  ModelConfig c = small_config("classifier");
+  c.hidden = {32, 24}, c.classes = 5;
+  std::vector<std::vector<float>> terms, codes;
+  for (Backend* be : {cpu.get(), dev.get()}) {
+    SCOPED_TRACE(be->describe());
+    std::unique_ptr<Model> model = make_model(c);
+    model->allocate(*be, kBatch);
+    model->params().init_uniform(*be, kSeed);
+    EXPECT_TRUE(model->needs_labels());
+    EXPECT_FALSE(model->generates());
+    Buffer images = test::upload(*be, synthetic_images()), labels = synthetic_labels(*be);
+    const Tensor x = images.tensor().rows_view(0, kBatch);
+    model->eval_batch(*be, Batch{x, labels.tensor().rows_view(0, kBatch)}, rng_key(kSeed, RngPurpose::eval, 3), false);
+    terms.push_back(test::download(*be, model->terms()));
+    const Tensor z = model->encode(*be, x);
+    EXPECT_EQ(z.shape, (Shape{kBatch, 24}));
+    codes.push_back(test::download(*be, z));
+    EXPECT_EQ(test::error_of([&] { model->decode(*be, z); }), "a classifier has no decoder");
+    Buffer prior(*be, Shape{kBatch, c.latent});
+    EXPECT_EQ(test::error_of([&] { model->sample_prior(*be, rng_key(kSeed, RngPurpose::sample, 1), prior); }),
+              "a classifier has no decoder");
+  }
+  EXPECT_TRUE(test::all_close(std::vector<float>{terms[1][0]}, std::vector<float>{terms[0][0]}, 1e-5, "xent"));
+  EXPECT_EQ(terms[1][1], terms[0][1]) << "correct count";
+  EXPECT_TRUE(test::all_close(codes[1], codes[0], 1e-5, "features"));
 }
 
 #if !defined(CUVAE_SIMT)

@@ -54,7 +54,13 @@ int run_parity(const ModelConfig& config, int batch, std::string& output) {
   Buffer xd(*backend, Shape{batch, config.input_dim});
   backend->to_device(xd, x.v.data());
   const std::uint64_t seed = 3;
-  model->train_step(*backend, Batch{xd, {}}, seed);
+  // A classifier's labels (not all one class), int32 for the step and as floats in the dump.
+  std::vector<std::int32_t> labels(static_cast<std::size_t>(batch));
+  std::vector<float> label_values;
+  for (int i = 0; i < batch; ++i) labels[static_cast<std::size_t>(i)] = (7 * i + 3) % std::max(config.classes, 1);
+  Buffer yd(*backend, Shape{batch, 1}, DType::i32);
+  backend->to_device(yd, reinterpret_cast<const float*>(labels.data()));
+  model->train_step(*backend, Batch{xd, model->needs_labels() ? yd.tensor() : Tensor{}}, seed);
   const ParamStore& params = model->params();
   std::vector<float> values = host_copy(*backend, params.values()), grads = host_copy(*backend, params.grads());
   const std::vector<float> terms = host_copy(*backend, model->terms());
@@ -75,6 +81,10 @@ int run_parity(const ModelConfig& config, int batch, std::string& output) {
     views.push_back({"input.target", xs, x.v.data()});
   } else {
     views.push_back({"input.x", xs, x.v.data()});
+  }
+  if (model->needs_labels()) {
+    label_values.assign(labels.begin(), labels.end());
+    views.push_back({"input.labels", {batch, 1}, label_values.data()});
   }
   std::vector<float> eps;
   if (auto* vae = dynamic_cast<Vae*>(model.get())) {
@@ -119,6 +129,7 @@ TEST_P(Parity, LossAndEveryGradientMatchPyTorch) {
   config.input_dim = c.input_dim, config.hidden = c.hidden, config.latent = c.latent, config.beta = c.beta;
   config.likelihood = parse_likelihood(c.likelihood);
   if (std::string(c.noise) != "none") config.noise = parse_noise(c.noise);
+  if (has_classes(config)) config.classes = 10;
   std::string out;
   EXPECT_EQ(run_parity(config, c.batch, out), 0) << out;
   EXPECT_THAT(out, HasSubstr("ok grad.")) << out;
@@ -132,7 +143,9 @@ INSTANTIATE_TEST_SUITE_P(
                       ParityCase{"LinearAe", "linear-ae", 50, {}, 6, "gaussian", 1.0, "none", 11},
                       ParityCase{"DaeMask", "dae", 64, {40}, 8, "bernoulli", 1.0, "mask:0.25", 13},
                       ParityCase{"DaeGaussian", "dae", 30, {20}, 4, "gaussian", 1.0, "gaussian:0.3", 5},
-                      ParityCase{"DaeSaltPepper", "dae", 30, {20}, 4, "bernoulli", 1.0, "saltpepper:0.2", 5}),
+                      ParityCase{"DaeSaltPepper", "dae", 30, {20}, 4, "bernoulli", 1.0, "saltpepper:0.2", 5},
+                      ParityCase{"Classifier", "classifier", 784, {400}, 20, "bernoulli", 1.0, "none", 32},
+                      ParityCase{"ClassifierDeep", "classifier", 61, {45, 23}, 7, "bernoulli", 1.0, "none", 9}),
     [](const auto& tp) { return std::string(tp.param.name); });
 
 TrainOptions small_run(const fs::path& out, int epochs) {

@@ -117,6 +117,11 @@ class CpuBackend final : public Backend {
                const Tensor& variance) override {
     cpu::pca_fit(x, K, mean, components, variance);
   }
+  // softmax cross-entropy
+  void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
+                    const Tensor& terms) override {
+    cpu::softmax_xent(logits, labels, dlogits, rows, terms);
+  }
 
   // IWAE
   void repeat_rows(const Tensor& src, int K, const Tensor& dst) override { cpu::repeat_rows(src, K, dst); }

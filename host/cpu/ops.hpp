@@ -32,4 +32,8 @@ void repeat_rows(const Tensor& src, int K, const Tensor& dst);
 void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const Tensor& logvar, int K,
                 const Tensor& bound, const Tensor* elbo);
 
+// softmax cross-entropy (host/cpu/xent.cpp)
+void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
+                  const Tensor& terms);
+
 }  // namespace cuvae::cpu

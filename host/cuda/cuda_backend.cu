@@ -35,6 +35,7 @@
 #include "kernels/iwae.cuh"  // IWAE
 #include "kernels/latent.cuh"
 #include "kernels/loss.cuh"
+#include "kernels/xent.cuh"  // softmax cross-entropy
 #if !defined(CUVAE_SIMT)
 #include "host/cuda/pca.hpp"
 #endif
@@ -125,12 +126,14 @@ class CudaBackend final : public Backend {
     pos_ = static_cast<kd::StepPosition*>(arena_.allocate(sizeof(kd::StepPosition)));
     fault_ = static_cast<kd::DeviceFault*>(arena_.allocate(sizeof(kd::DeviceFault)));
     loss_arrived_ = static_cast<unsigned*>(arena_.allocate(sizeof(unsigned)));
+    xent_correct_ = static_cast<unsigned*>(arena_.allocate(sizeof(unsigned)));  // softmax cross-entropy
     schedule_ = static_cast<Schedule*>(arena_.allocate(sizeof(Schedule)));
     scalars_ = static_cast<StepScalars*>(arena_.allocate(sizeof(StepScalars)));
     const kd::DeviceFault none{};
     api::copy_to_device(fault_, &none, sizeof none, stream_.get(), "backend start-up");
     const unsigned zero = 0;
     api::copy_to_device(loss_arrived_, &zero, sizeof zero, stream_.get(), "backend start-up");
+    api::copy_to_device(xent_correct_, &zero, sizeof zero, stream_.get(), "backend start-up");  // softmax cross-entropy
     const kd::StepPosition start{1, 0, 0, 1};
     api::copy_to_device(pos_, &start, sizeof start, stream_.get(), "backend start-up");
     set_schedule(Schedule{});
@@ -393,6 +396,24 @@ class CudaBackend final : public Backend {
 #endif
   }
 
+  // softmax cross-entropy
+  void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
+                    const Tensor& terms) override {
+    const OpScope op("softmax_xent", shapes_text({{"logits", &logits}, {"labels", &labels}}));
+    checks::softmax_xent(logits, labels, dlogits, rows, terms);
+    const long long B = logits.rows(), C = logits.cols();
+    if (B == 0) return fill(terms, 0.f);  // no rows: the sums are zero, as on the CPU
+    check_rows(op, B);
+    // Block size from the class count only, so a shape always sums in the same order.
+    const int threads = C >= 512 ? 256 : C >= 128 ? 128 : 32;
+    const auto kernel = threads == 256   ? kernels::xent::softmax_xent<256>
+                        : threads == 128 ? kernels::xent::softmax_xent<128>
+                                         : kernels::xent::softmax_xent<32>;
+    CUVAE_LAUNCH(op, kernel, dim3(static_cast<unsigned>(B)), dim3(static_cast<unsigned>(threads)), 0, stream(),
+                 view(logits), labels.ints(), static_cast<int>(C), dlogits ? view(*dlogits) : kl::View{nullptr, 0},
+                 row_sums_, rows ? rows->data : nullptr, loss_arrived_, xent_correct_, terms.data);
+  }
+
   void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v) override {
     const OpScope op("adam_step", shapes_text({{"params", &params}}));
     checks::same_shape("adam_step", params, grads);
@@ -520,6 +541,7 @@ class CudaBackend final : public Backend {
   double* row_sums_ = nullptr;  // the loss ops' per-row sums (reserve_rows)
   long long row_sums_capacity_ = 0;
   unsigned* loss_arrived_ = nullptr;  // the loss ops' count of rows done (zero between launches)
+  unsigned* xent_correct_ = nullptr;  // softmax cross-entropy: its count of correct rows (zero between launches)
   Schedule* schedule_ = nullptr;      // the run's schedule (set_schedule)
   StepScalars* scalars_ = nullptr;    // the step's scalars (update_step_scalars)
   bool capturing_ = false;

@@ -9,7 +9,9 @@ see python/cuvae_torch.py) and tensors:
   input.x         [B, D] encoder input (possibly corrupted)
   input.target    [B, D] clean target; absent means target = input.x
   input.eps       [B, L] the VAE's noise (vae only)
-  output.<term>   [1] every loss term: output.recon, output.kl (vae), output.loss
+  input.labels    [B, 1] the class labels, as float32 (classifier only; replaces input.target)
+  output.<term>   [1] every loss term: output.recon, output.kl (vae), output.xent and
+                  output.correct (classifier), output.loss
   output.pred     [B, D] optional: decoder output before the sigmoid (logits or means)
 The model is rebuilt with cuvae_torch in float64 from the stored weights, loss_terms are
 computed, `loss` is backpropagated, and each stored output and gradient is compared: it passes
@@ -64,6 +66,7 @@ def main():
         bad(str(e))
     D, L, kind = config["input_dim"], config["latent"], config["model"]
     is_vae = isinstance(model, cuvae_torch.VAE)
+    is_classifier = isinstance(model, cuvae_torch.Classifier)
 
     # Sort the file's tensors by role; anything unrecognised is a naming mismatch between the
     # C++ writer and this model, which must not pass silently.
@@ -94,16 +97,22 @@ def main():
         bad(f"{path}: tensor 'input.x' is missing or not 2-D")
     B = t["input.x"].shape[0]
     x = get("input.x", (B, D))
-    target = get("input.target", (B, D)) if "input.target" in t else x
+    if is_classifier:
+        target = get("input.labels", (B, 1))
+        if not torch.equal(target, target.round()) or target.min() < 0 or target.max() >= config["classes"]:
+            bad(f"{path}: tensor 'input.labels' must hold integers in 0..{config['classes'] - 1}")
+    else:
+        target = get("input.target", (B, D)) if "input.target" in t else x
     eps = get("input.eps", (B, L)) if is_vae else None
     for name in t:
-        if name.startswith("input.") and name not in ("input.x", "input.target", "input.eps"):
-            bad(f"{path}: unknown tensor '{name}' (inputs are input.x, input.target, input.eps)")
+        if name.startswith("input.") and name not in ("input.x", "input.target", "input.eps", "input.labels"):
+            bad(f"{path}: unknown tensor '{name}' (inputs are input.x, input.target, input.eps, input.labels)")
 
     terms = model.loss_terms(x, target, eps)
     ref = {"output." + k: v.reshape(1) for k, v in terms.items()}
-    with torch.no_grad():
-        ref["output.pred"] = model.pred(x, eps)
+    if not is_classifier:  # a classifier's pred is its logits [B, C], not dumped
+        with torch.no_grad():
+            ref["output.pred"] = model.pred(x, eps)
     for term in outputs:
         if "output." + term not in ref:
             bad(f"{path}: unknown tensor 'output.{term}' (a {kind} has {sorted(ref)})")
