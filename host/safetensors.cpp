@@ -14,6 +14,7 @@
 
 #include "host/error.hpp"
 #include "host/fileio.hpp"
+#include "host/text.hpp"
 
 namespace cuvae {
 namespace {
@@ -28,29 +29,9 @@ constexpr std::uint64_t kHeaderLimit = 16'000'000;
 constexpr std::uint64_t kF32Bytes = 4;
 constexpr std::string_view kMetadataKey = "__metadata__";
 
-// Names and parser messages come from the file: keep them printable and short so an error
-// stays one readable line whatever bytes the file holds.
-// Names are valid UTF-8 (the JSON parser checks) and stay readable; the parser's message may
-// quote raw bytes, so there `ascii_only` escapes everything outside ASCII too.
-std::string printable(std::string_view s, std::size_t max_len = 80, bool ascii_only = false) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (out.size() >= max_len) {
-      out += "...";
-      break;
-    }
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f || (ascii_only && c >= 0x80)) {
-      static const char* hex = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
+// Names and parser messages come from the file: printable() (host/text.hpp) keeps an error one
+// line. Names are valid UTF-8 (the JSON parser checks); the parser's message may quote raw bytes,
+// so there ascii_only escapes everything outside ASCII too.
 
 // "an array", "a number", ...: the JSON kind of a value, for messages.
 std::string kind_of(const nlohmann::json& v) {

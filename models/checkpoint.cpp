@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/safetensors.hpp"
+#include "host/text.hpp"
 #include "models/json_fields.hpp"
 
 namespace cuvae {
@@ -92,11 +93,11 @@ Checkpoint parse_header(const std::filesystem::path& file, const std::map<std::s
   auto it = meta.find("format");
   if (it == meta.end() || (it->second != kFormat && it->second != kLegacyFormat))
     throw bad("not a cuvae checkpoint (metadata 'format' is " +
-              (it == meta.end() ? std::string("missing") : "'" + it->second.substr(0, 40) + "'") + ", expected '" +
+              (it == meta.end() ? std::string("missing") : "'" + printable(it->second, 40) + "'") + ", expected '" +
               kFormat + "')");
   if (meta.find("config") == meta.end()) throw bad("no model config in the metadata");
   for (const auto& [key, value] : meta)
-    if (key != "format" && key != "config" && key != "train") throw bad("unknown metadata key '" + key.substr(0, 60) + "'");
+    if (key != "format" && key != "config" && key != "train") throw bad("unknown metadata key '" + printable(key, 60) + "'");
   Checkpoint ck;
   ck.legacy = it->second == kLegacyFormat;
   const nlohmann::json c = parse_json(file, "config", meta.at("config"));
@@ -148,7 +149,7 @@ void check_tensors(const std::filesystem::path& file, const SafetensorsFile& f, 
     }
   for (const TensorRecord& t : f.tensors) {
     if (!expected.count(t.name))
-      throw Error(file.string() + ": unexpected tensor '" + t.name.substr(0, 80) + "' (not a parameter of the " +
+      throw Error(file.string() + ": unexpected tensor '" + printable(t.name) + "' (not a parameter of the " +
                   ck.config.model + " model " + to_json(ck.config).dump() + ")");
     for (std::size_t i = 0; i < t.data.size(); ++i)
       if (!std::isfinite(t.data[i]))

@@ -8,28 +8,14 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "host/text.hpp"
 #include "models/json_fields.hpp"
 
 namespace cuvae {
 
 namespace {
 
-// Text from a flag or a file, as quoted in a message: at most 40 characters, control bytes escaped,
-// so the message stays one readable line.
-std::string shown(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < 40; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c < 0x20 || c == 0x7f) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return text.size() > 40 ? out + "..." : out;
-}
+std::string shown(std::string_view text) { return printable(text, 40); }  // quoted text, one line
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "host/error.hpp"
+#include "host/text.hpp"
 
 namespace cuvae {
 namespace {
@@ -77,7 +78,7 @@ std::uint64_t JsonFields::u64_string(const char* key) const {
   std::uint64_t x = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
   if (s.empty() || s[0] == '-' || s[0] == '+' || ec != std::errc() || end != s.data() + s.size())
-    fail(key, "is \"" + s.substr(0, 40) + "\", want a decimal integer in 0..18446744073709551615");
+    fail(key, "is \"" + printable(s, 40) + "\", want a decimal integer in 0..18446744073709551615");
   return x;
 }
 
@@ -86,7 +87,7 @@ double JsonFields::number_string(const char* key) const {
   char* end = nullptr;
   const double x = std::strtod(s.c_str(), &end);
   if (s.empty() || end != s.c_str() + s.size() || !std::isfinite(x))
-    fail(key, "is \"" + s.substr(0, 40) + "\", want a finite number");
+    fail(key, "is \"" + printable(s, 40) + "\", want a finite number");
   return x;
 }
 
@@ -111,7 +112,7 @@ void JsonFields::only(std::initializer_list<const char*> known) const {
   for (const auto& [k, v] : j_.items()) {
     bool ok = false;
     for (const char* name : known) ok = ok || k == name;
-    if (!ok) throw Error(where_ + ": unknown field '" + k.substr(0, 60) + "'");
+    if (!ok) throw Error(where_ + ": unknown field '" + printable(k, 60) + "'");
   }
 }
 
