@@ -357,7 +357,7 @@ TEST_F(Cli, ClassifierFlagsGetOneLineNamingThem) {
   expect_error(base + fresh_out("c4") + " --hidden none",
                "--model classifier: a classifier needs a hidden layer (its features), not --hidden none");
   expect_error("train " + data() + " --device cpu --epochs 1 --classes 10 --out " + fresh_out("c5"),
-               "--model vae: --classes is for --model classifier");
+               "--model vae: --classes is for --model classifier or cvae");
   // More classes than the labels use is allowed (a class with no image).
   Result r = run(base + fresh_out("c6") + " --classes 10 --hidden 8 --threads 1");
   EXPECT_EQ(r.code, 0) << r.err;
