@@ -215,7 +215,7 @@ TEST_F(Cli, BadModelFlagsAndArraysGetOneLineNamingThem) {
   };
   const std::string base = "train " + data() + " --device cpu --epochs 1 --out ";
   expect_error(base + fresh_out("b1") + " --model gan",
-               "--model 'gan': unknown model (want one of pca, ae, linear-ae, dae, vae, classifier)");
+               "--model 'gan': unknown model (want one of pca, ae, linear-ae, dae, vae, classifier, cvae)");
   expect_error(base + fresh_out("b2") + " --model dae --noise blur:3",
                "--noise 'blur:3': unknown kind 'blur' (want mask:P, gaussian:S or saltpepper:P, e.g. mask:0.25, or none)");
   expect_error(base + fresh_out("b3") + " --model dae --noise mask:1.5",
