@@ -81,4 +81,16 @@ CLI::Validator output_dir() {
   return CLI::Validator([](std::string& s) -> std::string { return s.empty() ? "empty folder name" : ""; }, "DIR");
 }
 
+// cvae
+CLI::Validator class_label() {
+  const CLI::Validator number = integer(0, 65535);
+  return CLI::Validator(
+      [number](std::string& s) -> std::string {
+        if (s == "all") return "";
+        std::string copy = s;
+        return number(copy).empty() ? "" : "want a class number in 0..65535 or all, got " + shown(s);
+      },
+      "Y|all");
+}
+
 }  // namespace cuvae::cli

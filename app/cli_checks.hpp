@@ -35,5 +35,7 @@ CLI::Validator parsed(Parse parse, const char* name) {
 CLI::Validator output_file();
 // An output folder name: not empty.
 CLI::Validator output_dir();
+// cvae: a class label: a decimal integer in 0..65535, or "all".
+CLI::Validator class_label();
 
 }  // namespace cuvae::cli

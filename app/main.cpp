@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
                       ->check(cli::parsed(cuvae::parse_noise, "NOISE"));
   auto* o_beta = train->add_option("--beta", t.model.beta, "Weight of the KL term")->check(cli::non_negative());
   // softmax cross-entropy: the classifier's class count
-  auto* o_classes = train->add_option("--classes", t.model.classes, "Classifier: number of classes (default: the largest training label + 1)")
+  auto* o_classes = train->add_option("--classes", t.model.classes, "Classifier, cvae: number of classes (default: the largest training label + 1)")
                         ->check(cli::integer(2, cuvae::kMaxClasses));
   train->add_option("--kl-warmup", t.kl_warmup, "Steps over which the KL weight rises linearly from 0")
       ->check(cli::integer(0, cuvae::kMaxSteps));
@@ -133,6 +133,10 @@ int main(int argc, char** argv) {
   sample->add_option("--out", png, "PNG file to write (float32 [N, D] when it ends in .npy)")->check(cli::output_file());
   sample->add_option("--count", count, "Number of samples")->check(cli::integer(1, 4096));
   sample->add_option("--seed", seed, "Seed for the z samples")->check(cli::seed());
+  // cvae
+  std::string label;
+  sample->add_option("--label", label, "cvae: the class to sample (every sample), or all (8 of each class, a row per class)")
+      ->check(cli::class_label());
   add_run_flags(*sample, run);
 
   cuvae::TransformOptions x;
@@ -150,6 +154,8 @@ int main(int argc, char** argv) {
     c->add_option("--out", x.out, "Output .npy file (float32 [N, cols]; a PNG grid when it ends in .png)")
         ->required()
         ->check(cli::output_file());
+    c->add_option("--labels", x.labels, "cvae: .npy of integer class labels, one per row of --input")
+        ->check(CLI::ExistingFile);  // cvae
     add_run_flags(*c, x.run);
     return c;
   };
@@ -203,7 +209,7 @@ int main(int argc, char** argv) {
       if (o_noise->count()) c.noise = cuvae::parse_noise(noise);
       c.latent = t.model.latent, c.sigma = t.model.sigma, c.beta = t.model.beta;
       c.classes = t.model.classes;
-      if (cuvae::has_classes(c) && o_latent->count())
+      if (cuvae::is_classifier(c) && o_latent->count())  // cvae: is_classifier
         throw cuvae::UsageError("--latent is not for a classifier: its features are its last hidden layer (--hidden)");
       t.model = c;
       const std::pair<CLI::Option*, const char*> given[] = {
@@ -224,8 +230,8 @@ int main(int argc, char** argv) {
       cuvae::EvalResult r = cuvae::evaluate_checkpoint(ckpt, data_dir, test_limit, seed, run, std::cout);
       std::printf("%s over %lld images\n", cuvae::describe(r).c_str(), static_cast<long long>(r.images));
     } else if (*sample) {
-      cuvae::sample_checkpoint(ckpt, png, count, seed, run, std::cout);
-      std::printf("wrote %d samples to %s\n", count, png.c_str());
+      const int n = cuvae::sample_checkpoint(ckpt, png, count, seed, run, std::cout, label);  // cvae: label
+      std::printf("wrote %d samples to %s\n", n, png.c_str());
     } else if (*compare) {
       cuvae::compare_pca_ae(cmp, std::cout);
     } else if (*encode || *decode || *reconstruct) {

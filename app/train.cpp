@@ -3,6 +3,7 @@
 
 #include "app/simt_device.hpp"
 #include "app/iwae.hpp"  // IWAE
+#include "app/cvae.hpp"  // cvae
 
 #include <unistd.h>
 
@@ -104,7 +105,8 @@ EvalResult evaluate(Backend& backend, Model& model, const DeviceSplit& test, std
   for (double& v : noisy) v /= static_cast<double>(n);
   if (kept && keep > 0 && n > 0) {
     const std::int64_t shown = std::min<std::int64_t>(keep, n);
-    const Tensor px = model.reconstruct(backend, test.images.tensor().rows_view(0, shown));
+    const Batch first = test.rows(0, shown);  // cvae: with the labels a conditional model decodes with
+    const Tensor px = model.reconstruct_given(backend, first.x, first.labels);
     kept->resize(static_cast<std::size_t>(px.numel()));
     backend.to_host(kept->data(), px);
   }
@@ -116,13 +118,13 @@ EvalResult evaluate(Backend& backend, Model& model, const DeviceSplit& test, std
   return r;
 }
 
-// A classifier's labels must be classes of the model (the op would give NaN rows for others).
+// A classifier's (cvae: a cvae's) labels must be classes of the model (the ops would give NaN rows for others).
 void check_labels(const DeviceSplit& s, const ModelConfig& c, const std::filesystem::path& data, const char* split) {
   if (!has_classes(c)) return;
   for (std::size_t i = 0; i < s.host.labels.size(); ++i)
     if (s.host.labels[i] >= c.classes)
       throw Error(data.string() + ": " + split + " label " + std::to_string(s.host.labels[i]) + " (image " +
-                  std::to_string(i) + ") is outside the classifier's " + std::to_string(c.classes) + " classes");
+                  std::to_string(i) + ") is outside the " + c.model + "'s " + std::to_string(c.classes) + " classes");  // cvae
 }
 
 // The model's parameters and workspace; a failure names the model and the batch it was sized for.
@@ -190,9 +192,11 @@ std::string describe(const EvalResult& r) {
 void training_step(Backend& backend, Model& model, const Batch& data, std::int64_t batch_size, const Batch& batch,
                    std::uint64_t seed, const Tensor& history) {
   backend.update_step_scalars();
-  backend.gather_batch(data.x, batch_size, batch.x);
-  if (model.needs_labels()) backend.gather_batch(data.labels, batch_size, batch.labels);
-  model.train_step(backend, batch, seed);
+  // cvae: the images go where the model reads them (a column view of its input workspace, or batch.x)
+  const Batch into{model.batch_input(batch.x), batch.labels};
+  backend.gather_batch(data.x, batch_size, into.x);
+  if (model.needs_labels()) backend.gather_batch(data.labels, batch_size, into.labels);
+  model.train_step(backend, into, seed);
   const ParamStore& p = model.params();
   backend.adam_step(p.values(), p.grads(), p.adam_m(), p.adam_v());
   backend.record_terms(model.terms(), history);
@@ -343,7 +347,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     int top = 0;
     for (std::uint8_t l : train_set.host.labels) top = std::max(top, int(l));
     if (top < 1)
-      throw Error(data.string() + ": the training labels are all 0; a classifier needs 2 classes or more");
+      throw Error(data.string() + ": the training labels are all 0; a " + config.model + " needs 2 classes or more");  // cvae
     config.classes = top + 1;
   }
   if (train_set.host.dim() != config.input_dim || test_set.host.dim() != config.input_dim)
@@ -457,9 +461,14 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     const std::string e = std::to_string(state.epoch);
     if (model->generates()) {  // a classifier has no reconstructions or samples to show
       write_reconstructions(out_dir / ("reconstruction_" + e + ".png"), test_set, recon, config.input_dim);
-      write_samples(*backend, *model, out_dir / ("sample_" + e + ".png"), kGrid * kGrid,
-                    rng_key(state.seed, RngPurpose::sample, static_cast<std::uint64_t>(state.epoch)),
-                    train_set.host.rows, train_set.host.cols);
+      const RngKey sample_key = rng_key(state.seed, RngPurpose::sample, static_cast<std::uint64_t>(state.epoch));
+      if (model->conditional())  // cvae: the per-class grid, one row of 8 per class
+        write_conditional_samples(*backend, *model, out_dir / ("sample_" + e + ".png"),
+                                  class_grid_labels(config.classes, kGrid), sample_key, train_set.host.rows,
+                                  train_set.host.cols);
+      else
+        write_samples(*backend, *model, out_dir / ("sample_" + e + ".png"), kGrid * kGrid, sample_key,
+                      train_set.host.rows, train_set.host.cols);
     }
     const double images_per_s = static_cast<double>(n - first_batch * batch) / seconds;
     char line[100], tail[100];
@@ -522,14 +531,21 @@ EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const st
   return evaluate(*m.backend, *m.model, test, batch, rng_key(seed, RngPurpose::eval, 0), 0, nullptr);
 }
 
-void sample_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& file, int count,
-                       std::uint64_t seed, const RunOptions& run, std::ostream& out) {
+int sample_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& file, int count,
+                      std::uint64_t seed, const RunOptions& run, std::ostream& out, const std::string& label) {
   if (count < 1 || count > 4096) throw UsageError("--count " + std::to_string(count) + ": must be in 1..4096");
-  if (const ModelConfig c = read_checkpoint_header(checkpoint).config; !make_model(c)->generates())
-    throw Error(no_decoder_message(c));
-  LoadedModel m = load_model(checkpoint, run, count, out);
+  const ModelConfig c = read_checkpoint_header(checkpoint).config;
+  if (!make_model(c)->generates()) throw Error(no_decoder_message(c));
+  // cvae: the labels a conditional model samples given (checked first)
+  const std::vector<std::int32_t> labels = sample_labels(c, checkpoint.string(), label, count);
+  LoadedModel m = load_model(checkpoint, run, labels.empty() ? count : std::min<std::int64_t>(std::ssize(labels), 1024), out);
   const auto [rows, cols] = image_shape(m.ck.config.input_dim);
+  if (!labels.empty()) {  // cvae
+    write_conditional_samples(*m.backend, *m.model, file, labels, rng_key(seed, RngPurpose::sample, 0), rows, cols);
+    return static_cast<int>(labels.size());
+  }
   write_samples(*m.backend, *m.model, file, count, rng_key(seed, RngPurpose::sample, 0), rows, cols);
+  return count;
 }
 
 std::int64_t transform_checkpoint(const TransformOptions& opt, std::ostream& out) {
@@ -540,6 +556,7 @@ std::int64_t transform_checkpoint(const TransformOptions& opt, std::ostream& out
   // The input rows, validated before anything is allocated on the device.
   std::vector<float> rows;
   std::int64_t n = 0;
+  std::vector<std::int32_t> data_labels;  // cvae: the split's labels (--data)
   if (!opt.input.empty()) {
     NpyMatrix x = read_npy_matrix(opt.input);
     if (x.cols != in_cols)
@@ -556,18 +573,26 @@ std::int64_t transform_checkpoint(const TransformOptions& opt, std::ostream& out
       throw Error(data.string() + ": images of " + std::to_string(d.dim()) + " pixels, " + opt.checkpoint.string() +
                   " expects " + std::to_string(in_cols));
     rows = std::move(d.images), n = d.count;
+    data_labels.assign(d.labels.begin(), d.labels.end());  // cvae
   }
+  const std::vector<std::int32_t> labels = transform_labels(opt, ck.config, n, data_labels);  // cvae: empty if unconditional
   const std::int64_t batch = 1024;
   LoadedModel m = load_model(opt.checkpoint, opt.run, batch, out);
   std::vector<float> result(static_cast<std::size_t>(n) * static_cast<std::size_t>(out_cols));
   Buffer in(*m.backend, Shape{batch, in_cols});
+  Buffer in_labels(*m.backend, Shape{labels.empty() ? 1 : batch, 1}, DType::i32);  // cvae
   for (std::int64_t first = 0; first < n; first += batch) {
     const std::int64_t b = std::min(batch, n - first);
     const Tensor x = in.tensor().rows_view(0, b);
     m.backend->to_device(x, rows.data() + first * in_cols);
-    const Tensor y = opt.what == Transform::encode ? m.model->encode(*m.backend, x)
-                     : opt.what == Transform::decode ? m.model->decode(*m.backend, x)
-                                                     : m.model->reconstruct(*m.backend, x);
+    Tensor lab;  // cvae: this chunk's labels (a conditional model's; the others ignore them)
+    if (!labels.empty()) {
+      lab = in_labels.tensor().rows_view(0, b);
+      m.backend->to_device(lab, reinterpret_cast<const float*>(labels.data() + first));
+    }
+    const Tensor y = opt.what == Transform::encode ? m.model->encode_given(*m.backend, x, lab)
+                     : opt.what == Transform::decode ? m.model->decode_given(*m.backend, x, lab)
+                                                     : m.model->reconstruct_given(*m.backend, x, lab);
     m.backend->to_host(result.data() + first * out_cols, y);
   }
   if (opt.out.extension() == ".png" && opt.what != Transform::encode) {

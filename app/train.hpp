@@ -85,9 +85,10 @@ EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const st
 std::string describe(const EvalResult& r);
 
 // Decodes `count` z from the model's prior; a PNG grid (8 per row), or float32 [count, D] when
-// `file` ends in .npy.
-void sample_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& file, int count,
-                       std::uint64_t seed, const RunOptions& run, std::ostream& out);
+// `file` ends in .npy. cvae: `label` ("" none, a class, or "all": 8 of each class, one grid row
+// per class) is what a conditional model decodes given (app/cvae.hpp). Returns the samples written.
+int sample_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& file, int count,
+                      std::uint64_t seed, const RunOptions& run, std::ostream& out, const std::string& label = "");
 
 // encode / decode / reconstruct: rows of a .npy file (or, for encode, a data split) through the
 // model, written as float32 [N, cols] .npy (or a PNG grid for images when `out` ends in .png).
@@ -97,6 +98,7 @@ struct TransformOptions {
   std::filesystem::path checkpoint, input, data_dir, out;
   std::string split = "test";  // --data: train or test
   RunOptions run;
+  std::filesystem::path labels;  // cvae: --labels Y.npy, one class per row of --input
 };
 std::int64_t transform_checkpoint(const TransformOptions& opt, std::ostream& out);  // rows written
 

@@ -155,6 +155,12 @@ class Backend {
   // used as an index: its row value and gradient are NaN and it does not count as correct.
   virtual void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
                             const Tensor& terms) = 0;
+
+  // cvae
+  // One-hot labels: out[b, j] = 1 if j == labels[b], else 0; labels [B, 1] int32 (dense), out
+  // [B, C] (a column view allowed: a conditional model writes the condition beside its input).
+  // A label outside 0..C-1 is never used as an index: its row is all NaN.
+  virtual void one_hot(const Tensor& labels, const Tensor& out) = 0;
 };
 
 // The CPU backend (host/cpu/): threads <= 0 means all hardware threads.

@@ -178,4 +178,14 @@ void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlog
                  ", rows " + opt(rows) + ", terms " + terms.str() + " (want labels [B, 1], terms [2])");
 }
 
+// cvae
+void one_hot(const Tensor& labels, const Tensor& out) {
+  const char* op = "one_hot";
+  rank2(op, "out", out);
+  expect(labels.data && labels.dtype == DType::i32 && labels.dense(), op,
+         "labels must be a dense int32 tensor, got " + labels.str());
+  expect(out.data && out.dtype == DType::f32 && out.cols() >= 1 && labels.cols() == 1 && labels.numel() == out.rows(),
+         op, "shapes disagree: labels " + labels.str() + ", out " + out.str() + " (want labels [B, 1], out [B, C])");
+}
+
 }  // namespace cuvae::checks

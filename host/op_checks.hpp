@@ -37,4 +37,7 @@ void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const T
 void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
                   const Tensor& terms);
 
+// cvae: one-hot labels: labels [B, 1] int32 dense, out [B, C] float32 (a view allowed, C >= 1).
+void one_hot(const Tensor& labels, const Tensor& out);
+
 }  // namespace cuvae::checks

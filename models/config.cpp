@@ -99,7 +99,7 @@ Activation parse_activation(std::string_view text) {
 ModelConfig default_config(std::string_view model) {
   ModelConfig c;
   c.model = std::string(model);
-  if (model == "vae" || model == "ae" || model == "pca" || model == "classifier") return c;
+  if (model == "vae" || model == "ae" || model == "pca" || model == "classifier" || model == "cvae") return c;  // cvae
   if (model == "linear-ae") {
     c.hidden = {}, c.activation = Activation::none, c.likelihood = Likelihood::gaussian;
     return c;
@@ -122,7 +122,7 @@ void validate(const ModelConfig& c, const std::string& what) {
     throw bad("input size " + std::to_string(c.input_dim) + " must lie in 1.." + std::to_string(kMaxInputDim));
   if (c.hidden.size() > kMaxHiddenLayers) throw bad("more than " + std::to_string(kMaxHiddenLayers) + " hidden layers");
   // (a classifier has no code: its latent is unused, encode() gives its last hidden layer)
-  if (c.latent < 1 || c.latent > (has_classes(c) ? kMaxLatent : c.input_dim))
+  if (c.latent < 1 || c.latent > (is_classifier(c) ? kMaxLatent : c.input_dim))  // cvae: is_classifier
     throw bad("--latent " + std::to_string(c.latent) + " must lie in 1.." + std::to_string(c.input_dim) +
               " (the input size)");
   for (int h : c.hidden)
@@ -133,17 +133,21 @@ void validate(const ModelConfig& c, const std::string& what) {
   if (c.model == "dae" && c.noise.kind == NoiseKind::none) throw bad("a dae needs --noise (e.g. mask:0.25)");
   if (c.model != "dae" && c.noise.kind != NoiseKind::none) throw bad("--noise is for --model dae");
   if (has_classes(c)) {
-    if (c.hidden.empty()) throw bad("a classifier needs a hidden layer (its features), not --hidden none");
+    if (is_classifier(c) && c.hidden.empty())  // cvae: is_classifier
+      throw bad("a classifier needs a hidden layer (its features), not --hidden none");
     if (c.classes < 2 || c.classes > kMaxClasses)
       throw bad("--classes " + std::to_string(c.classes) + " must lie in 2.." + std::to_string(kMaxClasses));
   } else if (c.classes != 0) {
-    throw bad("--classes is for --model classifier");
+    throw bad("--classes is for --model classifier or cvae");  // cvae
   }
 }
 
-int code_size(const ModelConfig& c) { return has_classes(c) && !c.hidden.empty() ? c.hidden.back() : c.latent; }
+int code_size(const ModelConfig& c) { return is_classifier(c) && !c.hidden.empty() ? c.hidden.back() : c.latent; }  // cvae
 
 std::string sizes_text(const ModelConfig& c) {
+  if (c.model == "cvae")  // cvae: "784+10-400-20+10" (the one-hot condition beside the images and the code)
+    return std::to_string(c.input_dim) + "+" + std::to_string(c.classes) + "-" + hidden_to_string(c.hidden) + "-" +
+           std::to_string(c.latent) + "+" + std::to_string(c.classes);
   return std::to_string(c.input_dim) + "-" + hidden_to_string(c.hidden) + "-" +
          std::to_string(has_classes(c) ? c.classes : c.latent);
 }
@@ -180,7 +184,7 @@ ModelConfig config_from_json(const nlohmann::json& j, const std::string& what) {
   c.input_dim = static_cast<int>(f.integer("input_dim", 1, kMaxInputDim));
   c.hidden = f.int_list("hidden", 1, kMaxHidden, kMaxHiddenLayers);
   c.activation = parsed("activation", [](const std::string& s) { return parse_activation(s); });
-  c.latent = static_cast<int>(f.integer("latent", 1, has_classes(c) ? kMaxLatent : std::min(kMaxLatent, c.input_dim)));
+  c.latent = static_cast<int>(f.integer("latent", 1, is_classifier(c) ? kMaxLatent : std::min(kMaxLatent, c.input_dim)));  // cvae
   c.likelihood = parsed("likelihood", [](const std::string& s) { return parse_likelihood(s); });
   c.sigma = f.number("sigma", 0, kMax, true);
   c.beta = f.number("beta", 0, kMax);
@@ -189,7 +193,7 @@ ModelConfig config_from_json(const nlohmann::json& j, const std::string& what) {
   if (has_classes(c))
     c.classes = static_cast<int>(f.integer("classes", 2, kMaxClasses));
   else if (f.has("classes"))
-    f.fail("classes", "is for a classifier, not a " + c.model);
+    f.fail("classes", "is for a classifier or a cvae, not a " + c.model);  // cvae
   validate(c, what);
   return c;
 }

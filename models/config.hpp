@@ -20,7 +20,7 @@ struct NoiseSpec {
 NoiseSpec parse_noise(std::string_view text);  // an Error naming --noise on bad text
 
 struct ModelConfig {
-  std::string model = "vae";          // pca, ae, linear-ae, dae, vae, classifier
+  std::string model = "vae";          // pca, ae, linear-ae, dae, vae, classifier, cvae
   int input_dim = 784;
   std::vector<int> hidden = {400};    // empty: no hidden layer
   Activation activation = Activation::relu;  // of the hidden layers
@@ -30,7 +30,7 @@ struct ModelConfig {
   double beta = 1.0;                  // KL weight (vae)
   NoiseSpec noise;                    // dae
   double total_variance = 0.0;        // pca: the training split's total variance (for the explained ratio)
-  int classes = 0;                    // classifier: C (0 on the command line: max training label + 1)
+  int classes = 0;                    // classifier, cvae: C (0 on the command line: max training label + 1)
 };
 
 // Size limits of every config, from the command line or a checkpoint.
@@ -41,10 +41,12 @@ inline constexpr int kMaxLatent = 65536;
 inline constexpr int kMaxClasses = 65536;
 
 // Known model names, for --model's help and errors.
-inline constexpr const char* kModelNames = "pca, ae, linear-ae, dae, vae, classifier";
+inline constexpr const char* kModelNames = "pca, ae, linear-ae, dae, vae, classifier, cvae";
 
-// True for a model with class count `classes` (the classifier).
-inline bool has_classes(const ModelConfig& c) { return c.model == "classifier"; }
+// True for a model with class count `classes` (the classifier; cvae: the conditional VAE).
+inline bool has_classes(const ModelConfig& c) { return c.model == "classifier" || c.model == "cvae"; }
+// cvae: true for the classifier only (no code: its latent is unused, its features are its last hidden layer).
+inline bool is_classifier(const ModelConfig& c) { return c.model == "classifier"; }
 // The columns of the model's encode(): its code size (latent), a classifier's features (its last
 // hidden layer).
 int code_size(const ModelConfig& c);

@@ -3,6 +3,7 @@
 
 #include "models/autoencoder.hpp"
 #include "models/classifier.hpp"
+#include "models/cvae.hpp"  // cvae
 #include "models/pca.hpp"
 #include "models/vae.hpp"
 
@@ -31,6 +32,7 @@ std::unique_ptr<Model> make_model(const ModelConfig& config) {
   if (config.model == "vae") return std::make_unique<Vae>(config);
   if (config.model == "pca") return std::make_unique<Pca>(config);
   if (config.model == "classifier") return std::make_unique<Classifier>(config);
+  if (config.model == "cvae") return std::make_unique<Cvae>(config);  // cvae
   return std::make_unique<Autoencoder>(config);  // ae, linear-ae, dae
 }
 

@@ -75,6 +75,26 @@ class Model {
   // After the parameters were loaded or fitted: whatever the model derives from them.
   virtual void loaded(Backend& backend) { (void)backend; }
 
+  // cvae
+  // Where the trainer gathers a training batch's images, given its own [b, input_dim] buffer: a
+  // model that concatenates something beside the images (the cvae's [x | onehot(y)]) returns a
+  // column view of its own input workspace, so the step copies nothing. Default: the trainer's.
+  virtual Tensor batch_input(const Tensor& own) const { return own; }
+  // True for a generative model conditioned on the class labels (the cvae): encode, decode and
+  // sampling need labels [b, 1] int32, through the *_given calls (the others ignore the labels).
+  virtual bool conditional() const { return false; }
+  virtual Tensor encode_given(Backend& backend, const Tensor& x, const Tensor& labels) {
+    (void)labels;
+    return encode(backend, x);
+  }
+  virtual Tensor decode_given(Backend& backend, const Tensor& z, const Tensor& labels) {
+    (void)labels;
+    return decode(backend, z);
+  }
+  Tensor reconstruct_given(Backend& backend, const Tensor& x, const Tensor& labels) {
+    return decode_given(backend, encode_given(backend, x, labels), labels);
+  }
+
  protected:
   void check_batch(const Tensor& x, int cols, const char* what) const;
 

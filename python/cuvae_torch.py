@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 FORMAT_V2 = "cuvae.model.v2"
 FORMAT_V1 = "cuvae.mlp_vae.v1"
-MODELS = ("ae", "linear-ae", "dae", "vae", "pca", "classifier")
+MODELS = ("ae", "linear-ae", "dae", "vae", "pca", "classifier", "cvae")
 NOISES = ("mask", "gaussian", "saltpepper")
 # Adam moments live beside the parameters in training checkpoints; the module has no slot for them.
 OPTIMIZER_PREFIXES = ("optimizer.exp_avg.", "optimizer.exp_avg_sq.")
@@ -96,11 +96,11 @@ def _normalise(config):
     if c["sigma"] <= 0:
         raise CheckpointError(f"bad model config: 'sigma' must be > 0, got {c['sigma']}")
     _parse_noise(c["noise"])
-    if c["model"] == "classifier":
+    if c["model"] in ("classifier", "cvae"):
         k = c.get("classes")
         if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 65536:
             raise CheckpointError(f"bad model config: 'classes' must be an integer in 2..65536, got {k!r}")
-        if not h:
+        if not h and c["model"] == "classifier":
             raise CheckpointError("bad model config: a classifier has at least one hidden layer")
     return c
 
@@ -326,11 +326,64 @@ class Classifier(_Model):
         return {"xent": xent, "correct": correct, "loss": xent}
 
 
+class CVAE(_Model):
+    """cvae: the conditional VAE. The one-hot label (C = config['classes']) is concatenated to the
+    encoder's input and to the decoder's input: encoder.0 [H, D + C], fc_mu / fc_logvar [L, H],
+    decoder.0 [H, L + C], ... Every call takes the labels y ([B] or [B, 1] integers, or floats
+    holding integers)."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        D, H, L, act = config["input_dim"], config["hidden"], config["latent"], config["activation"]
+        self.classes = C = config["classes"]
+        self.encoder = _mlp([D + C] + H, act, act_after_last=True)
+        top = H[-1] if H else D + C
+        self.fc_mu, self.fc_logvar = nn.Linear(top, L), nn.Linear(top, L)
+        self.decoder = _mlp([L + C] + H[::-1] + [D], act, act_after_last=False)
+
+    def one_hot(self, y, like):
+        return F.one_hot(y.reshape(-1).long(), self.classes).to(like.dtype)
+
+    def encode_dist(self, x, y):
+        """(mu, logvar) of q(z | x, y)."""
+        h = self.encoder(torch.cat([x, self.one_hot(y, x)], dim=1))
+        return self.fc_mu(h), self.fc_logvar(h)
+
+    def encode(self, x, y):
+        return self.encode_dist(x, y)[0]
+
+    def decode(self, z, y):
+        """Pixel means of p(x | z, y)."""
+        return self._means(self.decoder(torch.cat([z, self.one_hot(y, z)], dim=1)))
+
+    def _sample(self, x, y, eps):
+        mu, logvar = self.encode_dist(x, y)
+        if eps is None:
+            eps = torch.randn_like(mu)
+        return mu + eps * torch.exp(0.5 * logvar), mu, logvar
+
+    def pred(self, x, y, eps=None):
+        """Decoder output before the sigmoid at z = mu + eps * exp(logvar / 2), given y."""
+        z = self._sample(x, y, eps)[0]
+        return self.decoder(torch.cat([z, self.one_hot(y, z)], dim=1))
+
+    def forward(self, x, y, eps=None):
+        return self._means(self.pred(x, y, eps))
+
+    def loss_terms(self, x_in, target, y, eps=None):
+        """{'recon', 'kl', 'loss' = recon + beta * kl}, each summed over the batch."""
+        z, mu, logvar = self._sample(x_in, y, eps)
+        recon = self._recon(self.decoder(torch.cat([z, self.one_hot(y, z)], dim=1)), target)
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return {"recon": recon, "kl": kl, "loss": recon + self.beta * kl}
+
+
 def model_from_config(config):
     """The module for a v2 config dict (optional keys default: hidden [], activation relu,
     likelihood bernoulli, sigma 1, beta 1, noise none). Raises CheckpointError on a bad config."""
     c = _normalise(config)
-    return {"ae": AE, "linear-ae": AE, "dae": AE, "vae": VAE, "pca": PCA, "classifier": Classifier}[c["model"]](c)
+    return {"ae": AE, "linear-ae": AE, "dae": AE, "vae": VAE, "pca": PCA, "classifier": Classifier,
+            "cvae": CVAE}[c["model"]](c)
 
 
 # ---------------------------------------------------------------- files

@@ -13,5 +13,10 @@ foreach(family IN LISTS _cuvae_backend_tests)
                    LIBS cuvae_lib GTest::gmock LABEL gpu)
   endif()
 endforeach()
+# cvae: the label ops (one_hot), in the harness of test_ops (which is at the size limit).
+cuvae_add_kernel_test(test_ops_labels SOURCES test_ops_labels.cpp LIBS cuvae_simt_backend cuvae_app GTest::gmock)
+if(CUVAE_CUDA)
+  cuvae_add_test(test_ops_labels_cuda SOURCES test_ops_labels.cpp LIBS cuvae_lib GTest::gmock LABEL gpu)
+endif()
 # IWAE: the importance-weighted bound end to end on the CPU and SIMT backends (app/iwae.hpp).
 cuvae_add_kernel_test(test_iwae SOURCES test_iwae.cpp LIBS cuvae_simt_backend cuvae_app GTest::gmock)

@@ -15,3 +15,6 @@ target_link_libraries(kill_at_rename PRIVATE ${CMAKE_DL_LIBS})
 cuvae_add_test(test_reliability SOURCES test_reliability.cpp LIBS cuvae_lib GTest::gmock LABEL cli)
 target_compile_definitions(test_reliability PRIVATE CUVAE_KILL_SHIM="$<TARGET_FILE:kill_at_rename>")
 add_dependencies(test_reliability cuvae kill_at_rename)
+# cvae: the conditional VAE through the program (train, eval, sample --label, encode/decode --labels).
+cuvae_add_test(test_cli_cvae SOURCES test_cli_cvae.cpp LIBS cuvae_lib GTest::gmock LABEL cli)
+add_dependencies(test_cli_cvae cuvae)

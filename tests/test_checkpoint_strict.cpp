@@ -93,7 +93,7 @@ TEST_F(StrictCheckpoint, EveryMalformedFieldIsRefusedNamingIt) {
        "config: field 'hidden' holds 0, want a list of at most 64 integers in 1..65536"},
       {"config", [](Json& j) { j.erase("latent"); }, "config: field 'latent' is missing"},
       {"config", [](Json& j) { j["colour"] = "red"; }, "config: unknown field 'colour'"},
-      {"config", [](Json& j) { j["classes"] = 10; }, "config: field 'classes' is for a classifier, not a vae"},
+      {"config", [](Json& j) { j["classes"] = 10; }, "config: field 'classes' is for a classifier or a cvae, not a vae"},
       {"config", [](Json& j) { j["noise"] = "blur:3"; },
        "config: field 'noise' is invalid: --noise 'blur:3': unknown kind 'blur' (want mask:P, gaussian:S or saltpepper:P, e.g. mask:0.25, or none)"},
       {"train", [](Json& j) { j["seed"] = "1x"; }, "train: field 'seed' is \"1x\", want a decimal integer in 0..18446744073709551615"},

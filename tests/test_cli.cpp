@@ -215,7 +215,7 @@ TEST_F(Cli, BadModelFlagsAndArraysGetOneLineNamingThem) {
   };
   const std::string base = "train " + data() + " --device cpu --epochs 1 --out ";
   expect_error(base + fresh_out("b1") + " --model gan",
-               "--model 'gan': unknown model (want one of pca, ae, linear-ae, dae, vae, classifier)");
+               "--model 'gan': unknown model (want one of pca, ae, linear-ae, dae, vae, classifier, cvae)");
   expect_error(base + fresh_out("b2") + " --model dae --noise blur:3",
                "--noise 'blur:3': unknown kind 'blur' (want mask:P, gaussian:S or saltpepper:P, e.g. mask:0.25, or none)");
   expect_error(base + fresh_out("b3") + " --model dae --noise mask:1.5",
@@ -357,7 +357,7 @@ TEST_F(Cli, ClassifierFlagsGetOneLineNamingThem) {
   expect_error(base + fresh_out("c4") + " --hidden none",
                "--model classifier: a classifier needs a hidden layer (its features), not --hidden none");
   expect_error("train " + data() + " --device cpu --epochs 1 --classes 10 --out " + fresh_out("c5"),
-               "--model vae: --classes is for --model classifier");
+               "--model vae: --classes is for --model classifier or cvae");
   // More classes than the labels use is allowed (a class with no image).
   Result r = run(base + fresh_out("c6") + " --classes 10 --hidden 8 --threads 1");
   EXPECT_EQ(r.code, 0) << r.err;

@@ -146,11 +146,11 @@ TEST(CUVAE_DEVICE_SUITE(CudaTraining), GraphsAndNoGraphsAreBitwiseIdentical) {
 
 TEST(CUVAE_DEVICE_SUITE(CudaTraining), EveryModelMatchesCpu) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
-  for (const char* m : {"ae", "dae", "linear-ae", "classifier"}) {
+  for (const char* m : {"ae", "dae", "linear-ae", "classifier", "cvae"}) {  // cvae
     SCOPED_TRACE(m);
     ModelConfig c = small_config(m);
     if (std::string(m) == "linear-ae") c.hidden = {};
-    if (std::string(m) == "classifier") c.classes = 5;
+    if (has_classes(c)) c.classes = 5;  // cvae: has_classes
     const RunResult got = train(*dev, kSteps, c), ref = cpu_reference(c);
     EXPECT_TRUE(losses_close(got, ref, 1e-4));
     EXPECT_TRUE(test::all_close(got.params, ref.params, 1e-4, "parameters after 20 steps"));
@@ -198,31 +198,34 @@ ModelOutputs model_outputs(Backend& backend, const ModelConfig& config) {
     model->fit(backend, images);
   ModelOutputs o;
   const Tensor x = images.tensor().rows_view(0, kBatch);
+  Buffer labels = synthetic_labels(backend);  // cvae: what a conditional model encodes and decodes given
+  const Tensor y = labels.tensor().rows_view(0, kBatch);
   const RngKey key = rng_key(kSeed, RngPurpose::eval, 3);
-  model->eval_batch(backend, Batch{x, {}}, key, false);
+  model->eval_batch(backend, Batch{x, y}, key, false);
   o.terms = test::download(backend, model->terms());
   if (model->has_noise()) {
     model->eval_batch(backend, Batch{x, {}}, key, true);
     o.noisy_terms = test::download(backend, model->terms());
   }
-  const Tensor z = model->encode(backend, x);
+  const Tensor z = model->encode_given(backend, x, y);  // cvae: *_given (the others ignore y)
   EXPECT_TRUE(z.dense()) << "codes " << z.str();
   o.codes = test::download(backend, z);
-  o.pixels = test::download(backend, model->decode(backend, z));
-  o.recon = test::download(backend, model->reconstruct(backend, x));
+  o.pixels = test::download(backend, model->decode_given(backend, z, y));
+  o.recon = test::download(backend, model->reconstruct_given(backend, x, y));
   Buffer prior(backend, Shape{kBatch, config.latent});
   model->sample_prior(backend, rng_key(kSeed, RngPurpose::sample, 1), prior);
-  o.samples = test::download(backend, model->decode(backend, prior));
+  o.samples = test::download(backend, model->decode_given(backend, prior, y));
   return o;
 }
 
 TEST(CUVAE_DEVICE_SUITE(CudaTraining), EveryModelEvaluatesEncodesDecodesAndSamplesLikeCpu) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
   auto cpu = make_cpu_backend(1);
-  for (const char* m : {"pca", "ae", "linear-ae", "dae", "vae"}) {
+  for (const char* m : {"pca", "ae", "linear-ae", "dae", "vae", "cvae"}) {  // cvae
     SCOPED_TRACE(m);
     ModelConfig c = small_config(m);
     if (std::string(m) == "linear-ae") c.hidden = {};
+    if (has_classes(c)) c.classes = 5;  // cvae
     const ModelOutputs got = model_outputs(*dev, c), ref = model_outputs(*cpu, c);
     EXPECT_TRUE(test::all_close(got.terms, ref.terms, 1e-5, "eval terms"));
     EXPECT_TRUE(test::all_close(got.noisy_terms, ref.noisy_terms, 1e-5, "eval terms, corrupted inputs"));

@@ -18,6 +18,7 @@
 #include "app/train.hpp"
 #include "host/cpu/ops.hpp"
 #include "models/vae.hpp"
+#include "models/cvae.hpp"  // cvae
 #include "support.hpp"
 
 namespace cuvae {
@@ -60,7 +61,10 @@ int run_parity(const ModelConfig& config, int batch, std::string& output) {
   for (int i = 0; i < batch; ++i) labels[static_cast<std::size_t>(i)] = (7 * i + 3) % std::max(config.classes, 1);
   Buffer yd(*backend, Shape{batch, 1}, DType::i32);
   backend->to_device(yd, reinterpret_cast<const float*>(labels.data()));
-  model->train_step(*backend, Batch{xd, model->needs_labels() ? yd.tensor() : Tensor{}}, seed);
+  // cvae: the images where the trainer gathers them (the model's own input view: no copy in the step)
+  const Tensor x_in = model->batch_input(xd);
+  if (x_in.data != xd.tensor().data) backend->copy(xd, x_in);
+  model->train_step(*backend, Batch{x_in, model->needs_labels() ? yd.tensor() : Tensor{}}, seed);
   const ParamStore& params = model->params();
   std::vector<float> values = host_copy(*backend, params.values()), grads = host_copy(*backend, params.grads());
   const std::vector<float> terms = host_copy(*backend, model->terms());
@@ -86,10 +90,16 @@ int run_parity(const ModelConfig& config, int batch, std::string& output) {
     label_values.assign(labels.begin(), labels.end());
     views.push_back({"input.labels", {batch, 1}, label_values.data()});
   }
-  std::vector<float> eps;
+  std::vector<float> eps, pred;
   if (auto* vae = dynamic_cast<Vae*>(model.get())) {
     eps = host_copy(*backend, vae->eps(batch));
     views.push_back({"input.eps", {batch, config.latent}, eps.data()});
+  }
+  if (auto* cvae = dynamic_cast<Cvae*>(model.get())) {  // cvae: its eps and decoder output too
+    eps = host_copy(*backend, cvae->eps(batch));
+    views.push_back({"input.eps", {batch, config.latent}, eps.data()});
+    pred = host_copy(*backend, cvae->pred(batch));
+    views.push_back({"output.pred", xs, pred.data()});
   }
   const std::vector<std::string> names = model->term_names();
   for (std::size_t t = 0; t < names.size(); ++t) views.push_back({"output." + names[t], {1}, &terms[t]});
@@ -145,7 +155,11 @@ INSTANTIATE_TEST_SUITE_P(
                       ParityCase{"DaeGaussian", "dae", 30, {20}, 4, "gaussian", 1.0, "gaussian:0.3", 5},
                       ParityCase{"DaeSaltPepper", "dae", 30, {20}, 4, "bernoulli", 1.0, "saltpepper:0.2", 5},
                       ParityCase{"Classifier", "classifier", 784, {400}, 20, "bernoulli", 1.0, "none", 32},
-                      ParityCase{"ClassifierDeep", "classifier", 61, {45, 23}, 7, "bernoulli", 1.0, "none", 9}),
+                      ParityCase{"ClassifierDeep", "classifier", 61, {45, 23}, 7, "bernoulli", 1.0, "none", 9},
+                      // cvae: [x | onehot(y)] into the encoder, [z | onehot(y)] into the decoder
+                      ParityCase{"CvaeDefault", "cvae", 784, {400}, 20, "bernoulli", 1.0, "none", 32},
+                      ParityCase{"CvaeDeepBetaGaussian", "cvae", 61, {45, 23}, 7, "gaussian", 0.5, "none", 9},
+                      ParityCase{"CvaeNoHidden", "cvae", 30, {}, 5, "bernoulli", 1.0, "none", 7}),
     [](const auto& tp) { return std::string(tp.param.name); });
 
 TrainOptions small_run(const fs::path& out, int epochs) {

@@ -122,6 +122,8 @@ class CpuBackend final : public Backend {
                     const Tensor& terms) override {
     cpu::softmax_xent(logits, labels, dlogits, rows, terms);
   }
+  // cvae
+  void one_hot(const Tensor& labels, const Tensor& out) override { cpu::one_hot(labels, out); }
 
   // IWAE
   void repeat_rows(const Tensor& src, int K, const Tensor& dst) override { cpu::repeat_rows(src, K, dst); }

@@ -36,4 +36,7 @@ void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const T
 void softmax_xent(const Tensor& logits, const Tensor& labels, const Tensor* dlogits, const Tensor* rows,
                   const Tensor& terms);
 
+// cvae: one-hot labels (host/cpu/labels.cpp)
+void one_hot(const Tensor& labels, const Tensor& out);
+
 }  // namespace cuvae::cpu

@@ -36,6 +36,7 @@
 #include "kernels/latent.cuh"
 #include "kernels/loss.cuh"
 #include "kernels/xent.cuh"  // softmax cross-entropy
+#include "kernels/labels.cuh"  // cvae: one-hot labels
 #if !defined(CUVAE_SIMT)
 #include "host/cuda/pca.hpp"
 #endif
@@ -412,6 +413,16 @@ class CudaBackend final : public Backend {
     CUVAE_LAUNCH(op, kernel, dim3(static_cast<unsigned>(B)), dim3(static_cast<unsigned>(threads)), 0, stream(),
                  view(logits), labels.ints(), static_cast<int>(C), dlogits ? view(*dlogits) : kl::View{nullptr, 0},
                  row_sums_, rows ? rows->data : nullptr, loss_arrived_, xent_correct_, terms.data);
+  }
+
+  // cvae
+  void one_hot(const Tensor& labels, const Tensor& out) override {
+    const OpScope op("one_hot", shapes_text({{"labels", &labels}, {"out", &out}}));
+    checks::one_hot(labels, out);
+    const long long n = out.rows() * out.cols();
+    if (n == 0) return;
+    CUVAE_LAUNCH(op, kernels::labels::one_hot, dim3(grid_stride_blocks(n)), dim3(kThreads), 0, stream(),
+                 labels.ints(), out.rows(), out.cols(), out.data, out.row_stride());
   }
 
   void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v) override {

@@ -8,8 +8,9 @@ see python/cuvae_torch.py) and tensors:
   grad.<name>     dloss/d<name> for every parameter
   input.x         [B, D] encoder input (possibly corrupted)
   input.target    [B, D] clean target; absent means target = input.x
-  input.eps       [B, L] the VAE's noise (vae only)
-  input.labels    [B, 1] the class labels, as float32 (classifier only; replaces input.target)
+  input.eps       [B, L] the VAE's noise (vae and cvae)
+  input.labels    [B, 1] the class labels, as float32 (classifier: replaces input.target; cvae:
+                  the condition, beside input.x)
   output.<term>   [1] every loss term: output.recon, output.kl (vae), output.xent and
                   output.correct (classifier), output.loss
   output.pred     [B, D] optional: decoder output before the sigmoid (logits or means)
@@ -65,7 +66,8 @@ def main():
     except cuvae_torch.CheckpointError as e:
         bad(str(e))
     D, L, kind = config["input_dim"], config["latent"], config["model"]
-    is_vae = isinstance(model, cuvae_torch.VAE)
+    is_cvae = isinstance(model, cuvae_torch.CVAE)
+    is_vae = isinstance(model, cuvae_torch.VAE) or is_cvae
     is_classifier = isinstance(model, cuvae_torch.Classifier)
 
     # Sort the file's tensors by role; anything unrecognised is a naming mismatch between the
@@ -97,10 +99,13 @@ def main():
         bad(f"{path}: tensor 'input.x' is missing or not 2-D")
     B = t["input.x"].shape[0]
     x = get("input.x", (B, D))
-    if is_classifier:
-        target = get("input.labels", (B, 1))
-        if not torch.equal(target, target.round()) or target.min() < 0 or target.max() >= config["classes"]:
+    labels = None
+    if is_classifier or is_cvae:
+        labels = get("input.labels", (B, 1))
+        if not torch.equal(labels, labels.round()) or labels.min() < 0 or labels.max() >= config["classes"]:
             bad(f"{path}: tensor 'input.labels' must hold integers in 0..{config['classes'] - 1}")
+    if is_classifier:
+        target = labels
     else:
         target = get("input.target", (B, D)) if "input.target" in t else x
     eps = get("input.eps", (B, L)) if is_vae else None
@@ -108,11 +113,11 @@ def main():
         if name.startswith("input.") and name not in ("input.x", "input.target", "input.eps", "input.labels"):
             bad(f"{path}: unknown tensor '{name}' (inputs are input.x, input.target, input.eps, input.labels)")
 
-    terms = model.loss_terms(x, target, eps)
+    terms = model.loss_terms(x, target, labels, eps) if is_cvae else model.loss_terms(x, target, eps)
     ref = {"output." + k: v.reshape(1) for k, v in terms.items()}
     if not is_classifier:  # a classifier's pred is its logits [B, C], not dumped
         with torch.no_grad():
-            ref["output.pred"] = model.pred(x, eps)
+            ref["output.pred"] = model.pred(x, labels, eps) if is_cvae else model.pred(x, eps)
     for term in outputs:
         if "output." + term not in ref:
             bad(f"{path}: unknown tensor 'output.{term}' (a {kind} has {sorted(ref)})")

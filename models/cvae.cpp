@@ -1,0 +1,122 @@
+// The conditional VAE on the op interface (see cvae.hpp).
+#include "models/cvae.hpp"
+
+namespace cuvae {
+
+Cvae::Cvae(const ModelConfig& config) : Model(config) {
+  const ModelConfig& c = config_;
+  const int D = c.input_dim, C = c.classes, L = c.latent;
+  encoder_.add_mlp(params_, "encoder", D + C, c.hidden, c.activation);
+  const int width = c.hidden.empty() ? D + C : c.hidden.back();
+  // Both head weights first, then both biases: each pair is adjacent and acts as one tensor (as the vae's).
+  Linear head;
+  head.weight = params_.add("fc_mu.weight", Shape{L, width}, width);
+  params_.add("fc_logvar.weight", Shape{L, width}, width);
+  head.bias = params_.add("fc_mu.bias", Shape{L}, width);
+  params_.add("fc_logvar.bias", Shape{L}, width);
+  head.count = 2, head.in = width, head.out = 2 * L, head.act = Activation::none;
+  head_.add(head);
+  const int i = decoder_.add_mlp(params_, "decoder", L + C, {c.hidden.rbegin(), c.hidden.rend()}, c.activation);
+  decoder_.add(params_, "decoder." + std::to_string(i), c.hidden.empty() ? L + C : c.hidden.front(), D,
+               Activation::none);
+}
+
+void Cvae::allocate(Backend& backend, std::int64_t max_batch) {
+  Model::allocate(backend, max_batch);
+  const int D = config_.input_dim, C = config_.classes, L = config_.latent;
+  if (!encoder_.empty()) encoder_.allocate(backend, max_batch);
+  head_.allocate(backend, max_batch);
+  decoder_.allocate(backend, max_batch);
+  input_ = Buffer(backend, Shape{max_batch, D + C});
+  code_ = Buffer(backend, Shape{max_batch, L + C}), dcode_ = Buffer(backend, Shape{max_batch, L + C});
+  eps_ = Buffer(backend, Shape{max_batch, L}), codes_ = Buffer(backend, Shape{max_batch, L});
+  pixels_ = Buffer(backend, Shape{max_batch, D});
+}
+
+void Cvae::condition(Backend& backend, const Tensor& x, const Tensor& labels, const char* what) {
+  check_batch(x, config_.input_dim, what);
+  const std::int64_t b = x.rows();
+  if (labels.data == nullptr || labels.rows() != b)
+    throw Error(std::string("cvae ") + what + " " + x.str() + ": needs its labels [" + std::to_string(b) + ", 1], got " +
+                labels.str());
+  const Tensor into = images(b);
+  if (x.data != into.data || x.row_stride() != into.row_stride()) backend.copy(x, into);  // the trainer's batch is there already
+  backend.one_hot(labels, input(b).cols_view(config_.input_dim, config_.classes));
+}
+
+void Cvae::encoder_forward(Backend& backend, std::int64_t b) {
+  if (!encoder_.empty()) encoder_.forward(backend, params_, input(b));
+  head_.forward(backend, params_, hidden_out(b));
+}
+
+void Cvae::forward(Backend& backend, const Batch& batch, RngKey key, bool at_step, bool with_grads, const char* what) {
+  condition(backend, batch.x, batch.labels, what);
+  const std::int64_t b = batch.x.rows();
+  const int L = config_.latent;
+  encoder_forward(backend, b);
+  const Tensor s = stats(b), mu = s.cols_view(0, L), logvar = s.cols_view(L, L);
+  backend.reparameterize(mu, logvar, key, at_step, eps(b), code(b).cols_view(0, L));
+  backend.one_hot(batch.labels, code(b).cols_view(L, config_.classes));
+  decoder_.forward(backend, params_, code(b));
+  const Tensor dpred = decoder_.grad_output(b), ds = head_.grad_output(b);
+  const Tensor dmu = ds.cols_view(0, L), dlogvar = ds.cols_view(L, L);
+  const Tensor terms = terms_.tensor();
+  backend.likelihood(config_.likelihood, static_cast<float>(config_.sigma), pred(b), images(b),
+                     with_grads ? &dpred : nullptr, nullptr, terms.rows_view(0, 1));
+  backend.kl_divergence(mu, logvar, Scalar::at_step(StepScalar::beta), with_grads ? &dmu : nullptr,
+                        with_grads ? &dlogvar : nullptr, nullptr, terms.rows_view(1, 1));
+}
+
+void Cvae::train_step(Backend& backend, const Batch& batch, std::uint64_t seed) {
+  forward(backend, batch, rng_key(seed, RngPurpose::reparam, 0), true, true, "training batch");
+  const std::int64_t b = batch.x.rows();
+  const int L = config_.latent;
+  // The decoder's input gradient covers [z | onehot]; only its z columns flow on.
+  const Tensor dcode = dcode_.tensor().rows_view(0, b), ds = head_.grad_output(b);
+  decoder_.backward(backend, params_, code(b), Activation::none, decoder_.grad_output(b), &dcode);
+  backend.reparameterize_backward(stats(b).cols_view(L, L), eps(b), dcode.cols_view(0, L), ds.cols_view(0, L),
+                                  ds.cols_view(L, L));
+  if (encoder_.empty()) {
+    head_.backward(backend, params_, input(b), Activation::none, ds, nullptr);
+    return;
+  }
+  const Tensor dh = encoder_.grad_output(b);
+  head_.backward(backend, params_, encoder_.output(b), encoder_.out_act(), ds, &dh);
+  encoder_.backward(backend, params_, input(b), Activation::none, dh, nullptr);
+}
+
+void Cvae::eval_batch(Backend& backend, const Batch& batch, RngKey key, bool) {
+  forward(backend, batch, key, false, false, "evaluation batch");
+}
+
+Metrics Cvae::metrics(std::span<const double> clean, std::span<const double>) const {
+  return {{"elbo", clean[0] + clean[1]}, {"recon", clean[0]}, {"kl", clean[1]}};
+}
+
+Tensor Cvae::encode(Backend&, const Tensor&) { throw Error("a cvae encodes images given their class labels"); }
+Tensor Cvae::decode(Backend&, const Tensor&) { throw Error("a cvae decodes codes given their class labels"); }
+
+Tensor Cvae::encode_given(Backend& backend, const Tensor& x, const Tensor& labels) {
+  condition(backend, x, labels, "encode input");
+  encoder_forward(backend, x.rows());
+  const Tensor codes = codes_.tensor().rows_view(0, x.rows());
+  backend.copy(stats(x.rows()).cols_view(0, config_.latent), codes);  // mu, packed dense
+  return codes;
+}
+
+Tensor Cvae::decode_given(Backend& backend, const Tensor& z, const Tensor& labels) {
+  check_batch(z, config_.latent, "decode input");
+  const std::int64_t b = z.rows();
+  if (labels.data == nullptr || labels.rows() != b)
+    throw Error("cvae decode input " + z.str() + ": needs its labels [" + std::to_string(b) + ", 1], got " + labels.str());
+  backend.copy(z, code(b).cols_view(0, config_.latent));
+  backend.one_hot(labels, code(b).cols_view(config_.latent, config_.classes));
+  decoder_.forward(backend, params_, code(b));
+  const Tensor out = decoder_.output(b);
+  if (config_.likelihood == Likelihood::gaussian) return out;
+  const Tensor px = pixels_.tensor().rows_view(0, b);
+  backend.sigmoid(out, px);
+  return px;
+}
+
+}  // namespace cuvae
