@@ -30,9 +30,10 @@ struct FeatureStats {
 FeatureStats feature_stats(std::span<const float> rows, std::int64_t n, int d, const std::string& what);
 FeatureStats feature_stats(std::span<const double> rows, std::int64_t n, int d, const std::string& what);
 
-// d^2 = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2}) in float64, with the trace of the
-// square root as sum_i sqrt(max(eig_i(A), 0)) for the symmetric A = S_1^{1/2} S_2 S_1^{1/2}, where
-// S_1^{1/2} = V diag(sqrt(max(l, 0))) V^T from LAPACK's dsyevr. Not clamped at 0 (identical sets
+// d^2 = ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2}) in float64. The trace of the square
+// root is sum_i sqrt(eig_i(A)) for the symmetric PSD A = S_1^{1/2} S_2 S_1^{1/2}, computed as the sum
+// of the singular values of B = S_2^{1/2} S_1^{1/2} (A = B^T B; LAPACK's dgesvd), each root
+// S^{1/2} = V diag(sqrt(max(l, 0))) V^T from LAPACK's dsyevr. Not clamped at 0 (identical sets
 // give a value within rounding of it).
 double frechet_distance(const FeatureStats& a, const FeatureStats& b);
 double frechet_distance(std::span<const float> x1, std::int64_t n1, std::span<const float> x2, std::int64_t n2, int d);
