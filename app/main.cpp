@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
   score->add_option("--classifier", sc.classifier, "Classifier checkpoint (cuvae train --model classifier) for the features")
       ->required()
       ->check(CLI::ExistingFile);
-  score->add_option("--count", sc.count, "Number of samples")->check(cli::integer(2, cuvae::kScoreMaxCount));
+  score->add_option("--count", sc.count, "Number of samples (default 10000)")->check(cli::integer(2, cuvae::kScoreMaxCount));
   score->add_option("--seed", sc.seed, "Seed for the z samples")->check(cli::seed());
   score->add_option("--data", sc.data_dir, "Folder with the IDX files (the test split)");
   score->add_option("--test-limit", sc.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
