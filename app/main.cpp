@@ -10,13 +10,14 @@
 #include "app/cli_checks.hpp"
 #include "app/compare.hpp"
 #include "app/iwae.hpp"  // IWAE
+#include "app/score.hpp"  // score
 #include "app/train.hpp"
 #include "host/error.hpp"
 
 namespace {
 
 namespace cli = cuvae::cli;
-constexpr const char* kCommands = "train, eval, sample, encode, decode, reconstruct, compare";
+constexpr const char* kCommands = "train, eval, sample, encode, decode, reconstruct, compare, score";
 
 // The signal that asked training to stop. A handler can only reach a global; this is the
 // program's, not the library's (train() takes a pointer to it).
@@ -182,6 +183,21 @@ int main(int argc, char** argv) {
   compare->add_flag("!--no-progress", cmp.progress, "No progress bar");
   add_run_flags(*compare, cmp.run);
 
+  // score
+  cuvae::ScoreOptions sc;
+  auto* score = app.add_subcommand("score", "Frechet distance of a model's samples to the test images in a classifier's features");
+  score->add_option("checkpoint", sc.checkpoint, "Checkpoint of the model to sample (pca, ae, vae, ...)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  score->add_option("--classifier", sc.classifier, "Classifier checkpoint (cuvae train --model classifier) for the features")
+      ->required()
+      ->check(CLI::ExistingFile);
+  score->add_option("--count", sc.count, "Number of samples (default 10000)")->check(cli::integer(2, cuvae::kScoreMaxCount));
+  score->add_option("--seed", sc.seed, "Seed for the z samples")->check(cli::seed());
+  score->add_option("--data", sc.data_dir, "Folder with the IDX files (the test split)");
+  score->add_option("--test-limit", sc.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
+  add_run_flags(*score, sc.run);
+
   // An unknown command is named (CLI11 would only say that a subcommand is required).
   auto known = [&](const char* name) {
     for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
@@ -232,6 +248,9 @@ int main(int argc, char** argv) {
     } else if (*sample) {
       const int n = cuvae::sample_checkpoint(ckpt, png, count, seed, run, std::cout, label);  // cvae: label
       std::printf("wrote %d samples to %s\n", n, png.c_str());
+    } else if (*score) {  // score
+      const cuvae::ScoreResult r = cuvae::score_checkpoint(sc, std::cout);
+      std::printf("%s\n", cuvae::describe(r).c_str());
     } else if (*compare) {
       cuvae::compare_pca_ae(cmp, std::cout);
     } else if (*encode || *decode || *reconstruct) {
