@@ -194,6 +194,15 @@ TEST_F(Score, ScoresAVaeAnAeAndAPcaWithTheClassifiersFeatures) {
     EXPECT_EQ(run(args).out, r.out) << "a rerun draws the same samples";
     EXPECT_NE(run(args + " --seed 2").out, r.out) << "another seed, other samples";
   }
+  // A cvae: each sample drawn for label i mod 8; the classifier should mostly agree with the label
+  // it was drawn for (the bar's position).
+  const std::string cvae = train("cvae", "--model cvae --epochs 12 --batch-size 32 --hidden 32 --latent 4 --lr 0.01");
+  const Result c = run("score " + cvae + " --classifier " + cls + " --count 400 " + data() + " --device cpu");
+  ASSERT_EQ(c.code, 0) << c.out << c.err;
+  const std::size_t ca = c.out.find("conditional accuracy ");
+  ASSERT_NE(ca, std::string::npos) << c.out;
+  EXPECT_GT(std::stod(c.out.substr(ca + 21)), 0.8) << c.out << " (chance: 0.125)";
+
   // The default count (10000 samples) and --test-limit.
   const Result r = run("score " + vae + " --classifier " + cls + " --test-limit 50 " + data() + " --device cpu");
   ASSERT_EQ(r.code, 0) << r.err;
