@@ -151,7 +151,9 @@ TEST_F(Cli, EveryModelTrainsEncodesDecodesAndSamplesOnEveryDevice) {
       Result r = run("train --model " + model + " " + data() + " --out " + out +
                      " --epochs 1 --batch-size 64 --hidden 16 --latent 3 --threads 1" + dev);
       ASSERT_EQ(r.code, 0) << r.out << r.err;
-      for (const auto& [k, v] : read_jsonl(fs::path(out) / "metrics.jsonl").back().items())
+      // (The records in a variable: the range of items() would outlive a temporary vector.)
+      const std::vector<nlohmann::json> records = read_jsonl(fs::path(out) / "metrics.jsonl");
+      for (const auto& [k, v] : records.back().items())
         if (k.starts_with("test_")) figures[device].push_back(v.get<float>());
       const std::string ckpt = out + "/checkpoint.safetensors";
       r = run("eval " + ckpt + " " + data() + dev);
