@@ -1,24 +1,20 @@
-// The training loop and the evaluation (see train.hpp). Model-agnostic.
+// The training loop (see train.hpp). Model-agnostic; what it shares with the other programs is in
+// session.hpp, the programs on a checkpoint in programs.cpp.
 #include "app/train.hpp"
-
-#include "app/simt_device.hpp"
-#include "app/iwae.hpp"  // IWAE
-#include "app/cvae.hpp"  // cvae
 
 #include <unistd.h>
 
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "app/cvae.hpp"  // cvae
+#include "app/session.hpp"
 #include "datasets/batches.hpp"
 #include "host/fileio.hpp"
-#include "datasets/idx.hpp"
-#include "datasets/npy.hpp"
-#include "host/device.hpp"
 #include "host/image.hpp"
 #include "host/metrics.hpp"
 
@@ -26,34 +22,8 @@ namespace cuvae {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int kGrid = 8;  // images per row in PNG grids, as pytorch/examples
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// A data split resident on the device: images as [count, dim] floats in [0, 1], labels [count, 1] int32.
-struct DeviceSplit {
-  Dataset host;
-  Buffer images, labels;
-  Batch rows(std::int64_t first, std::int64_t count) const {
-    return {images.tensor().rows_view(first, count), labels.tensor().rows_view(first, count)};
-  }
-  Batch all() const { return rows(0, host.count); }
-};
-
-DeviceSplit load_split(Backend& backend, const std::filesystem::path& dir, const char* split, std::int64_t limit) {
-  DeviceSplit s{load_idx_dataset(dir, split, limit), Buffer(), Buffer()};
-  try {
-    s.images = Buffer(backend, Shape{s.host.count, s.host.dim()});
-    s.labels = Buffer(backend, Shape{s.host.count, 1}, DType::i32);
-  } catch (const Error& e) {
-    throw Error(dir.string() + ": the " + split + " split on the device (" + std::to_string(s.host.count) + " x " +
-                std::to_string(s.host.dim()) + " floats): " + e.what());
-  }
-  backend.to_device(s.images, s.host.images.data());
-  const std::vector<std::int32_t> labels(s.host.labels.begin(), s.host.labels.end());
-  backend.to_device(s.labels, reinterpret_cast<const float*>(labels.data()));  // 4-byte words, copied as they are
-  return s;
-}
 
 // Progress: a bar redrawn in place on a terminal; nothing per step otherwise.
 class Progress {
@@ -80,83 +50,6 @@ class Progress {
   bool tty_;
   Clock::time_point last_ = Clock::now() - std::chrono::seconds(1);
 };
-
-// Test pass (a VAE: one z sample per image, like pytorch/examples' test()): the per-image term
-// means, clean and (a dae) with corrupted inputs. Optionally keeps the first `keep`
-// reconstructions (pixel means) for the comparison picture.
-EvalResult evaluate(Backend& backend, Model& model, const DeviceSplit& test, std::int64_t batch, RngKey base,
-                    int keep, std::vector<float>* kept) {
-  const std::size_t T = model.term_names().size();
-  const std::int64_t n = test.host.count, nb = batch_count(n, batch);
-  std::vector<double> clean(T, 0.0), noisy(model.has_noise() ? T : 0, 0.0);
-  std::vector<float> t(T);
-  for (int pass = 0; pass < (model.has_noise() ? 2 : 1); ++pass) {
-    std::vector<double>& sums = pass ? noisy : clean;
-    for (std::int64_t bi = 0; bi < nb; ++bi) {
-      const std::int64_t b = std::min(batch, n - bi * batch);
-      RngKey key = base;
-      key.stream += static_cast<std::uint64_t>(bi);
-      model.eval_batch(backend, test.rows(bi * batch, b), key, pass == 1);
-      backend.to_host(t.data(), model.terms());
-      for (std::size_t k = 0; k < T; ++k) sums[k] += t[k];
-    }
-  }
-  for (double& v : clean) v /= static_cast<double>(n);
-  for (double& v : noisy) v /= static_cast<double>(n);
-  if (kept && keep > 0 && n > 0) {
-    const std::int64_t shown = std::min<std::int64_t>(keep, n);
-    const Batch first = test.rows(0, shown);  // cvae: with the labels a conditional model decodes with
-    const Tensor px = model.reconstruct_given(backend, first.x, first.labels);
-    kept->resize(static_cast<std::size_t>(px.numel()));
-    backend.to_host(kept->data(), px);
-  }
-  EvalResult r{model.metrics(clean, noisy), n};
-  for (const auto& [name, v] : r.metrics)
-    if (!std::isfinite(v))
-      throw Error("test pass: the " + name + " figure is " + (std::isnan(v) ? "NaN" : "Inf") + " over " +
-                  std::to_string(n) + " images (the model's outputs overflow)");
-  return r;
-}
-
-// A classifier's (cvae: a cvae's) labels must be classes of the model (the ops would give NaN rows for others).
-void check_labels(const DeviceSplit& s, const ModelConfig& c, const std::filesystem::path& data, const char* split) {
-  if (!has_classes(c)) return;
-  for (std::size_t i = 0; i < s.host.labels.size(); ++i)
-    if (s.host.labels[i] >= c.classes)
-      throw Error(data.string() + ": " + split + " label " + std::to_string(s.host.labels[i]) + " (image " +
-                  std::to_string(i) + ") is outside the " + c.model + "'s " + std::to_string(c.classes) + " classes");  // cvae
-}
-
-// The model's parameters and workspace; a failure names the model and the batch it was sized for.
-void allocate_model(Backend& backend, Model& model, std::int64_t rows) {
-  try {
-    model.allocate(backend, rows);
-  } catch (const Error& e) {
-    throw Error("the " + model.config().model + " model " + to_json(model.config()).dump() + " for batches of " +
-                std::to_string(rows) + " rows: " + e.what());
-  }
-}
-
-void write_samples(Backend& backend, Model& model, const std::filesystem::path& file, int count, RngKey key, int rows,
-                   int cols) {
-  Buffer z(backend, Shape{count, model.latent()});
-  model.sample_prior(backend, key, z);
-  const Tensor pixels = model.decode(backend, z);
-  std::vector<float> host(static_cast<std::size_t>(pixels.numel()));
-  backend.to_host(host.data(), pixels);
-  if (file.extension() == ".npy") {
-    const std::int64_t shape[2] = {count, model.input_dim()};
-    write_npy(file, host.data(), shape);
-  } else {
-    write_png_grid(file, host.data(), count, rows, cols, kGrid);
-  }
-}
-
-// --device auto|cpu|cuda (host/device.hpp), or simt: the CUDA backend on the SIMT runtime.
-std::unique_ptr<Backend> make_run_backend(const RunOptions& run, std::ostream& out) {
-  if (run.device == "simt") return make_simt_backend(run.cuda);
-  return make_backend(run.device, run.threads, out, run.cuda);
-}
 
 }  // namespace
 
@@ -489,149 +382,6 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   out << "outputs in " << out_dir.string() << ": checkpoint.safetensors, metrics.jsonl"
       << (model->generates() ? ", reconstruction_<epoch>.png, sample_<epoch>.png" : "") << "\n";
   return summary;
-}
-
-namespace {
-
-struct LoadedModel {
-  std::unique_ptr<Backend> backend;
-  Checkpoint ck;
-  std::unique_ptr<Model> model;
-};
-
-LoadedModel load_model(const std::filesystem::path& checkpoint, const RunOptions& run, std::int64_t batch,
-                       std::ostream& out) {
-  LoadedModel m;
-  m.ck = read_checkpoint_header(checkpoint);
-  m.backend = make_run_backend(run, out);
-  m.model = make_model(m.ck.config);
-  allocate_model(*m.backend, *m.model, batch);
-  load_checkpoint(checkpoint, *m.backend, *m.model);
-  return m;
-}
-
-// Image side lengths for a PNG grid of D pixels: square when D is, else one row.
-std::pair<int, int> image_shape(int d) {
-  const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(d))));
-  return side * side == d ? std::pair{side, side} : std::pair{1, d};
-}
-
-}  // namespace
-
-EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& data_dir,
-                               std::int64_t test_limit, std::uint64_t seed, const RunOptions& run, std::ostream& out) {
-  const std::int64_t batch = 128;
-  LoadedModel m = load_model(checkpoint, run, batch, out);
-  const std::filesystem::path data = data_dir.empty() ? default_data_dir() : data_dir;
-  DeviceSplit test = load_split(*m.backend, data, "t10k", test_limit);
-  if (test.host.dim() != m.ck.config.input_dim)
-    throw Error(data.string() + ": test images have " + std::to_string(test.host.dim()) + " pixels, " +
-                checkpoint.string() + " expects " + std::to_string(m.ck.config.input_dim));
-  check_labels(test, m.ck.config, data, "test");
-  return evaluate(*m.backend, *m.model, test, batch, rng_key(seed, RngPurpose::eval, 0), 0, nullptr);
-}
-
-int sample_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& file, int count,
-                      std::uint64_t seed, const RunOptions& run, std::ostream& out, const std::string& label) {
-  if (count < 1 || count > 4096) throw UsageError("--count " + std::to_string(count) + ": must be in 1..4096");
-  const ModelConfig c = read_checkpoint_header(checkpoint).config;
-  if (!make_model(c)->generates()) throw Error(no_decoder_message(c));
-  // cvae: the labels a conditional model samples given (checked first)
-  const std::vector<std::int32_t> labels = sample_labels(c, checkpoint.string(), label, count);
-  LoadedModel m = load_model(checkpoint, run, labels.empty() ? count : std::min<std::int64_t>(std::ssize(labels), 1024), out);
-  const auto [rows, cols] = image_shape(m.ck.config.input_dim);
-  if (!labels.empty()) {  // cvae
-    write_conditional_samples(*m.backend, *m.model, file, labels, rng_key(seed, RngPurpose::sample, 0), rows, cols);
-    return static_cast<int>(labels.size());
-  }
-  write_samples(*m.backend, *m.model, file, count, rng_key(seed, RngPurpose::sample, 0), rows, cols);
-  return count;
-}
-
-std::int64_t transform_checkpoint(const TransformOptions& opt, std::ostream& out) {
-  const Checkpoint ck = read_checkpoint_header(opt.checkpoint);
-  if (opt.what != Transform::encode && !make_model(ck.config)->generates()) throw Error(no_decoder_message(ck.config));
-  const int in_cols = opt.what == Transform::decode ? ck.config.latent : ck.config.input_dim;
-  const int out_cols = opt.what == Transform::encode ? code_size(ck.config) : ck.config.input_dim;
-  // The input rows, validated before anything is allocated on the device.
-  std::vector<float> rows;
-  std::int64_t n = 0;
-  std::vector<std::int32_t> data_labels;  // cvae: the split's labels (--data)
-  if (!opt.input.empty()) {
-    NpyMatrix x = read_npy_matrix(opt.input);
-    if (x.cols != in_cols)
-      throw Error(opt.input.string() + ": rows of " + std::to_string(x.cols) + " values, but " + opt.checkpoint.string() +
-                  " (" + ck.config.model + ") " + (opt.what == Transform::decode ? "decodes codes of " : "takes images of ") +
-                  std::to_string(in_cols));
-    rows = std::move(x.data), n = x.rows;
-  } else {
-    if (opt.what == Transform::decode) throw Error("decode: --input Z.npy is required");
-    if (opt.split != "train" && opt.split != "test") throw Error("--split '" + opt.split + "': want train or test");
-    const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
-    Dataset d = load_idx_dataset(data, opt.split == "train" ? "train" : "t10k", 0);
-    if (d.dim() != in_cols)
-      throw Error(data.string() + ": images of " + std::to_string(d.dim()) + " pixels, " + opt.checkpoint.string() +
-                  " expects " + std::to_string(in_cols));
-    rows = std::move(d.images), n = d.count;
-    data_labels.assign(d.labels.begin(), d.labels.end());  // cvae
-  }
-  const std::vector<std::int32_t> labels = transform_labels(opt, ck.config, n, data_labels);  // cvae: empty if unconditional
-  const std::int64_t batch = 1024;
-  LoadedModel m = load_model(opt.checkpoint, opt.run, batch, out);
-  std::vector<float> result(static_cast<std::size_t>(n) * static_cast<std::size_t>(out_cols));
-  Buffer in(*m.backend, Shape{batch, in_cols});
-  Buffer in_labels(*m.backend, Shape{labels.empty() ? 1 : batch, 1}, DType::i32);  // cvae
-  for (std::int64_t first = 0; first < n; first += batch) {
-    const std::int64_t b = std::min(batch, n - first);
-    const Tensor x = in.tensor().rows_view(0, b);
-    m.backend->to_device(x, rows.data() + first * in_cols);
-    Tensor lab;  // cvae: this chunk's labels (a conditional model's; the others ignore them)
-    if (!labels.empty()) {
-      lab = in_labels.tensor().rows_view(0, b);
-      m.backend->to_device(lab, reinterpret_cast<const float*>(labels.data() + first));
-    }
-    const Tensor y = opt.what == Transform::encode ? m.model->encode_given(*m.backend, x, lab)
-                     : opt.what == Transform::decode ? m.model->decode_given(*m.backend, x, lab)
-                                                     : m.model->reconstruct_given(*m.backend, x, lab);
-    m.backend->to_host(result.data() + first * out_cols, y);
-  }
-  if (opt.out.extension() == ".png" && opt.what != Transform::encode) {
-    const auto [r, c] = image_shape(out_cols);
-    write_png_grid(opt.out, result.data(), static_cast<int>(std::min<std::int64_t>(n, 4096)), r, c, kGrid);
-  } else {
-    const std::int64_t shape[2] = {n, out_cols};
-    write_npy(opt.out, result.data(), shape);
-  }
-  return n;
-}
-
-// IWAE: `cuvae eval CKPT --iwae K` (app/iwae.hpp).
-IwaeResult iwae_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& data_dir,
-                           std::int64_t test_limit, std::uint64_t seed, int K, const RunOptions& run, std::ostream& out) {
-  if (K < 1 || K > kIwaeMaxSamples)
-    throw UsageError("--iwae " + std::to_string(K) + ": want an integer in 1.." + std::to_string(kIwaeMaxSamples));
-  const std::string model = read_checkpoint_header(checkpoint).config.model;
-  if (model != "vae")
-    throw UsageError("eval --iwae: " + checkpoint.string() + " holds model " + model +
-                     ", which has no posterior q(z|x); the importance-weighted bound needs a vae");
-  const std::filesystem::path data = data_dir.empty() ? default_data_dir() : data_dir;
-  LoadedModel m = load_model(checkpoint, run, iwae_rows(K, test_limit > 0 ? test_limit : kIwaeChunkRows), out);
-  DeviceSplit test = load_split(*m.backend, data, "t10k", test_limit);
-  if (test.host.dim() != m.ck.config.input_dim)
-    throw Error(data.string() + ": test images have " + std::to_string(test.host.dim()) + " pixels, " +
-                checkpoint.string() + " expects " + std::to_string(m.ck.config.input_dim));
-  const Tensor x = test.images.tensor();
-  const IwaeImages v = importance_weighted(*m.backend, *m.model, x, K, rng_key(seed, RngPurpose::eval, kIwaeStream));
-  IwaeResult r;
-  r.K = K, r.images = test.host.count;
-  for (std::size_t i = 0; i < v.bound.size(); ++i) r.iwae += v.bound[i], r.elbo += v.elbo[i];
-  r.iwae /= static_cast<double>(std::max<std::int64_t>(r.images, 1));
-  r.elbo /= static_cast<double>(std::max<std::int64_t>(r.images, 1));
-  if (!std::isfinite(r.iwae) || !std::isfinite(r.elbo))
-    throw Error("eval --iwae: the bound is " + std::string(std::isnan(r.iwae + r.elbo) ? "NaN" : "Inf") + " over " +
-                std::to_string(r.images) + " images (the model's outputs overflow)");
-  r.units = active_units(*m.backend, *m.model, x);
-  return r;
 }
 
 }  // namespace cuvae

@@ -13,7 +13,7 @@ foreach(family IN LISTS _cuvae_backend_tests)
                    LIBS cuvae_lib GTest::gmock LABEL gpu)
   endif()
 endforeach()
-# cvae: the label ops (one_hot), in the harness of test_ops (which is at the size limit).
+# The label ops (one_hot, softmax_xent), in the harness of tests/ops_support.hpp.
 cuvae_add_kernel_test(test_ops_labels SOURCES test_ops_labels.cpp LIBS cuvae_simt_backend cuvae_app GTest::gmock)
 if(CUVAE_CUDA)
   cuvae_add_test(test_ops_labels_cuda SOURCES test_ops_labels.cpp LIBS cuvae_lib GTest::gmock LABEL gpu)
