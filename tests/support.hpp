@@ -4,6 +4,9 @@
 // mismatches.
 #pragma once
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
 
 #include <cmath>
 #include <cstdint>
@@ -83,6 +86,17 @@ std::string error_of(F&& f) {
     return e.what();
   }
   return "<no cuvae::Error thrown>";
+}
+
+// Runs `cmd` through the shell (a reference script), appending what it prints to `output`;
+// returns its exit code, or -1 when it could not start or did not exit.
+inline int run_command(const std::string& cmd, std::string& output) {
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) output.append(buf, n);
+  const int status = ::pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 // Central finite difference of a scalar function of one element of `x`, in double steps.

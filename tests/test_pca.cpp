@@ -39,11 +39,7 @@ Reference numpy_pca(const std::vector<float>& x, std::int64_t N, std::int64_t D,
                           (dir / "x.f32").string() + " " + std::to_string(N) + " " + std::to_string(D) + " " +
                           std::to_string(K) + " " + dir.string() + " 2>&1";
   std::string output;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[512];
-  while (p && fgets(buf, sizeof buf, p)) output += buf;
-  const int status = p ? pclose(p) : -1;
-  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+  if (test::run_command(cmd, output) != 0) {
     ADD_FAILURE() << cmd << "\n" << output;
     return {};
   }

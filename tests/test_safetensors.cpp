@@ -19,6 +19,7 @@
 #include "host/error.hpp"
 #include "host/fileio.hpp"
 #include "host/safetensors.hpp"
+#include "support.hpp"
 
 namespace fs = std::filesystem;
 using cuvae::Error;
@@ -135,17 +136,8 @@ std::string python_unavailable() {
 std::string run_script(const std::string& mode, const fs::path& file) {
   std::string cmd = python_prefix() + shell_quote(std::string(CUVAE_SOURCE_DIR) + "/tests/python/check_safetensors.py") +
                     " " + mode + " " + shell_quote(file.string());
-  std::FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) {
-    ADD_FAILURE() << "popen failed: " << cmd;
-    return "";
-  }
   std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = ::pclose(p);
-  EXPECT_EQ(status, 0) << "script failed: " << cmd << "\noutput: " << out;
+  EXPECT_EQ(cuvae::test::run_command(cmd, out), 0) << "script failed: " << cmd << "\noutput: " << out;
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "datasets/npy.hpp"
 #include "host/fileio.hpp"
 #include "cli_support.hpp"
+#include "support.hpp"
 
 namespace cuvae {
 namespace {
@@ -63,11 +64,7 @@ double scipy_frechet(const std::vector<float>& a, std::int64_t na, const std::ve
                           (dir / "a.npy").string() + " " + (dir / "b.npy").string() + " " + (dir / "d2.txt").string() +
                           " 2>&1";
   std::string output;
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[512];
-  while (p && fgets(buf, sizeof buf, p)) output += buf;
-  const int status = p ? pclose(p) : -1;
-  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+  if (test::run_command(cmd, output) != 0) {
     ADD_FAILURE() << cmd << "\n" << output;
     return std::nan("");
   }

@@ -109,11 +109,7 @@ int run_parity(const ModelConfig& config, int batch, std::string& output) {
   const char* pydeps = std::getenv("CUVAE_PYDEPS");
   std::string cmd = std::string(pydeps ? "CUVAE_PYDEPS=" + std::string(pydeps) + " " : "") + "/usr/bin/python3 " +
                     CUVAE_SOURCE_DIR + "/tests/python/model_parity.py " + file.string() + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[512];
-  while (p && fgets(buf, sizeof buf, p)) output += buf;
-  const int status = p ? pclose(p) : -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return test::run_command(cmd, output);
 }
 
 bool have_torch() { return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
