@@ -345,18 +345,6 @@ std::filesystem::path find_split_file(const std::filesystem::path& dir, const st
   throw Error(fail_prefix(dir) + "dataset file not found: looked for " + base + " and " + base + ".gz");
 }
 
-// The whole file in memory (bounded by its own size); a failed allocation names the file.
-std::string read_whole(const std::filesystem::path& file) {
-  try {
-    return read_file(file);
-  } catch (const std::bad_alloc& e) {
-    std::error_code ec;
-    const std::uint64_t size = std::filesystem::file_size(file, ec);
-    throw Error(fail_prefix(file) + "cannot allocate " + (ec ? std::string("memory") : human_bytes(size)) +
-                " to read the file: " + e.what());
-  }
-}
-
 }  // namespace
 
 IdxImages parse_idx_images(const std::filesystem::path& file, std::string_view bytes) {
@@ -372,7 +360,7 @@ IdxImages parse_idx_images(const std::filesystem::path& file, std::string_view b
   return out;
 }
 
-IdxImages read_idx_images(const std::filesystem::path& file) { return parse_idx_images(file, read_whole(file)); }
+IdxImages read_idx_images(const std::filesystem::path& file) { return parse_idx_images(file, read_file(file)); }
 
 std::vector<std::uint8_t> parse_idx_labels(const std::filesystem::path& file, std::string_view bytes, int num_classes) {
   if (num_classes < 1 || num_classes > 256)
@@ -388,7 +376,7 @@ std::vector<std::uint8_t> parse_idx_labels(const std::filesystem::path& file, st
 std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& file, int num_classes) {
   if (num_classes < 1 || num_classes > 256)  // before reading the file
     throw Error(fail_prefix(file) + "num_classes " + std::to_string(num_classes) + " is not in 1..256");
-  return parse_idx_labels(file, read_whole(file), num_classes);
+  return parse_idx_labels(file, read_file(file), num_classes);
 }
 
 Dataset load_idx_dataset(const std::filesystem::path& dir, std::string_view split, std::int64_t limit) {

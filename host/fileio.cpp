@@ -56,6 +56,12 @@ std::string read_file(const std::filesystem::path& path, std::uint64_t max_bytes
                 "-byte limit");
   }
   std::string out;
+  try {
+    out.reserve(static_cast<std::size_t>(size));
+  } catch (const std::exception& e) {  // bad_alloc, length_error
+    ::close(fd);
+    throw Error(path.string() + ": cannot allocate " + std::to_string(size) + " bytes to read the file: " + e.what());
+  }
   char buf[1 << 16];
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);

@@ -12,7 +12,7 @@
 namespace cuvae {
 
 // Reads the whole file; throws Error("<path>: ...") if it is missing, not a regular file,
-// unreadable or larger than max_bytes.
+// unreadable, larger than max_bytes, or its size cannot be allocated.
 std::string read_file(const std::filesystem::path& path, std::uint64_t max_bytes = std::uint64_t(1) << 34);
 
 // Opens a regular file for reading (blocking reads), without ever blocking in open() on a FIFO;

@@ -86,13 +86,7 @@ void write_png_grid(const std::filesystem::path& file, const float* images, int 
 }
 
 PngImage read_png_gray(const std::filesystem::path& file) {
-  std::string bytes;
-  try {
-    bytes = read_file(file, kMaxPngFileBytes);
-  } catch (const std::bad_alloc& e) {
-    throw Error(file.string() + ": cannot allocate memory to read the file: " + e.what());
-  }
-  return parse_png_gray(file, bytes);
+  return parse_png_gray(file, read_file(file, kMaxPngFileBytes));
 }
 
 PngImage parse_png_gray(const std::filesystem::path& file, std::string_view bytes) {

@@ -136,14 +136,7 @@ SafetensorsFile read_safetensors(const std::filesystem::path& file) {
   // Bound the read by the size on disk; read_file reports missing files and directories itself.
   std::error_code ec;
   std::uint64_t disk_size = std::filesystem::file_size(file, ec);
-  std::string bytes;
-  try {
-    bytes = read_file(file, ec ? 0 : disk_size);
-  } catch (const std::bad_alloc& e) {
-    throw Error(file.string() + ": cannot allocate " + std::to_string(disk_size) + " bytes to read the file: " +
-                e.what());
-  }
-  return parse_safetensors(file, bytes);
+  return parse_safetensors(file, read_file(file, ec ? 0 : disk_size));
 }
 
 SafetensorsFile parse_safetensors(const std::filesystem::path& file, std::string_view bytes) {
