@@ -1,10 +1,10 @@
-# CUDA backend tests (host/cuda/cuda_backend.cu and kernels/{latent,loss,data,adam}.cuh), one source
+# CUDA backend tests (host/cuda/cuda_backend.cu and kernels/*.cuh), one source
 # per op family, each built twice (tests/device_backend.hpp):
 #   test_<family>       the SIMT device (cuvae_simt_backend), always; both thread orders, label `kernels`.
 #   test_<family>_cuda  the GPU backend inside cuvae_lib (CUVAE_CUDA=ON); every case skips
 #                       ("no CUDA device") on a machine without a usable GPU. Label `gpu`.
 # One label each (see cmake/CuvaeTest.cmake).
-set(_cuvae_backend_tests ops adam_kernel data_kernels cuda_training)
+set(_cuvae_backend_tests ops ops_labels adam_kernel data_kernels cuda_training)  # ops_labels: one_hot, softmax_xent
 foreach(family IN LISTS _cuvae_backend_tests)
   cuvae_add_kernel_test(test_${family} SOURCES test_${family}.cpp
                         LIBS cuvae_simt_backend cuvae_app GTest::gmock)
@@ -13,10 +13,5 @@ foreach(family IN LISTS _cuvae_backend_tests)
                    LIBS cuvae_lib GTest::gmock LABEL gpu)
   endif()
 endforeach()
-# The label ops (one_hot, softmax_xent), in the harness of tests/ops_support.hpp.
-cuvae_add_kernel_test(test_ops_labels SOURCES test_ops_labels.cpp LIBS cuvae_simt_backend cuvae_app GTest::gmock)
-if(CUVAE_CUDA)
-  cuvae_add_test(test_ops_labels_cuda SOURCES test_ops_labels.cpp LIBS cuvae_lib GTest::gmock LABEL gpu)
-endif()
 # IWAE: the importance-weighted bound end to end on the CPU and SIMT backends (app/iwae.hpp).
 cuvae_add_kernel_test(test_iwae SOURCES test_iwae.cpp LIBS cuvae_simt_backend cuvae_app GTest::gmock)
