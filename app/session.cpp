@@ -102,11 +102,12 @@ std::unique_ptr<Backend> make_run_backend(const RunOptions& run, std::ostream& o
 LoadedModel load_model(const std::filesystem::path& checkpoint, const RunOptions& run, std::int64_t batch,
                        std::ostream& out) {
   LoadedModel m;
-  m.ck = read_checkpoint_header(checkpoint);
+  const CheckpointFile file = read_checkpoint(checkpoint);  // read and checked once
+  m.ck = file.header;
   m.backend = make_run_backend(run, out);
   m.model = make_model(m.ck.config);
   allocate_model(*m.backend, *m.model, batch);
-  load_checkpoint(checkpoint, *m.backend, *m.model);
+  load_checkpoint(checkpoint, file, *m.backend, *m.model);
   return m;
 }
 

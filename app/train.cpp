@@ -199,8 +199,10 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
   TrainState state;
   state.seed = opt.seed, state.batch_size = opt.batch_size, state.adam = opt.adam, state.shuffle = kShuffleScheme;
   state.lr_decay = opt.lr_decay, state.kl_warmup = opt.kl_warmup;
+  std::optional<CheckpointFile> resumed;  // read and checked once, loaded once the model exists
   if (!opt.resume.empty()) {
-    Checkpoint ck = read_checkpoint_header(opt.resume);
+    resumed = read_checkpoint(opt.resume);
+    const Checkpoint& ck = resumed->header;
     if (!ck.train) throw Error(opt.resume.string() + ": holds weights only, no training state to resume");
     const nlohmann::json have = to_json(ck.config), asked = to_json(opt.model);
     auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
@@ -282,10 +284,12 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     return fit_closed_form(*backend, *model, train_set, test_set, out_dir, state.seed, out);
   }
   out << "; batch " << batch << ", lr " << state.adam.lr << ", " << opt.epochs << " epochs" << std::endl;
-  if (opt.resume.empty())
+  if (opt.resume.empty()) {
     model->params().init_uniform(*backend, state.seed);
-  else
-    load_checkpoint(opt.resume, *backend, *model);
+  } else {
+    load_checkpoint(opt.resume, *resumed, *backend, *model);
+    resumed.reset();  // the host copy of the tensors is not needed past this
+  }
   Buffer x(*backend, Shape{std::min(batch, n), config.input_dim}), y(*backend, Shape{std::min(batch, n), 1}, DType::i32);
   const Schedule schedule = schedule_of(state, config);
   backend->set_schedule(schedule);

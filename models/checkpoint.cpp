@@ -158,12 +158,6 @@ void check_tensors(const std::filesystem::path& file, const SafetensorsFile& f, 
   }
 }
 
-// The file read and every check passed: config, training state, tensors.
-std::pair<SafetensorsFile, Checkpoint> read_checked(const std::filesystem::path& file) {
-  SafetensorsFile f = read_safetensors(file);
-  Checkpoint ck = check_checkpoint(file, f);
-  return {std::move(f), std::move(ck)};
-}
 
 }  // namespace
 
@@ -230,12 +224,22 @@ Checkpoint check_checkpoint(const std::filesystem::path& file, const Safetensors
   return ck;
 }
 
-Checkpoint read_checkpoint_header(const std::filesystem::path& file) { return read_checked(file).second; }
+CheckpointFile read_checkpoint(const std::filesystem::path& file) {
+  CheckpointFile c{read_safetensors(file), {}};
+  c.header = check_checkpoint(file, c.tensors);
+  return c;
+}
+
+Checkpoint read_checkpoint_header(const std::filesystem::path& file) { return read_checkpoint(file).header; }
 
 Checkpoint load_checkpoint(const std::filesystem::path& file, Backend& backend, Model& model) {
-  std::pair<SafetensorsFile, Checkpoint> checked = read_checked(file);
-  const SafetensorsFile& f = checked.first;
-  const Checkpoint& ck = checked.second;  // (not a structured binding: clang 14 cannot capture one)
+  return load_checkpoint(file, read_checkpoint(file), backend, model);
+}
+
+Checkpoint load_checkpoint(const std::filesystem::path& file, const CheckpointFile& checked, Backend& backend,
+                           Model& model) {
+  const SafetensorsFile& f = checked.tensors;
+  const Checkpoint& ck = checked.header;
   const ParamStore& params = model.params();
   if (to_json(ck.config) != to_json(model.config()))
     throw Error(file.string() + ": holds a " + ck.config.model + " model (" + to_json(ck.config).dump() +
@@ -245,7 +249,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& file, Backend& backend, 
   auto gather = [&](const std::string& prefix, const Tensor& dst) {
     for (const ParamInfo& p : params.infos()) {
       const std::string name = prefix + (ck.legacy ? legacy_name(p.name, ck.config.hidden.size()) : p.name);
-      const TensorRecord* t = f.find(name);  // present, with its shape: read_checked saw to it
+      const TensorRecord* t = f.find(name);  // present, with its shape: read_checkpoint saw to it
       std::copy(t->data.begin(), t->data.end(), host.begin() + p.offset);
     }
     backend.to_device(dst, host.data());

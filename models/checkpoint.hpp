@@ -49,6 +49,17 @@ void save_checkpoint(const std::filesystem::path& file, Backend& backend, const 
 // whole file strictly: every metadata field typed and in range, every tensor of the model present
 // with its shape, no other tensor, every value finite. One-line errors name the file and field.
 Checkpoint read_checkpoint_header(const std::filesystem::path& file);
+// The file read once and checked as by read_checkpoint_header, kept to load from: a program builds
+// and allocates the model from `header`, then loads `tensors` without reading the file again.
+struct CheckpointFile {
+  SafetensorsFile tensors;
+  Checkpoint header;
+};
+CheckpointFile read_checkpoint(const std::filesystem::path& file);
+// Loads a file already read by read_checkpoint (`file` names it in errors).
+Checkpoint load_checkpoint(const std::filesystem::path& file, const CheckpointFile& checked, Backend& backend,
+                           Model& model);
+
 // The same checks on a safetensors file already read (`file` names it in errors; the fuzzer's entry).
 Checkpoint check_checkpoint(const std::filesystem::path& file, const SafetensorsFile& f);
 
