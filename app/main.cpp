@@ -9,6 +9,7 @@
 
 #include "app/cli_checks.hpp"
 #include "app/compare.hpp"
+#include "app/generators.hpp"
 #include "app/iwae.hpp"  // IWAE
 #include "app/score.hpp"  // score
 #include "app/train.hpp"
@@ -164,24 +165,54 @@ int main(int argc, char** argv) {
   auto* decode = add_transform("decode", "Pixel means of codes --input Z.npy", false);
   auto* reconstruct = add_transform("reconstruct", "Reconstructions (decode of encode) of --input X.npy", false);
 
+  // `compare pca-ae` and `compare generators`: the lecture's two comparisons.
+  auto* compare = app.add_subcommand("compare", "Answer a lecture question by experiment: pca-ae or generators");
+  compare->require_subcommand(1);
   cuvae::CompareOptions cmp;
-  std::string what;
-  auto* compare = app.add_subcommand("compare", "Is a linear autoencoder PCA? Fits pca, trains linear-ae, compares them");
-  compare->add_option("what", what, "pca-ae")->required()->check(CLI::IsMember({"pca-ae"}));
-  compare->add_option("--latent", cmp.latent, "Components / code size K")->check(cli::integer(1, cuvae::kMaxLatent));
-  compare->add_option("--epochs", cmp.epochs, "Epochs of the linear autoencoder")->check(cli::integer(1, cuvae::kMaxEpochs));
-  compare->add_option("--lr", cmp.lr, "Adam learning rate")->check(cli::positive());
-  compare->add_option("--batch-size", cmp.batch_size, "Images per batch")->check(cli::integer(1, cuvae::kMaxBatch));
-  compare->add_option("--weight-decay", cmp.l2, "L2 penalty on the autoencoder's weights (Kunin et al. 2019)")
+  auto* pca_ae = compare->add_subcommand("pca-ae", "Is a linear autoencoder PCA? Fits pca, trains linear-ae, compares them");
+  pca_ae->add_option("--latent", cmp.latent, "Components / code size K")->check(cli::integer(1, cuvae::kMaxLatent));
+  pca_ae->add_option("--epochs", cmp.epochs, "Epochs of the linear autoencoder")->check(cli::integer(1, cuvae::kMaxEpochs));
+  pca_ae->add_option("--lr", cmp.lr, "Adam learning rate")->check(cli::positive());
+  pca_ae->add_option("--batch-size", cmp.batch_size, "Images per batch")->check(cli::integer(1, cuvae::kMaxBatch));
+  pca_ae->add_option("--weight-decay", cmp.l2, "L2 penalty on the autoencoder's weights (Kunin et al. 2019)")
       ->check(cli::non_negative());
-  compare->add_option("--data", cmp.data_dir, "Folder with the IDX files");
-  compare->add_option("--out", cmp.out_dir, "Output folder (default: runs/compare-<date-time>)")->check(cli::output_dir());
-  compare->add_option("--seed", cmp.seed, "Seed")->check(cli::seed());
-  compare->add_option("--train-limit", cmp.train_limit, "Use only the first N training images")
+  pca_ae->add_option("--data", cmp.data_dir, "Folder with the IDX files");
+  pca_ae->add_option("--out", cmp.out_dir, "Output folder (default: runs/compare-<date-time>)")->check(cli::output_dir());
+  pca_ae->add_option("--seed", cmp.seed, "Seed")->check(cli::seed());
+  pca_ae->add_option("--train-limit", cmp.train_limit, "Use only the first N training images")
       ->check(cli::integer(0, kMaxCount));
-  compare->add_option("--test-limit", cmp.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
-  compare->add_flag("!--no-progress", cmp.progress, "No progress bar");
-  add_run_flags(*compare, cmp.run);
+  pca_ae->add_option("--test-limit", cmp.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
+  pca_ae->add_flag("!--no-progress", cmp.progress, "No progress bar");
+  add_run_flags(*pca_ae, cmp.run);
+
+  cuvae::GeneratorsOptions gen;
+  std::string gen_hidden = "400";
+  auto* generators = compare->add_subcommand(
+      "generators", "Why not use an autoencoder's decoder as a generator? An ae and a vae on the same z ~ N(0, I)");
+  auto* o_ae = generators->add_option("--ae", gen.ae, "ae checkpoint (with --vae; default: train both here)")
+                   ->check(CLI::ExistingFile);
+  generators->add_option("--vae", gen.vae, "vae checkpoint with the ae's layers and latent size")
+      ->check(CLI::ExistingFile);
+  generators->add_option("--classifier", gen.classifier, "Classifier checkpoint for the Frechet distance (default: train one)")
+      ->check(CLI::ExistingFile);
+  generators->add_option("--epochs", gen.epochs, "Epochs of each model trained here")->check(cli::integer(1, cuvae::kMaxEpochs));
+  auto* o_gen_hidden = generators->add_option("--hidden", gen_hidden, "Hidden sizes of the models trained here")
+                           ->check(cli::parsed(cuvae::parse_hidden, "SIZES"));
+  auto* o_gen_latent = generators->add_option("--latent", gen.latent, "Latent size of the models trained here")
+                           ->check(cli::integer(1, cuvae::kMaxLatent));
+  generators->add_option("--count", gen.count, "Samples scored and prior draws (default 10000)")
+      ->check(cli::integer(2, cuvae::kScoreMaxCount));
+  generators->add_option("--from", gen.from, "Test image where the interpolation strips start")->check(cli::integer(0, kMaxCount));
+  generators->add_option("--to", gen.to, "Test image where they end")->check(cli::integer(0, kMaxCount));
+  generators->add_option("--steps", gen.steps, "Decoded points on each strip, ends included")->check(cli::integer(2, 64));
+  generators->add_option("--data", gen.data_dir, "Folder with the IDX files");
+  generators->add_option("--out", gen.out_dir, "Output folder (default: runs/generators-<date-time>)")->check(cli::output_dir());
+  generators->add_option("--seed", gen.seed, "Seed")->check(cli::seed());
+  generators->add_option("--train-limit", gen.train_limit, "Use only the first N training images")
+      ->check(cli::integer(0, kMaxCount));
+  generators->add_option("--test-limit", gen.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
+  generators->add_flag("!--no-progress", gen.progress, "No progress bar");
+  add_run_flags(*generators, gen.run);
 
   // score
   cuvae::ScoreOptions sc;
@@ -251,8 +282,13 @@ int main(int argc, char** argv) {
     } else if (*score) {  // score
       const cuvae::ScoreResult r = cuvae::score_checkpoint(sc, std::cout);
       std::printf("%s\n", cuvae::describe(r).c_str());
-    } else if (*compare) {
+    } else if (*pca_ae) {
       cuvae::compare_pca_ae(cmp, std::cout);
+    } else if (*generators) {
+      if (o_ae->count() && (o_gen_hidden->count() || o_gen_latent->count()))
+        throw cuvae::UsageError("--hidden and --latent are for the models trained here, not for --ae/--vae checkpoints");
+      gen.hidden = cuvae::parse_hidden(gen_hidden);
+      cuvae::compare_generators(gen, std::cout);
     } else if (*encode || *decode || *reconstruct) {
       x.what = *encode ? cuvae::Transform::encode : *decode ? cuvae::Transform::decode : cuvae::Transform::reconstruct;
       const std::int64_t n = cuvae::transform_checkpoint(x, std::cout);

@@ -71,6 +71,13 @@ class Model {
   virtual Tensor encode(Backend& backend, const Tensor& x) = 0;
   virtual Tensor decode(Backend& backend, const Tensor& z) = 0;
   Tensor reconstruct(Backend& backend, const Tensor& x) { return decode(backend, encode(backend, x)); }
+  // The codes the decoder is trained on [b, latent] (a view as encode's): a VAE's draw
+  // z = mu + sigma eps from q(z|x) (eps from `key`, element i*latent + l), a deterministic
+  // encoder's codes (encode; the key unused).
+  virtual Tensor encode_sample(Backend& backend, const Tensor& x, RngKey key) {
+    (void)key;
+    return encode(backend, x);
+  }
   virtual void sample_prior(Backend& backend, RngKey key, const Tensor& z);
   // After the parameters were loaded or fitted: whatever the model derives from them.
   virtual void loaded(Backend& backend) { (void)backend; }

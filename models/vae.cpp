@@ -34,15 +34,21 @@ void Vae::allocate(Backend& backend, std::int64_t max_batch) {
   iwae_recon_ = Buffer(backend, Shape{max_batch});
 }
 
-void Vae::forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, bool with_grads) {
+Tensor Vae::posterior(Backend& backend, const Tensor& x, RngKey key, bool at_step) {
   const std::int64_t b = x.rows();
   const int L = config_.latent;
   if (!encoder_.empty()) encoder_.forward(backend, params_, x);
   head_.forward(backend, params_, hidden_out(x));
+  const Tensor s = stats(b), z = z_.tensor().rows_view(0, b);
+  backend.reparameterize(s.cols_view(0, L), s.cols_view(L, L), key, at_step, eps(b), z);
+  return z;
+}
+
+void Vae::forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, bool with_grads) {
+  const std::int64_t b = x.rows();
+  const int L = config_.latent;
+  decoder_.forward(backend, params_, posterior(backend, x, key, at_step));
   const Tensor s = stats(b), mu = s.cols_view(0, L), logvar = s.cols_view(L, L);
-  const Tensor z = z_.tensor().rows_view(0, b);
-  backend.reparameterize(mu, logvar, key, at_step, eps(b), z);
-  decoder_.forward(backend, params_, z);
   const Tensor dpred = decoder_.grad_output(b), ds = head_.grad_output(b);
   const Tensor dmu = ds.cols_view(0, L), dlogvar = ds.cols_view(L, L);
   const Tensor terms = terms_.tensor();
@@ -89,6 +95,11 @@ Tensor Vae::encode(Backend& backend, const Tensor& x) {
   const Tensor codes = z_.tensor().rows_view(0, x.rows());
   backend.copy(stats(x.rows()).cols_view(0, config_.latent), codes);
   return codes;
+}
+
+Tensor Vae::encode_sample(Backend& backend, const Tensor& x, RngKey key) {
+  check_batch(x, config_.input_dim, "encode input");
+  return posterior(backend, x, key, false);
 }
 
 Tensor Vae::decode(Backend& backend, const Tensor& z) {

@@ -22,6 +22,7 @@ class Vae final : public Model {
   Metrics metrics(std::span<const double> clean, std::span<const double> noisy) const override;
   Tensor encode(Backend& backend, const Tensor& x) override;
   Tensor decode(Backend& backend, const Tensor& z) override;
+  Tensor encode_sample(Backend& backend, const Tensor& x, RngKey key) override;
 
   // Views valid after a forward over b rows (tests).
   Tensor eps(std::int64_t b) const { return eps_.tensor().rows_view(0, b); }
@@ -36,6 +37,8 @@ class Vae final : public Model {
 
  private:
   void forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, bool with_grads);
+  // The encoder, the heads and z = mu + sigma eps into z_ (eps keyed as reparameterize's).
+  Tensor posterior(Backend& backend, const Tensor& x, RngKey key, bool at_step);
   Tensor stats(std::int64_t b) const { return head_.output(b); }  // [mu | logvar]
   Tensor hidden_out(const Tensor& x) const { return encoder_.empty() ? x : encoder_.output(x.rows()); }
 
