@@ -5,20 +5,19 @@
 #include <cmath>
 #include <cstdio>
 
-#include "models/vae.hpp"
 
 namespace cuvae {
 
 std::int64_t iwae_chunk_images(int K) { return std::max<std::int64_t>(1, kIwaeChunkRows / std::max(K, 1)); }
 std::int64_t iwae_rows(int K, std::int64_t n) { return std::max<std::int64_t>(1, std::min(n, iwae_chunk_images(K))) * K; }
 
-IwaeImages importance_weighted(Backend& backend, Model& model, const Tensor& images, int K, RngKey key) {
-  auto* vae = dynamic_cast<Vae*>(&model);
-  if (!vae)
+IwaeImages importance_weighted(Backend& backend, Model& model, const Batch& data, int K, RngKey key) {
+  if (!model.has_posterior())
     throw UsageError("eval --iwae: the " + model.config().model +
-                     " model has no posterior q(z|x); the importance-weighted bound needs a vae checkpoint");
+                     " model has no posterior q(z|x); the importance-weighted bound needs a vae or a cvae checkpoint");
   if (K < 1 || K > kIwaeMaxSamples)
     throw UsageError("--iwae " + std::to_string(K) + ": want an integer in 1.." + std::to_string(kIwaeMaxSamples));
+  const Tensor& images = data.x;
   const std::int64_t n = images.rows(), per = iwae_chunk_images(K);
   IwaeImages r{std::vector<double>(static_cast<std::size_t>(n)), std::vector<double>(static_cast<std::size_t>(n))};
   if (n == 0) return r;
@@ -30,7 +29,8 @@ IwaeImages importance_weighted(Backend& backend, Model& model, const Tensor& ima
     RngKey k = key;
     k.stream += static_cast<std::uint64_t>(c);
     const Tensor bt = bound.tensor().rows_view(0, b), et = elbo.tensor().rows_view(0, b);
-    vae->importance_bound(backend, images.rows_view(first, b), K, k, bt, &et);
+    const Batch chunk{images.rows_view(first, b), data.labels.data ? data.labels.rows_view(first, b) : Tensor{}};
+    model.importance_bound(backend, chunk, K, k, bt, &et);
     backend.to_host(hb.data(), bt);
     backend.to_host(he.data(), et);
     for (std::int64_t i = 0; i < b; ++i) {
@@ -41,12 +41,13 @@ IwaeImages importance_weighted(Backend& backend, Model& model, const Tensor& ima
   return r;
 }
 
-ActiveUnits active_units(Backend& backend, Model& model, const Tensor& images, double threshold) {
-  const std::int64_t n = images.rows(), L = model.latent(), per = std::max<std::int64_t>(1, model.max_batch());
+ActiveUnits active_units(Backend& backend, Model& model, const Batch& data, double threshold) {
+  const std::int64_t n = data.x.rows(), L = model.latent(), per = std::max<std::int64_t>(1, model.max_batch());
   std::vector<float> mu(static_cast<std::size_t>(n * L));
   for (std::int64_t first = 0; first < n; first += per) {
     const std::int64_t b = std::min(per, n - first);
-    backend.to_host(mu.data() + first * L, model.encode(backend, images.rows_view(first, b)));
+    const Tensor labels = data.labels.data ? data.labels.rows_view(first, b) : Tensor{};
+    backend.to_host(mu.data() + first * L, model.encode_given(backend, data.x.rows_view(first, b), labels));
   }
   ActiveUnits u;
   u.latent = static_cast<int>(L);

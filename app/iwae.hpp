@@ -25,10 +25,11 @@ std::int64_t iwae_rows(int K, std::int64_t n);
 struct IwaeImages {
   std::vector<double> bound, elbo;
 };
-// images [n, input_dim] on the model's backend; chunk c of iwae_chunk_images(K) images draws its
-// samples from `key` with key.stream + c, so the bits depend on the key and K only. `model` must be
-// a vae (else a UsageError naming the model) allocated for iwae_rows(K, n) rows.
-IwaeImages importance_weighted(Backend& backend, Model& model, const Tensor& images, int K, RngKey key);
+// data.x [n, input_dim] (with data.labels [n, 1] for a cvae) on the model's backend; chunk c of
+// iwae_chunk_images(K) images draws its samples from `key` with key.stream + c, so the bits depend
+// on the key and K only. `model` must have a posterior (a vae or a cvae; else a UsageError naming
+// the model) and be allocated for iwae_rows(K, n) rows.
+IwaeImages importance_weighted(Backend& backend, Model& model, const Batch& data, int K, RngKey key);
 
 // Active units (Burda et al.): unit l is active when the variance over the images of E_q[z_l] =
 // mu_l (the model's codes, encode) exceeds `threshold`; variances in float64 (population, 1/n).
@@ -36,7 +37,7 @@ struct ActiveUnits {
   int active = 0, latent = 0;
   std::vector<double> variance;
 };
-ActiveUnits active_units(Backend& backend, Model& model, const Tensor& images, double threshold = 0.01);
+ActiveUnits active_units(Backend& backend, Model& model, const Batch& data, double threshold = 0.01);
 
 struct IwaeResult {
   int K = 0;
@@ -44,7 +45,7 @@ struct IwaeResult {
   double iwae = 0, elbo = 0;  // means over the images, nats
   ActiveUnits units;
 };
-// A vae checkpoint's bound over the test split (seed: Philox key (seed, eval, kIwaeStream)).
+// A vae's (a cvae's: log p(x | y), with the test labels) bound over the test split (seed: Philox key (seed, eval, kIwaeStream)).
 IwaeResult iwae_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& data_dir,
                            std::int64_t test_limit, std::uint64_t seed, int K, const RunOptions& run, std::ostream& out);
 // "test log p(x) >= -237.12 (IWAE, K=5000), -243.50 (ELBO, K=1) nats per image over 10000 images; active units 15 of 20"

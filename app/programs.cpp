@@ -103,18 +103,19 @@ IwaeResult iwae_checkpoint(const std::filesystem::path& checkpoint, const std::f
                            std::int64_t test_limit, std::uint64_t seed, int K, const RunOptions& run, std::ostream& out) {
   if (K < 1 || K > kIwaeMaxSamples)
     throw UsageError("--iwae " + std::to_string(K) + ": want an integer in 1.." + std::to_string(kIwaeMaxSamples));
-  const std::string model = read_checkpoint_header(checkpoint).config.model;
-  if (model != "vae")
-    throw UsageError("eval --iwae: " + checkpoint.string() + " holds model " + model +
-                     ", which has no posterior q(z|x); the importance-weighted bound needs a vae");
+  const ModelConfig config = read_checkpoint_header(checkpoint).config;
+  if (!make_model(config)->has_posterior())
+    throw UsageError("eval --iwae: " + checkpoint.string() + " holds model " + config.model +
+                     ", which has no posterior q(z|x); the importance-weighted bound needs a vae or a cvae");
   const std::filesystem::path data = data_dir.empty() ? default_data_dir() : data_dir;
   LoadedModel m = load_model(checkpoint, run, iwae_rows(K, test_limit > 0 ? test_limit : kIwaeChunkRows), out);
   DeviceSplit test = load_split(*m.backend, data, "t10k", test_limit);
   if (test.host.dim() != m.ck.config.input_dim)
     throw Error(data.string() + ": test images have " + std::to_string(test.host.dim()) + " pixels, " +
                 checkpoint.string() + " expects " + std::to_string(m.ck.config.input_dim));
-  const Tensor x = test.images.tensor();
-  const IwaeImages v = importance_weighted(*m.backend, *m.model, x, K, rng_key(seed, RngPurpose::eval, kIwaeStream));
+  check_labels(test, m.ck.config, data, "test");  // a cvae's labels must be its classes
+  const Batch all = m.model->needs_labels() ? test.all() : Batch{test.images.tensor(), {}};
+  const IwaeImages v = importance_weighted(*m.backend, *m.model, all, K, rng_key(seed, RngPurpose::eval, kIwaeStream));
   IwaeResult r;
   r.K = K, r.images = test.host.count;
   for (std::size_t i = 0; i < v.bound.size(); ++i) r.iwae += v.bound[i], r.elbo += v.elbo[i];
@@ -123,7 +124,7 @@ IwaeResult iwae_checkpoint(const std::filesystem::path& checkpoint, const std::f
   if (!std::isfinite(r.iwae) || !std::isfinite(r.elbo))
     throw Error("eval --iwae: the bound is " + std::string(std::isnan(r.iwae + r.elbo) ? "NaN" : "Inf") + " over " +
                 std::to_string(r.images) + " images (the model's outputs overflow)");
-  r.units = active_units(*m.backend, *m.model, x);
+  r.units = active_units(*m.backend, *m.model, all);
   return r;
 }
 

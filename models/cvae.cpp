@@ -31,6 +31,9 @@ void Cvae::allocate(Backend& backend, std::int64_t max_batch) {
   code_ = Buffer(backend, Shape{max_batch, L + C}), dcode_ = Buffer(backend, Shape{max_batch, L + C});
   eps_ = Buffer(backend, Shape{max_batch, L}), codes_ = Buffer(backend, Shape{max_batch, L});
   pixels_ = Buffer(backend, Shape{max_batch, D});
+  iwae_stats_ = Buffer(backend, Shape{max_batch, 2 * L});  // IWAE
+  iwae_x_ = Buffer(backend, Shape{max_batch, D});
+  iwae_recon_ = Buffer(backend, Shape{max_batch});
 }
 
 void Cvae::condition(Backend& backend, const Tensor& x, const Tensor& labels, const char* what) {
@@ -117,6 +120,30 @@ Tensor Cvae::decode_given(Backend& backend, const Tensor& z, const Tensor& label
   const Tensor px = pixels_.tensor().rows_view(0, b);
   backend.sigmoid(out, px);
   return px;
+}
+
+
+// IWAE: as Vae::importance_bound, with onehot(y) beside x at the encoder and beside each of the
+// image's K codes at the decoder (repeated with the rows, into the code workspace's label columns).
+void Cvae::importance_bound(Backend& backend, const Batch& batch, int K, RngKey key, const Tensor& bound,
+                            const Tensor* elbo) {
+  condition(backend, batch.x, batch.labels, "importance-weighted bound input");
+  const std::int64_t n = batch.x.rows(), rows = n * K;
+  const int L = config_.latent, D = config_.input_dim, C = config_.classes;
+  if (K < 1 || rows > max_batch_)
+    throw Error("importance_bound: " + std::to_string(n) + " images x K = " + std::to_string(K) + " samples, but " +
+                config_.model + " was allocated for " + std::to_string(max_batch_) + " rows");
+  encoder_forward(backend, n);
+  const Tensor s = stats(n), reps = iwae_stats_.tensor().rows_view(0, rows), xs = iwae_x_.tensor().rows_view(0, rows);
+  backend.repeat_rows(s, K, reps);
+  backend.repeat_rows(images(n), K, xs);
+  const Tensor c = code(rows), z = c.cols_view(0, L), recon = iwae_recon_.tensor().rows_view(0, rows);
+  backend.repeat_rows(input(n).cols_view(D, C), K, c.cols_view(L, C));
+  backend.reparameterize(reps.cols_view(0, L), reps.cols_view(L, L), key, false, eps(rows), z);
+  decoder_.forward(backend, params_, c);
+  backend.likelihood(config_.likelihood, static_cast<float>(config_.sigma), pred(rows), xs, nullptr, &recon,
+                     terms_.tensor().rows_view(0, 1));
+  backend.iwae_bound(recon, eps(rows), z, s.cols_view(L, L), K, bound, elbo);
 }
 
 }  // namespace cuvae

@@ -34,6 +34,11 @@ class Cvae final : public Model {
   Tensor encode_given(Backend& backend, const Tensor& x, const Tensor& labels) override;
   Tensor decode_given(Backend& backend, const Tensor& z, const Tensor& labels) override;
 
+  // IWAE (Model::importance_bound): the bound on log p(x | y), labels from batch.labels.
+  bool has_posterior() const override { return true; }
+  void importance_bound(Backend& backend, const Batch& batch, int K, RngKey key, const Tensor& bound,
+                        const Tensor* elbo) override;
+
   // Views valid after a forward over b rows (tests).
   Tensor eps(std::int64_t b) const { return eps_.tensor().rows_view(0, b); }
   Tensor pred(std::int64_t b) const { return decoder_.output(b); }
@@ -51,6 +56,7 @@ class Cvae final : public Model {
 
   Stack encoder_, head_, decoder_;
   Buffer input_, code_, dcode_, eps_, codes_, pixels_;
+  Buffer iwae_stats_, iwae_x_, iwae_recon_;  // IWAE: repeated [mu | logvar], repeated x, per-row recon
 };
 
 }  // namespace cuvae

@@ -19,6 +19,10 @@ void Model::allocate(Backend& backend, std::int64_t max_batch) {
 
 void Model::fit(Backend&, const Tensor&) { throw Error("--model " + config_.model + " is trained, not fitted"); }
 
+void Model::importance_bound(Backend&, const Batch&, int, RngKey, const Tensor&, const Tensor*) {
+  throw Error("importance_bound: the " + config_.model + " model has no posterior q(z|x)");
+}
+
 void Model::sample_prior(Backend& backend, RngKey key, const Tensor& z) { backend.normal(key, z); }
 
 void Model::check_batch(const Tensor& x, int cols, const char* what) const {

@@ -79,6 +79,15 @@ class Model {
     return encode(backend, x);
   }
   virtual void sample_prior(Backend& backend, RngKey key, const Tensor& z);
+  // IWAE: true for a model with a posterior q(z|x) (a cvae: q(z|x, y)), which importance_bound needs.
+  virtual bool has_posterior() const { return false; }
+  // For each image of batch.x [n, input_dim] (with its labels, for a conditional model), K samples
+  // z_k ~ q(z|x) (Philox key, element (i*K + k)*L + l: image i's K rows are one batch of
+  // n*K <= max_batch() decoder rows; the encoder runs once per image); bound [n] receives
+  // log 1/K sum_k w_k, elbo [n] (if given) 1/K sum_k log w_k, with log w_k = log p(x|z_k) +
+  // log p(z_k) - log q(z_k|x), nats (device tensors). A model without a posterior: an Error.
+  virtual void importance_bound(Backend& backend, const Batch& batch, int K, RngKey key, const Tensor& bound,
+                                const Tensor* elbo);
   // After the parameters were loaded or fitted: whatever the model derives from them.
   virtual void loaded(Backend& backend) { (void)backend; }
 

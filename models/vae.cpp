@@ -113,8 +113,9 @@ Tensor Vae::decode(Backend& backend, const Tensor& z) {
 }
 
 // IWAE
-void Vae::importance_bound(Backend& backend, const Tensor& x, int K, RngKey key, const Tensor& bound,
+void Vae::importance_bound(Backend& backend, const Batch& batch, int K, RngKey key, const Tensor& bound,
                            const Tensor* elbo) {
+  const Tensor& x = batch.x;
   check_batch(x, config_.input_dim, "importance-weighted bound input");
   const std::int64_t n = x.rows(), rows = n * K;
   const int L = config_.latent;

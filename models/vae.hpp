@@ -28,12 +28,10 @@ class Vae final : public Model {
   Tensor eps(std::int64_t b) const { return eps_.tensor().rows_view(0, b); }
   Tensor pred(std::int64_t b) const { return decoder_.output(b); }
 
-  // IWAE: for each image of x [n, input_dim], K samples z_k ~ q(z|x) (Philox key, element
-  // (i*K + k)*L + l: image i's K rows are one batch of n*K <= max_batch() decoder rows; the encoder
-  // runs once per image); bound [n] receives log 1/K sum_k w_k, elbo [n] (if given) 1/K sum_k log
-  // w_k, with log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), nats (device tensors).
-  void importance_bound(Backend& backend, const Tensor& x, int K, RngKey key, const Tensor& bound,
-                        const Tensor* elbo);
+  // IWAE (Model::importance_bound)
+  bool has_posterior() const override { return true; }
+  void importance_bound(Backend& backend, const Batch& batch, int K, RngKey key, const Tensor& bound,
+                        const Tensor* elbo) override;
 
  private:
   void forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, bool with_grads);

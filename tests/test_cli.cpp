@@ -262,7 +262,8 @@ TEST_F(Cli, BadModelFlagsAndArraysGetOneLineNamingThem) {
   EXPECT_THAT(r.out, HasSubstr("epoch 2: train loss"));
 }
 
-// IWAE: `eval --iwae K` prints the bound line; bad K and a model without a posterior are one-line errors.
+// IWAE: `eval --iwae K` prints the bound line (a vae's, a cvae's); bad K and a model without a posterior are
+// one-line errors.
 TEST_F(Cli, EvalIwaePrintsTheBoundAndRefusesBadK) {
   auto one_line = [](const std::string& s) { return std::count(s.begin(), s.end(), '\n') == 1; };
   const std::string out = fresh_out("vae");
@@ -285,6 +286,17 @@ TEST_F(Cli, EvalIwaePrintsTheBoundAndRefusesBadK) {
     EXPECT_EQ(r.code, 2);
     EXPECT_EQ(r.err, std::string("cuvae: error: --iwae: want an integer in 1..5000, got '") + k + "'\n");
   }
+  // A cvae: the bound on log p(x | y) with the test labels.
+  const std::string cvae = fresh_out("cvae");
+  r = run("train --model cvae " + data() + " --out " + cvae + " --epochs 2 --batch-size 64 --hidden 32 --latent 4 --device cpu --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run("eval " + cvae + "/checkpoint.safetensors " + data() + " --iwae 32 --device cpu --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  double cond = 0, cond_elbo = 0;
+  ASSERT_EQ(std::sscanf(r.out.c_str(), "test log p(x) >= %lf (IWAE, K=32), %lf", &cond, &cond_elbo), 2) << r.out;
+  EXPECT_GE(cond, cond_elbo);
+  EXPECT_LT(-cond, 64 * std::log(2.0));
+
   const std::string ae = fresh_out("ae");
   r = run("train --model ae " + data() + " --out " + ae + " --epochs 1 --hidden 16 --latent 4 --device cpu --threads 1");
   ASSERT_EQ(r.code, 0) << r.err;
@@ -292,7 +304,7 @@ TEST_F(Cli, EvalIwaePrintsTheBoundAndRefusesBadK) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, "cuvae: error: eval --iwae: " + ae +
                        "/checkpoint.safetensors holds model ae, which has no posterior q(z|x); the importance-weighted "
-                       "bound needs a vae\n");
+                       "bound needs a vae or a cvae\n");
   EXPECT_TRUE(one_line(r.err)) << r.err;
 }
 

@@ -1,7 +1,7 @@
 // The importance-weighted bound of a VAE (app/iwae.hpp) on a small model with random weights: against
 // a float64 implementation of the whole estimator, K = 1 against the ELBO on the same eps, not
 // falling as K grows, the same bits twice, the CPU backend and the SIMT-built CUDA backend agreeing,
-// the active units, and a model without a posterior refused.
+// the active units, a cvae's bound on log p(x | y), and a model without a posterior refused.
 // Run: ctest --test-dir build/<dir> -R Iwae --output-on-failure
 #include <gmock/gmock.h>
 
@@ -11,11 +11,13 @@
 #include "app/iwae.hpp"
 #include "device_backend.hpp"
 #include "host/cpu/ops.hpp"
+#include "ops_support.hpp"
 #include "models/vae.hpp"
 
 namespace cuvae {
 namespace {
 
+using test::as_float;
 using test::download;
 using test::HostTensor;
 
@@ -69,10 +71,19 @@ struct Reference {
   std::vector<std::vector<double>> mu;
 };
 
-// The whole estimator in double, from the model's parameters and the Philox eps (float, as drawn).
-Reference reference(Backend& be, const Model& m, const HostTensor& x, int K, RngKey key) {
+// x with onehot(y) appended (a cvae's inputs), or x itself when there is no label.
+std::vector<double> with_label(std::vector<double> x, const std::vector<std::int32_t>& labels, std::int64_t i, int C) {
+  if (labels.empty()) return x;
+  for (int c = 0; c < C; ++c) x.push_back(c == labels[static_cast<std::size_t>(i)] ? 1.0 : 0.0);
+  return x;
+}
+
+// The whole estimator in double, from the model's parameters and the Philox eps (float, as drawn);
+// with labels, a cvae's: onehot(y) beside x at the encoder and beside z at the decoder.
+Reference reference(Backend& be, const Model& m, const HostTensor& x, int K, RngKey key,
+                    const std::vector<std::int32_t>& labels = {}) {
   const ModelConfig& c = m.config();
-  const int L = c.latent, D = c.input_dim;
+  const int L = c.latent, D = c.input_dim, C = c.classes;
   const auto w0 = param(be, m, "encoder.0.weight"), b0 = param(be, m, "encoder.0.bias");
   const auto wm = param(be, m, "fc_mu.weight"), bm = param(be, m, "fc_mu.bias");
   const auto wl = param(be, m, "fc_logvar.weight"), bl = param(be, m, "fc_logvar.bias");
@@ -83,7 +94,8 @@ Reference reference(Backend& be, const Model& m, const HostTensor& x, int K, Rng
   Reference r;
   for (std::int64_t i = 0; i < kImages; ++i) {
     const std::vector<double> xi(x.v.begin() + i * D, x.v.begin() + (i + 1) * D);
-    const auto h = dense(w0, b0, xi, true), mu = dense(wm, bm, h, false), lv = dense(wl, bl, h, false);
+    const auto h = dense(w0, b0, with_label(xi, labels, i, C), true), mu = dense(wm, bm, h, false),
+               lv = dense(wl, bl, h, false);
     r.mu.push_back(mu);
     std::vector<double> w;
     double latent = 0;
@@ -96,7 +108,7 @@ Reference reference(Backend& be, const Model& m, const HostTensor& x, int K, Rng
         a += 0.5 * (e * e - z[static_cast<std::size_t>(l)] * z[static_cast<std::size_t>(l)]) + 0.5 * lv[static_cast<std::size_t>(l)];
       }
       latent += a;
-      const auto out = dense(d2, e2, dense(d0, e0, z, true), false);
+      const auto out = dense(d2, e2, dense(d0, e0, with_label(z, labels, i, C), true), false);
       for (int j = 0; j < D; ++j) {
         const double p = out[static_cast<std::size_t>(j)], t = xi[static_cast<std::size_t>(j)];
         a -= c.likelihood == Likelihood::bernoulli
@@ -121,7 +133,6 @@ double mean(const std::vector<double>& v) {
   return s / double(v.size());
 }
 
-std::vector<float> as_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
 
 TEST(CUVAE_DEVICE_SUITE(Iwae), MatchesAFloat64EstimatorForOneSevenAndSixtyFourSamples) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
@@ -137,15 +148,54 @@ TEST(CUVAE_DEVICE_SUITE(Iwae), MatchesAFloat64EstimatorForOneSevenAndSixtyFourSa
         auto m = random_model(*be, small_vae(lik), K, 3, 2.f);
         const Reference ref = reference(*be, *m, x, K, key);
         const Buffer xd = test::upload(*be, x);
-        const IwaeImages got = importance_weighted(*be, *m, xd, K, key);
+        const IwaeImages got = importance_weighted(*be, *m, Batch{xd, {}}, K, key);
         EXPECT_TRUE(test::all_close(as_float(got.bound), ref.bound, 1e-5, "bound"));
         EXPECT_TRUE(test::all_close(as_float(got.elbo), ref.elbo, 1e-5, "elbo"));
-        const IwaeImages again = importance_weighted(*be, *m, xd, K, key);
+        const IwaeImages again = importance_weighted(*be, *m, Batch{xd, {}}, K, key);
         EXPECT_TRUE(test::bitwise_equal(as_float(got.bound), as_float(again.bound))) << "a second run gave other bits";
         bounds.push_back(as_float(got.bound));
       }
       EXPECT_TRUE(test::all_close(bounds[1], bounds[0], 1e-5, "device vs cpu"));
     }
+}
+
+// A cvae: the bound on log p(x | y), each image's label beside it at the encoder and beside each
+// of its K codes at the decoder; the active units from the means of q(z | x, y).
+TEST(CUVAE_DEVICE_SUITE(Iwae), ACvaeBoundsLogPOfXGivenItsLabel) {
+  auto dev = CUVAE_DEVICE_OR_SKIP();
+  auto cpu = make_cpu_backend(1);
+  ModelConfig c = default_config("cvae");
+  c.input_dim = 10, c.hidden = {6}, c.latent = 3, c.classes = 4;
+  const HostTensor x = images(6);
+  const std::vector<std::int32_t> y = {2, 0, 3, 1, 1, 0, 2, 3, 2};
+  const RngKey key = rng_key(8, RngPurpose::eval, kIwaeStream);
+  for (int K : {1, 7}) {
+    std::vector<std::vector<float>> bounds;
+    for (Backend* be : {cpu.get(), dev.get()}) {
+      SCOPED_TRACE(be->describe() + ", K = " + std::to_string(K));
+      auto m = random_model(*be, c, K, 7, 2.f);
+      const Reference ref = reference(*be, *m, x, K, key, y);
+      const Buffer xd = test::upload(*be, x), yd = test::upload_labels(*be, y);
+      const IwaeImages got = importance_weighted(*be, *m, Batch{xd, yd}, K, key);
+      EXPECT_TRUE(test::all_close(as_float(got.bound), ref.bound, 1e-5, "bound"));
+      EXPECT_TRUE(test::all_close(as_float(got.elbo), ref.elbo, 1e-5, "elbo"));
+      bounds.push_back(as_float(got.bound));
+      // Other labels, another bound: the labels are used.
+      std::vector<std::int32_t> other = y;
+      for (std::int32_t& v : other) v = (v + 1) % 4;
+      const Buffer od = test::upload_labels(*be, other);
+      const IwaeImages shifted = importance_weighted(*be, *m, Batch{xd, od}, K, key);
+      EXPECT_NE(shifted.bound, got.bound);
+      const ActiveUnits u = active_units(*be, *m, Batch{xd, yd});
+      for (int l = 0; l < 3; ++l) {
+        double mu = 0, var = 0;
+        for (const auto& r : ref.mu) mu += r[static_cast<std::size_t>(l)] / kImages;
+        for (const auto& r : ref.mu) var += std::pow(r[static_cast<std::size_t>(l)] - mu, 2) / kImages;
+        EXPECT_NEAR(u.variance[static_cast<std::size_t>(l)], var, 1e-5 * std::max(var, 1e-3)) << l;
+      }
+    }
+    EXPECT_TRUE(test::all_close(bounds[1], bounds[0], 1e-5, "device vs cpu"));
+  }
 }
 
 // K = 1: the bound is log w of the one sample, the Monte Carlo ELBO on the eps the model's own
@@ -159,7 +209,7 @@ TEST(CUVAE_DEVICE_SUITE(Iwae), OneSampleIsTheElboOnTheSameEps) {
     SCOPED_TRACE(be->describe());
     auto m = random_model(*be, small_vae(), 1, 4, 1.5f);
     const Buffer xd = test::upload(*be, x);
-    const IwaeImages got = importance_weighted(*be, *m, xd, 1, key);
+    const IwaeImages got = importance_weighted(*be, *m, Batch{xd, {}}, 1, key);
     EXPECT_EQ(got.bound, got.elbo);
     m->eval_batch(*be, Batch{xd, {}}, key, false);
     const double recon = download(*be, m->terms())[0];
@@ -188,7 +238,7 @@ TEST(CUVAE_DEVICE_SUITE(Iwae), DoesNotFallAsKGrows) {
     for (int K : {1, 8, 64}) {
       auto m = random_model(*cpu, small_vae(), K, 10 + s, 3.f);
       const Buffer xd = test::upload(*cpu, x);
-      const IwaeImages v = importance_weighted(*cpu, *m, xd, K, rng_key(100 + s, RngPurpose::eval, kIwaeStream));
+      const IwaeImages v = importance_weighted(*cpu, *m, Batch{xd, {}}, K, rng_key(100 + s, RngPurpose::eval, kIwaeStream));
       for (std::size_t i = 0; i < v.bound.size(); ++i) EXPECT_GE(v.bound[i], v.elbo[i] - 1e-4) << i;
       *out[j++] += mean(v.bound) / seeds;
     }
@@ -208,7 +258,7 @@ TEST(CUVAE_DEVICE_SUITE(Iwae), ActiveUnitsCountTheMeansThatVary) {
   cpu->to_device(m->params().values(), v.data());
   const HostTensor x = images(4);
   const Buffer xd = test::upload(*cpu, x);
-  const ActiveUnits u = active_units(*cpu, *m, xd);
+  const ActiveUnits u = active_units(*cpu, *m, Batch{xd, {}});
   const Reference ref = reference(*cpu, *m, x, 1, rng_key(1, RngPurpose::eval, 0));
   EXPECT_EQ(u.latent, 3);
   int active = 0;
@@ -231,8 +281,8 @@ TEST(CUVAE_DEVICE_SUITE(Iwae), AModelWithoutAPosteriorIsRefused) {
   std::unique_ptr<Model> m = make_model(c);
   m->allocate(*cpu, 16);
   const Buffer xd = test::upload(*cpu, images(5));
-  EXPECT_EQ(test::error_of([&] { importance_weighted(*cpu, *m, xd, 4, RngKey{}); }),
-            "eval --iwae: the ae model has no posterior q(z|x); the importance-weighted bound needs a vae checkpoint");
+  EXPECT_EQ(test::error_of([&] { importance_weighted(*cpu, *m, Batch{xd, {}}, 4, RngKey{}); }),
+            "eval --iwae: the ae model has no posterior q(z|x); the importance-weighted bound needs a vae or a cvae checkpoint");
 }
 
 }  // namespace
