@@ -21,7 +21,7 @@ std::vector<std::int32_t> class_grid_labels(int classes, int per_class) {
 }
 
 std::vector<std::int32_t> sample_labels(const ModelConfig& c, const std::string& what, const std::string& label,
-                                        int count) {
+                                        int count, const char* command) {
   const bool conditional = make_model(c)->conditional();
   if (!conditional) {
     if (!label.empty())
@@ -29,7 +29,7 @@ std::vector<std::int32_t> sample_labels(const ModelConfig& c, const std::string&
     return {};
   }
   if (label.empty())
-    throw UsageError("sample: " + what + " holds a " + c.model + ", which samples given a class: pass --label Y (0.." +
+    throw UsageError(std::string(command) + ": " + what + " holds a " + c.model + ", which samples given a class: pass --label Y (0.." +
                      std::to_string(c.classes - 1) + ") or --label all");
   if (label == "all") return class_grid_labels(c.classes, 8);
   int y = -1;

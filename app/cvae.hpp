@@ -17,9 +17,10 @@ std::vector<std::int32_t> class_grid_labels(int classes, int per_class);
 
 // `cuvae sample --label`: "" (none), a class number, or "all". Empty for a model without labels
 // and no --label; UsageErrors for --label on a model without labels, a class out of range, or a
-// conditional model without --label. `what` names the checkpoint in messages.
+// conditional model without --label. `what` names the checkpoint in messages, `command` the
+// command that asks.
 std::vector<std::int32_t> sample_labels(const ModelConfig& c, const std::string& what, const std::string& label,
-                                        int count);
+                                        int count, const char* command = "sample");
 
 // encode / decode / reconstruct: a conditional model's labels, one per row (--labels Y.npy, or
 // the data's labels with --data); empty for another model (which refuses --labels).

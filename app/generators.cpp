@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "app/pictures.hpp"
 #include "app/score.hpp"
 #include "app/session.hpp"
 #include "datasets/idx.hpp"
@@ -144,28 +145,6 @@ std::vector<float> decode_rows(Backend& backend, Model& model, const std::vector
   return host;
 }
 
-// The strip for one model: test image `from`, `steps` decodings of the straight line between the
-// two images' codes (ends included), test image `to`.
-std::vector<float> strip(Backend& backend, Model& model, const Dataset& test, std::int64_t from, std::int64_t to,
-                         int steps) {
-  const int D = model.input_dim(), L = model.latent();
-  std::vector<float> ends, pair(test.images.begin() + from * D, test.images.begin() + (from + 1) * D);
-  pair.insert(pair.end(), test.images.begin() + to * D, test.images.begin() + (to + 1) * D);
-  encode_rows(backend, model, pair, 0, 2, ends);
-  std::vector<float> z(static_cast<std::size_t>(steps) * static_cast<std::size_t>(L));
-  for (int s = 0; s < steps; ++s) {
-    const double t = static_cast<double>(s) / (steps - 1);
-    for (int l = 0; l < L; ++l)
-      z[static_cast<std::size_t>(s * L + l)] =
-          static_cast<float>((1 - t) * ends[static_cast<std::size_t>(l)] + t * ends[static_cast<std::size_t>(L + l)]);
-  }
-  std::vector<float> row(pair.begin(), pair.begin() + D);
-  const std::vector<float> decoded = decode_rows(backend, model, z, steps);
-  row.insert(row.end(), decoded.begin(), decoded.end());
-  row.insert(row.end(), pair.begin() + D, pair.end());
-  return row;
-}
-
 std::string shape_of(const ModelConfig& c) {
   std::string s = std::to_string(c.input_dim);
   for (const int size : c.hidden) s.append("-").append(std::to_string(size));
@@ -295,7 +274,7 @@ GeneratorsResult compare_generators(const GeneratorsOptions& opt, std::ostream& 
     encode_rows(*m->backend, *m->model, train_set.images, 0, train_set.count, codes, &opt.seed);
     g->coverage = code_coverage(codes, train_set.count, L, z, opt.count, threads);
     pictures.push_back(decode_rows(*m->backend, *m->model, z, shown));
-    strips.push_back(strip(*m->backend, *m->model, test, opt.from, opt.to, opt.steps));
+    strips.push_back(interpolation_strip(*m->backend, *m->model, test, opt.from, opt.to, opt.steps, false));
   }
 
   std::filesystem::create_directories(dir);

@@ -6,11 +6,13 @@
 #include <atomic>
 #include <csignal>
 #include <iostream>
+#include <tuple>
 
 #include "app/cli_checks.hpp"
 #include "app/compare.hpp"
 #include "app/generators.hpp"
 #include "app/iwae.hpp"  // IWAE
+#include "app/pictures.hpp"
 #include "app/score.hpp"  // score
 #include "app/train.hpp"
 #include "host/error.hpp"
@@ -18,7 +20,7 @@
 namespace {
 
 namespace cli = cuvae::cli;
-constexpr const char* kCommands = "train, eval, sample, encode, decode, reconstruct, compare, score";
+constexpr const char* kCommands = "train, eval, sample, encode, decode, reconstruct, interpolate, manifold, compare, score";
 
 // The signal that asked training to stop. A handler can only reach a global; this is the
 // program's, not the library's (train() takes a pointer to it).
@@ -229,6 +231,35 @@ int main(int argc, char** argv) {
   score->add_option("--test-limit", sc.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
   add_run_flags(*score, sc.run);
 
+  // Pictures of the latent space
+  cuvae::InterpolateOptions ip;
+  auto* interpolate = app.add_subcommand("interpolate", "Decode the line between the codes of test images I and J, a strip per pair");
+  interpolate->add_option("checkpoint", ip.checkpoint, "Checkpoint file")->required()->check(CLI::ExistingFile);
+  interpolate->add_option("--from", ip.from, "Test image where a strip starts (repeat for more strips)")
+      ->required()
+      ->check(cli::integer(0, kMaxCount));
+  interpolate->add_option("--to", ip.to, "Test image where it ends (one per --from)")->required()->check(cli::integer(0, kMaxCount));
+  interpolate->add_option("--steps", ip.steps, "Decoded points on each strip, ends included")
+      ->check(cli::integer(2, cuvae::kMaxPictureSteps));
+  interpolate->add_flag("--slerp", ip.spherical, "Follow the great circle between the codes instead of the straight line");
+  interpolate->add_option("--label", ip.label, "cvae: the class to decode with (default: each strip's first image's)")
+      ->check(cli::class_label());
+  interpolate->add_option("--out", ip.out, "PNG file to write")->check(cli::output_file());
+  interpolate->add_option("--data", ip.data_dir, "Folder with the IDX files (the test split)");
+  interpolate->add_option("--test-limit", ip.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
+  add_run_flags(*interpolate, ip.run);
+
+  cuvae::ManifoldOptions mf;
+  std::string dims = "0,1";
+  auto* manifold = app.add_subcommand("manifold", "Decode a grid over two latent dimensions, the others at zero");
+  manifold->add_option("checkpoint", mf.checkpoint, "Checkpoint file")->required()->check(CLI::ExistingFile);
+  manifold->add_option("--dims", dims, "The two latent dimensions, a,b")->check(cli::parsed(cuvae::parse_dims, "A,B"));
+  manifold->add_option("--span", mf.span, "The grid covers -span..span in each")->check(cli::positive());
+  manifold->add_option("--steps", mf.steps, "Images per side")->check(cli::integer(2, cuvae::kMaxPictureSteps));
+  manifold->add_option("--label", mf.label, "cvae: the class, or all (a grid per class)")->check(cli::class_label());
+  manifold->add_option("--out", mf.out, "PNG file to write")->check(cli::output_file());
+  add_run_flags(*manifold, mf.run);
+
   // An unknown command is named (CLI11 would only say that a subcommand is required).
   auto known = [&](const char* name) {
     for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
@@ -289,6 +320,13 @@ int main(int argc, char** argv) {
         throw cuvae::UsageError("--hidden and --latent are for the models trained here, not for --ae/--vae checkpoints");
       gen.hidden = cuvae::parse_hidden(gen_hidden);
       cuvae::compare_generators(gen, std::cout);
+    } else if (*interpolate) {
+      const int n = cuvae::interpolate_checkpoint(ip, std::cout);
+      std::printf("wrote %d strip%s to %s\n", n, n == 1 ? "" : "s", ip.out.c_str());
+    } else if (*manifold) {
+      std::tie(mf.dim_a, mf.dim_b) = cuvae::parse_dims(dims);
+      const int n = cuvae::manifold_checkpoint(mf, std::cout);
+      std::printf("wrote %d grid%s of %dx%d to %s\n", n, n == 1 ? "" : "s", mf.steps, mf.steps, mf.out.c_str());
     } else if (*encode || *decode || *reconstruct) {
       x.what = *encode ? cuvae::Transform::encode : *decode ? cuvae::Transform::decode : cuvae::Transform::reconstruct;
       const std::int64_t n = cuvae::transform_checkpoint(x, std::cout);

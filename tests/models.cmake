@@ -18,3 +18,6 @@ add_dependencies(test_reliability cuvae kill_at_rename)
 # cvae: the conditional VAE through the program (train, eval, sample --label, encode/decode --labels).
 cuvae_add_test(test_cli_cvae SOURCES test_cli_cvae.cpp LIBS cuvae_lib GTest::gmock LABEL cli)
 add_dependencies(test_cli_cvae cuvae)
+# interpolate and manifold (app/pictures.hpp): the code arithmetic, a strip's ends, both commands
+cuvae_add_test(test_pictures SOURCES test_pictures.cpp LIBS cuvae_lib GTest::gmock LABEL cli)
+add_dependencies(test_pictures cuvae)
