@@ -15,12 +15,13 @@
 #include "app/pictures.hpp"
 #include "app/score.hpp"  // score
 #include "app/train.hpp"
+#include "datasets/shapes.hpp"
 #include "host/error.hpp"
 
 namespace {
 
 namespace cli = cuvae::cli;
-constexpr const char* kCommands = "train, eval, sample, encode, decode, reconstruct, interpolate, manifold, compare, score";
+constexpr const char* kCommands = "train, eval, sample, encode, decode, reconstruct, interpolate, manifold, compare, score, make-shapes";
 
 // The signal that asked training to stop. A handler can only reach a global; this is the
 // program's, not the library's (train() takes a pointer to it).
@@ -260,6 +261,16 @@ int main(int argc, char** argv) {
   manifold->add_option("--out", mf.out, "PNG file to write")->check(cli::output_file());
   add_run_flags(*manifold, mf.run);
 
+  // The generated 64x64 data set
+  cuvae::ShapesOptions shapes;
+  auto* make_shapes = app.add_subcommand("make-shapes", "Write a dSprites-like image folder of white shapes on black, with factors.csv");
+  make_shapes->add_option("--out", shapes.out, "Folder to create (must not exist, or be empty)")->required()->check(cli::output_dir());
+  make_shapes->add_option("--count", shapes.count, "Images (default 20000)")->check(cli::integer(1, cuvae::kShapesMaxCount));
+  make_shapes->add_option("--size", shapes.size, "Image side in pixels (default 64)")
+      ->check(cli::integer(cuvae::kShapesMinSize, cuvae::kShapesMaxSize));
+  make_shapes->add_option("--seed", shapes.seed, "Seed of the factors")->check(cli::seed());
+  make_shapes->add_option("--threads", shapes.threads, "Threads writing images (0: all cores)")->check(cli::integer(0, 1024));
+
   // An unknown command is named (CLI11 would only say that a subcommand is required).
   auto known = [&](const char* name) {
     for (const CLI::App* c : app.get_subcommands([](const CLI::App*) { return true; }))
@@ -320,6 +331,10 @@ int main(int argc, char** argv) {
         throw cuvae::UsageError("--hidden and --latent are for the models trained here, not for --ae/--vae checkpoints");
       gen.hidden = cuvae::parse_hidden(gen_hidden);
       cuvae::compare_generators(gen, std::cout);
+    } else if (*make_shapes) {
+      const std::int64_t n = cuvae::make_shapes(shapes);
+      std::printf("wrote %lld images of %dx%d and factors.csv to %s\n", static_cast<long long>(n), shapes.size, shapes.size,
+                  shapes.out.c_str());
     } else if (*interpolate) {
       const int n = cuvae::interpolate_checkpoint(ip, std::cout);
       std::printf("wrote %d strip%s to %s\n", n, n == 1 ? "" : "s", ip.out.c_str());
