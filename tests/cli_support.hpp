@@ -57,4 +57,29 @@ inline void write_bar_split(const std::filesystem::path& dir, const std::string&
   write_idx_labels(dir / (split + "-labels-idx1-ubyte"), labels);
 }
 
+// A test case in its own folder with a bar data set (train and t10k splits of the given sizes) in
+// work_dir()/data, and `cuvae train` on it.
+class BarDataCase : public ::testing::Test {
+ protected:
+  BarDataCase(int train_count, int test_count) : train_count_(train_count), test_count_(test_count) {}
+  void SetUp() override {
+    std::filesystem::remove_all(work_dir());
+    std::filesystem::create_directories(work_dir() / "data");
+    write_bar_split(work_dir() / "data", "train", train_count_);
+    write_bar_split(work_dir() / "data", "t10k", test_count_);
+  }
+  static std::filesystem::path work_dir() { return cli_work_dir(); }
+  static std::string data() { return "--data " + (work_dir() / "data").string(); }
+  // `cuvae train <flags>` on the data into work_dir()/name, on the CPU with one thread: the checkpoint.
+  static std::string train(const std::string& name, const std::string& flags) {
+    const std::string out = (work_dir() / name).string();
+    const Result r = run_cuvae("train " + flags + " " + data() + " --out " + out + " --device cpu --threads 1 --no-progress");
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    return out + "/checkpoint.safetensors";
+  }
+
+ private:
+  int train_count_, test_count_;
+};
+
 }  // namespace cuvae::test

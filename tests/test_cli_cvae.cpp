@@ -23,7 +23,6 @@ using ::testing::HasSubstr;
 using test::Result;
 
 Result run(const std::string& args) { return test::run_cuvae(args); }
-fs::path work_dir() { return test::cli_work_dir(); }
 
 // An int32 .npy [N] (numpy's layout: a version 1.0 header padded with spaces to 64 bytes).
 void write_labels_npy(const fs::path& file, const std::vector<std::int32_t>& y) {
@@ -56,15 +55,9 @@ std::vector<int> bright_columns(const NpyMatrix& m) {
 
 // Each case in its own folder (ctest runs the cases as parallel processes), with its own data and
 // its own trained cvae (a second or two on the bar data).
-class CliCvae : public ::testing::Test {
+class CliCvae : public test::BarDataCase {
  protected:
-  void SetUp() override {
-    fs::remove_all(work_dir());
-    fs::create_directories(work_dir() / "data");
-    test::write_bar_split(work_dir() / "data", "train", 400);
-    test::write_bar_split(work_dir() / "data", "t10k", 100);
-  }
-  std::string data() const { return "--data " + (work_dir() / "data").string(); }
+  CliCvae() : BarDataCase(400, 100) {}
   std::string out(const std::string& name) const { return (work_dir() / name).string(); }
   std::string cvae() {  // trained on first use
     if (ckpt_.empty()) {

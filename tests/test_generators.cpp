@@ -128,22 +128,9 @@ TEST(CodeCoverage, BadInputIsNamed) {
 }
 
 // The command on the bar data (8x8 images whose bar position is the label).
-class Generators : public ::testing::Test {
+class Generators : public test::BarDataCase {
  protected:
-  void SetUp() override {
-    fs::remove_all(work_dir());
-    fs::create_directories(work_dir() / "data");
-    test::write_bar_split(work_dir() / "data", "train", 300);
-    test::write_bar_split(work_dir() / "data", "t10k", 100);
-  }
-  static fs::path work_dir() { return test::cli_work_dir(); }
-  static std::string data() { return "--data " + (work_dir() / "data").string(); }
-  static std::string train(const std::string& name, const std::string& flags) {
-    const std::string out = (work_dir() / name).string();
-    const Result r = test::run_cuvae("train " + flags + " " + data() + " --out " + out + " --device cpu --threads 1 --no-progress");
-    EXPECT_EQ(r.code, 0) << r.out << r.err;
-    return out + "/checkpoint.safetensors";
-  }
+  Generators() : BarDataCase(300, 100) {}
   static Result compare(const std::string& flags) {
     return test::run_cuvae("compare generators " + flags + " " + data() + " --device cpu --no-progress");
   }

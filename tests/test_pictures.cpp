@@ -85,22 +85,11 @@ TEST(Pictures, AStripStartsAndEndsAtTheReconstructions) {
 }
 
 // The commands on the bar data (8x8 images whose bar position is the label).
-class PicturesCli : public ::testing::Test {
+class PicturesCli : public test::BarDataCase {
  protected:
-  void SetUp() override {
-    fs::remove_all(work_dir());
-    fs::create_directories(work_dir() / "data");
-    test::write_bar_split(work_dir() / "data", "train", 200);
-    test::write_bar_split(work_dir() / "data", "t10k", 40);
-  }
-  static fs::path work_dir() { return test::cli_work_dir(); }
-  static std::string data() { return "--data " + (work_dir() / "data").string(); }
+  PicturesCli() : BarDataCase(200, 40) {}
   static std::string train(const std::string& model) {
-    const std::string out = (work_dir() / model).string();
-    const Result r = test::run_cuvae("train --model " + model + " --epochs 2 --hidden 16 --latent 3 " + data() + " --out " +
-                                     out + " --device cpu --threads 1 --no-progress");
-    EXPECT_EQ(r.code, 0) << r.out << r.err;
-    return out + "/checkpoint.safetensors";
+    return BarDataCase::train(model, "--model " + model + " --epochs 2 --hidden 16 --latent 3");
   }
   static Result run(const std::string& args) { return test::run_cuvae(args + " --device cpu"); }
 };

@@ -27,15 +27,10 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using test::Result;
 
-class Reliability : public ::testing::Test {
+class Reliability : public test::BarDataCase {
  protected:
-  void SetUp() override {
-    fs::remove_all(dir());
-    fs::create_directories(dir() / "data");
-    test::write_bar_split(dir() / "data", "train", 300);
-    test::write_bar_split(dir() / "data", "t10k", 100);
-  }
-  static fs::path dir() { return test::cli_work_dir(); }
+  Reliability() : BarDataCase(300, 100) {}
+  static fs::path dir() { return work_dir(); }
   static std::string out(const std::string& name) {
     fs::remove_all(dir() / name);
     return (dir() / name).string();
@@ -275,7 +270,7 @@ TEST_F(Reliability, CommandLineErrorsAreOneLineWithExitTwo) {
       {"train --hidden 400,,2", "--hidden '400,,2': expected a comma-separated list of at most 64 sizes in 1..65536, or none"},
       {"train --out \"\"", "--out: empty folder name"},
       {"sample --count 5000 " + std::string(CUVAE_BINARY_DIR) + "/cuvae", "--count: want an integer in 1..4096, got '5000'"},
-      {"trian --epochs 1", "unknown command 'trian' (want one of train, eval, sample, encode, decode, reconstruct, compare, score)"},
+      {"trian --epochs 1", "unknown command 'trian' (want one of train, eval, sample, encode, decode, reconstruct, interpolate, manifold, compare, score, make-shapes)"},
   };
   for (const Case& c : cases) {
     Result r = test::run_cuvae(c.args);

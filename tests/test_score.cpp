@@ -146,21 +146,9 @@ TEST(Frechet, BadInputGetsOneLineNamingIt) {
 }
 
 // `cuvae score` on the bar data (8x8 images whose bar position is the label).
-class Score : public ::testing::Test {
+class Score : public test::BarDataCase {
  protected:
-  void SetUp() override {
-    fs::remove_all(work_dir());
-    fs::create_directories(work_dir() / "data");
-    test::write_bar_split(work_dir() / "data", "train", 300);
-    test::write_bar_split(work_dir() / "data", "t10k", 100);
-  }
-  std::string data() const { return "--data " + (work_dir() / "data").string(); }
-  std::string train(const std::string& name, const std::string& flags) const {
-    const std::string out = (work_dir() / name).string();
-    const Result r = run("train " + flags + " " + data() + " --out " + out + " --device cpu --threads 1 --no-progress");
-    EXPECT_EQ(r.code, 0) << r.out << r.err;
-    return out + "/checkpoint.safetensors";
-  }
+  Score() : BarDataCase(300, 100) {}
 };
 
 double parse_distance(const std::string& out) {
