@@ -15,10 +15,15 @@ z sample per image, eval mode) with its BCE and KL terms, and the training wall
 time of the epoch (test pass excluded).  The data set is held as one tensor on
 the device and batches are indexed from it (no DataLoader).
 
-Run (Debian's Python, which has torch):
-  /usr/bin/python3 profiling/pytorch_vae.py [--epochs 10] [--limit 2000]
-  /usr/bin/python3 profiling/pytorch_vae.py --bench            # time one epoch
-  /usr/bin/python3 profiling/pytorch_vae.py --device cuda --json out.json
+Run with PyTorch 2.15 (the venv of profiling/torch_venv.sh) or Debian's 1.13 (/usr/bin/python3);
+the script runs under both:
+  PY=$(profiling/torch_venv.sh)    # or PY=/usr/bin/python3
+  "$PY" profiling/pytorch_vae.py [--epochs 10] [--limit 2000]
+  "$PY" profiling/pytorch_vae.py --bench            # time one epoch
+  "$PY" profiling/pytorch_vae.py --device cuda --json out.json
+The first line and the --json config name torch's kernel libraries: its version, BLAS (MKL's
+version, or the OpenBLAS it loaded, with its core type), oneDNN's version and the CPU capability
+(bench_common.torch_libs).
 --bench: one whole warm-up epoch (so every batch shape, the last partial batch
 included, has been seen and, with --compile, compiled), then exactly one timed
 training epoch (--epochs is ignored), no test pass.
@@ -34,6 +39,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from bench_common import torch_libs, torch_name
 
 DEFAULT_DATA = "/usr/share/datasets/fashion-mnist"
 COMPILE_MODES = ["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
@@ -194,11 +201,11 @@ def main():
 
     config = dict(vars(args), hidden=hidden, device=str(device), n_train=n_train,
                   n_test=None if test is None else test.shape[0], input_dim=input_dim,
-                  torch=torch.__version__, num_threads=torch.get_num_threads(),
+                  torch=torch.__version__, libs=torch_libs(torch), num_threads=torch.get_num_threads(),
                   cuda_device=torch.cuda.get_device_name(0) if device.type == "cuda" else None,
                   cpu=platform.processor() or platform.machine(),
                   n_params=sum(t.numel() for t in model.parameters()))
-    print(f"# torch {torch.__version__} device {device} threads {torch.get_num_threads()} "
+    print(f"# {torch_name(config['libs'])} device {device} threads {torch.get_num_threads()} "
           f"hidden {hidden} latent {args.latent} batch {args.batch_size} n_train {n_train}")
     result = {"config": config, "epochs": []}
 
