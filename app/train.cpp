@@ -31,27 +31,41 @@ class Progress {
   Progress(std::ostream& out, bool enabled) : out_(out), tty_(enabled && ::isatty(STDOUT_FILENO)) {}
   // True at most ten times a second on a terminal: only then is the loss read from the device.
   bool due() const { return tty_ && seconds_since(last_) >= 0.1; }
-  void update(std::int64_t epoch, std::int64_t epochs, std::int64_t done, std::int64_t total, double loss) {
+  // `ran` batches of `batch` rows done since the epoch (or the resumed part of it) started at t0.
+  void update(std::int64_t epoch, std::int64_t epochs, std::int64_t done, std::int64_t total, double loss,
+              std::int64_t ran, std::int64_t batch, Clock::time_point t0) {
     last_ = Clock::now();
-    const int width = 30, filled = static_cast<int>(width * done / std::max<std::int64_t>(total, 1));
-    char line[160];
-    std::snprintf(line, sizeof line, "\repoch %lld/%lld [%s%s] %lld/%lld loss %.2f", (long long)epoch,
-                  (long long)epochs, std::string(static_cast<std::size_t>(filled), '=').c_str(),
-                  std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), (long long)done,
-                  (long long)total, loss);
-    out_ << line << std::flush;
+    const double elapsed = seconds_since(t0);
+    const double rate = elapsed > 0 ? double(ran * batch) / elapsed : 0.0;
+    const double left = ran > 0 ? elapsed / double(ran) * double(total - done) : 0.0;
+    const std::string line = progress_line(epoch, epochs, done, total, loss, rate, left);
+    width_ = std::max(width_, line.size());
+    out_ << "\r" << line << std::flush;
   }
   void finish() {
-    if (tty_) out_ << "\r" << std::string(80, ' ') << "\r" << std::flush;
+    if (tty_) out_ << "\r" << std::string(width_, ' ') << "\r" << std::flush;
   }
 
  private:
   std::ostream& out_;
   bool tty_;
+  std::size_t width_ = 0;
   Clock::time_point last_ = Clock::now() - std::chrono::seconds(1);
 };
 
 }  // namespace
+
+std::string progress_line(std::int64_t epoch, std::int64_t epochs, std::int64_t done, std::int64_t total, double loss,
+                          double images_per_s, double seconds_left) {
+  const int width = 30, filled = static_cast<int>(width * done / std::max<std::int64_t>(total, 1));
+  const long long left = std::llround(std::max(seconds_left, 0.0));
+  char line[200];
+  std::snprintf(line, sizeof line, "epoch %lld/%lld [%s%s] %lld/%lld loss %.2f | %.0f images/s | %lld:%02lld left",
+                (long long)epoch, (long long)epochs, std::string(static_cast<std::size_t>(filled), '=').c_str(),
+                std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), (long long)done, (long long)total, loss,
+                images_per_s, left / 60, left % 60);
+  return line;
+}
 
 std::filesystem::path default_out_dir(const std::string& prefix) {
   char stamp[32];
@@ -315,7 +329,8 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
       if (progress.due()) {
         backend->to_host(row.data(), history.tensor().rows_view(bi, 1));
         check_finite(row, names, state.step, state.adam.lr, ckpt_path);
-        progress.update(state.epoch, opt.epochs, bi + 1, nb, row_loss(*model, row, schedule, state.step, state.epoch) / b);
+        progress.update(state.epoch, opt.epochs, bi + 1, nb, row_loss(*model, row, schedule, state.step, state.epoch) / b,
+                        bi + 1 - first_batch, batch, t0);
       }
     }
     // The host reads the epoch's losses once, here, in batch order (so the sum is the same on

@@ -69,6 +69,10 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out);
 
 // runs/<prefix><date-time>: where a program writes when no --out is given.
 std::filesystem::path default_out_dir(const std::string& prefix = "");
+// The progress bar's line (on a terminal, ten times a second): "epoch 3/10 [=====    ] 120/469 loss
+// 245.12 | 11234 images/s | 0:31 left", the rate and the time left in the epoch from its batches so far.
+std::string progress_line(std::int64_t epoch, std::int64_t epochs, std::int64_t done, std::int64_t total, double loss,
+                          double images_per_s, double seconds_left);
 
 // One training step at the backend's device-side position, as train() runs it inside
 // Backend::run_step (the unit the CUDA backend captures once per batch size): the step's scalars,

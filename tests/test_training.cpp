@@ -165,6 +165,16 @@ TrainOptions small_run(const fs::path& out, int epochs) {
   return o;
 }
 
+// The progress bar's line: the bar, the batch, the loss, the rate and the time left as m:ss.
+TEST(Training, ProgressLineShowsRateAndTimeLeft) {
+  EXPECT_EQ(progress_line(3, 10, 117, 469, 245.123, 11234.4, 31.4),
+            "epoch 3/10 [=======                       ] 117/469 loss 245.12 | 11234 images/s | 0:31 left");
+  EXPECT_EQ(progress_line(1, 1, 469, 469, 0.5, 99.6, 0.0),
+            "epoch 1/1 [==============================] 469/469 loss 0.50 | 100 images/s | 0:00 left");
+  EXPECT_EQ(progress_line(2, 5, 1, 1000, 1.0, 10.0, 3725.0),
+            "epoch 2/5 [                              ] 1/1000 loss 1.00 | 10 images/s | 62:05 left");
+}
+
 TEST(Training, TwoEpochsOnASubsetLowerTheLossByTheStatedMargin) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed (dataset-fashion-mnist)";
   std::ostringstream log;
