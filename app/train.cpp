@@ -17,6 +17,7 @@
 #include "host/fileio.hpp"
 #include "host/image.hpp"
 #include "host/metrics.hpp"
+#include "host/tensorboard.hpp"
 
 namespace cuvae {
 namespace {
@@ -52,6 +53,19 @@ class Progress {
   std::size_t width_ = 0;
   Clock::time_point last_ = Clock::now() - std::chrono::seconds(1);
 };
+
+// The numeric fields of a metrics.jsonl record (all but its step and epoch) as TensorBoard scalars
+// "<group>/<field>" at `step`.
+void log_scalars(EventWriter& events, const std::string& group, std::int64_t step, const nlohmann::json& record) {
+  for (const auto& [k, v] : record.items())
+    if (v.is_number() && k != "step" && k != "epoch") events.scalar(group + "/" + k, step, v.get<double>());
+}
+
+// A PNG the run wrote, as a TensorBoard image summary.
+void log_image(EventWriter& events, const std::string& tag, std::int64_t step, const std::filesystem::path& png) {
+  const PngImage im = read_png_gray(png);
+  events.image(tag, step, read_file(png), im.height, im.width);
+}
 
 }  // namespace
 
@@ -310,6 +324,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
 
   TrainSummary summary{out_dir, ckpt_path, metrics_path, {}, state.step, 0};
   Progress progress(out, opt.progress);
+  EventWriter events(out_dir, state.step);  // TensorBoard: what metrics.jsonl and the pictures hold
   const std::vector<std::string> names = model->term_names();
   const std::size_t T = names.size();
   Buffer history(*backend, Shape{nb, static_cast<std::int64_t>(T)});  // the epoch's loss terms per batch, on the device
@@ -348,12 +363,14 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
         nlohmann::json record{{"step", step}, {"epoch", state.epoch}, {"loss", loss / b}};
         for (std::size_t t = 0; t < T; ++t) record[names[t]] = row[t] / b;
         append_jsonl(metrics_path, record);
+        log_scalars(events, "step", step, record);
       }
     }
     state.batch_in_epoch = bi;
     progress.finish();
     summary.steps = state.step;
     if (state.batch_in_epoch < nb) {  // stopped by --max-steps or a signal inside the epoch
+      events.flush();
       save_checkpoint(ckpt_path, *backend, *model, &state);
       summary.interrupted = stopped();
       if (summary.interrupted)
@@ -381,6 +398,8 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
       else
         write_samples(*backend, *model, out_dir / ("sample_" + e + ".png"), kGrid * kGrid, sample_key,
                       train_set.host.rows, train_set.host.cols);
+      log_image(events, "reconstruction", state.step, out_dir / ("reconstruction_" + e + ".png"));
+      log_image(events, "sample", state.step, out_dir / ("sample_" + e + ".png"));
     }
     const double images_per_s = static_cast<double>(n - first_batch * batch) / seconds;
     char line[100], tail[100];
@@ -391,6 +410,8 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     for (const auto& [k, v] : ev.metrics) record["test_" + k] = v;
     record["seconds"] = seconds, record["images_per_s"] = images_per_s, record["device"] = backend->describe();
     append_jsonl(metrics_path, record);
+    log_scalars(events, "epoch", state.step, record);
+    events.flush();
     // The state saved is the start of the next epoch.
     TrainState next = state;
     ++next.epoch, next.batch_in_epoch = 0, next.epoch_loss_sum = 0;
@@ -398,7 +419,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     summary.epochs.push_back(ev);
     summary.last_train_loss = train_loss;
   }
-  out << "outputs in " << out_dir.string() << ": checkpoint.safetensors, metrics.jsonl"
+  out << "outputs in " << out_dir.string() << ": checkpoint.safetensors, metrics.jsonl, " << events.file().filename().string()
       << (model->generates() ? ", reconstruction_<epoch>.png, sample_<epoch>.png" : "") << "\n";
   return summary;
 }

@@ -7,3 +7,8 @@ cuvae_add_test(test_npy SOURCES test_npy.cpp LIBS cuvae_datasets LABEL io)
 # The generated shapes data set (datasets/shapes.hpp) and `cuvae make-shapes`.
 cuvae_add_test(test_shapes SOURCES test_shapes.cpp LIBS cuvae_lib GTest::gmock LABEL io)
 add_dependencies(test_shapes cuvae)
+# TensorBoard event files (host/tensorboard.hpp), read back by PyPI's tensorboard (.ci/setup).
+cuvae_add_test(test_tensorboard SOURCES test_tensorboard.cpp LIBS cuvae_lib GTest::gmock LABEL io)
+add_dependencies(test_tensorboard cuvae)
+target_compile_definitions(test_tensorboard PRIVATE CUVAE_KILL_SHIM="$<TARGET_FILE:kill_at_rename>")
+add_dependencies(test_tensorboard kill_at_rename)

@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -98,6 +99,23 @@ inline int run_command(const std::string& cmd, std::string& output) {
   const int status = ::pclose(p);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+// s in single quotes for the shell.
+inline std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Where .ci/setup installs the PyPI packages the reference scripts need ($CUVAE_PYDEPS, else
+// ~/.cache/cuvae/pydeps), and Debian's python3 with them on its path.
+inline std::string pydeps() {
+  const char* env = std::getenv("CUVAE_PYDEPS");
+  if (env && *env) return env;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : "") + "/.cache/cuvae/pydeps";
+}
+inline std::string python_prefix() { return "PYTHONPATH=" + shell_quote(pydeps()) + " /usr/bin/python3 "; }
 
 // Central finite difference of a scalar function of one element of `x`, in double steps.
 template <class F>

@@ -50,11 +50,9 @@ std::string floats_bytes(const std::vector<float>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
 }
 
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using cuvae::test::pydeps;
+using cuvae::test::python_prefix;
+using cuvae::test::shell_quote;
 
 // The tensors most tests write: scalar, 1-D, 2-D and an empty one, varied non-zero values.
 struct Sample {
@@ -112,15 +110,6 @@ class SafetensorsTest : public ::testing::Test {
 };
 
 // --- Python interop helpers ---------------------------------------------------------------
-
-std::string pydeps() {
-  const char* env = std::getenv("CUVAE_PYDEPS");
-  if (env && *env) return env;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "") + "/.cache/cuvae/pydeps";
-}
-
-std::string python_prefix() { return "PYTHONPATH=" + shell_quote(pydeps()) + " /usr/bin/python3 "; }
 
 // Empty when Python's safetensors can be used, else the reason to skip.
 std::string python_unavailable() {
