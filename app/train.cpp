@@ -200,10 +200,16 @@ TrainSummary fit_closed_form(Backend& backend, Model& model, const DeviceSplit& 
   nlohmann::json record{{"epoch", 1}, {"seconds", seconds}, {"device", backend.describe()}};
   for (const auto& [k, v] : ev.metrics) record["test_" + k] = v;
   append_jsonl(metrics, record);
+  EventWriter events(out_dir, 0);
+  log_scalars(events, "epoch", 0, record);
+  log_image(events, "reconstruction", 0, out_dir / "reconstruction_1.png");
+  log_image(events, "sample", 0, out_dir / "sample_1.png");
+  events.flush();
   char line[64];
   std::snprintf(line, sizeof line, " | fitted in %.2f s\n", seconds);
   out << "pca: " << describe(ev) << line << "outputs in " << out_dir.string()
-      << ": checkpoint.safetensors, metrics.jsonl, reconstruction_1.png, sample_1.png\n";
+      << ": checkpoint.safetensors, metrics.jsonl, " << events.file().filename().string()
+      << ", reconstruction_1.png, sample_1.png\n";
   return TrainSummary{out_dir, ckpt, metrics, {ev}, 0, 0};
 }
 

@@ -12,6 +12,7 @@
 
 #include "datasets/idx.hpp"
 #include "host/fileio.hpp"
+#include "support.hpp"
 
 namespace cuvae::test {
 
@@ -55,6 +56,18 @@ inline void write_bar_split(const std::filesystem::path& dir, const std::string&
   }
   write_idx_images(dir / (split + "-images-idx3-ubyte.gz"), im);
   write_idx_labels(dir / (split + "-labels-idx1-ubyte"), labels);
+}
+
+// TensorBoard's own reader on a run folder's event files (tests/python/check_tensorboard.py):
+// every metrics.jsonl value and picture there once. A failure message, empty when they match.
+inline std::string tensorboard_mismatch(const std::filesystem::path& run) {
+  std::string out;
+  const int code = run_command(python_prefix() + shell_quote(std::string(CUVAE_SOURCE_DIR) + "/tests/python/check_tensorboard.py") +
+                                   " " + shell_quote(run.string()) + " 2>&1",
+                               out);
+  const std::size_t last = out.rfind("tensorboard: ");
+  if (code == 0 && last != std::string::npos && out.find(" match\n", last) != std::string::npos) return "";
+  return out + "(exit " + std::to_string(code) + "; PyPI's tensorboard, protobuf and absl-py in " + pydeps() + ": .ci/setup)";
 }
 
 // A test case in its own folder with a bar data set (train and t10k splits of the given sizes) in

@@ -61,12 +61,14 @@ std::vector<std::string> temporaries(const fs::path& run) {
   return t;
 }
 
-// Every file of `a` (checkpoint, metrics without timings, PNGs) the same in `b`.
+// Every file of `a` (checkpoint, metrics without timings, PNGs) the same in `b`, and what
+// TensorBoard shows of b (its event files carry wall times) the same as b's metrics and PNGs.
 void expect_same_run(const fs::path& a, const fs::path& b, const std::string& what) {
   EXPECT_EQ(records(a), records(b)) << what;
+  EXPECT_EQ(test::tensorboard_mismatch(b), "") << what;
   for (const auto& e : fs::directory_iterator(a)) {
     const std::string name = e.path().filename().string();
-    if (name == "metrics.jsonl" || name.ends_with(".txt")) continue;
+    if (name == "metrics.jsonl" || name.ends_with(".txt") || name.starts_with("events.out.tfevents.")) continue;
     ASSERT_TRUE(fs::exists(b / name)) << what << ": " << name;
     EXPECT_TRUE(read_file(a / name) == read_file(b / name)) << what << ": " << name << " differs";
   }

@@ -31,13 +31,13 @@ def main():
             if not line.strip():
                 continue
             r = json.loads(line)
-            group = "epoch" if "train_loss" in r else "step"
+            group = "step" if "loss" in r else "epoch"  # --log-every records have the step's loss
             if group == "epoch":
-                epochs.append((r["epoch"], r["step"]))
+                epochs.append((r["epoch"], r.get("step", 0)))  # pca: fitted, step 0
             for k, v in r.items():
                 if k in ("step", "epoch") or not isinstance(v, (int, float)) or isinstance(v, bool):
                     continue
-                want.setdefault(f"{group}/{k}", []).append((r["step"], f32(v)))
+                want.setdefault(f"{group}/{k}", []).append((r.get("step", 0), f32(v)))
     tags = acc.Tags()
     if sorted(tags["scalars"]) != sorted(want):
         sys.exit(f"tensorboard: scalar tags {sorted(tags['scalars'])}, metrics.jsonl has {sorted(want)}")
