@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -17,6 +18,7 @@
 #include "host/fileio.hpp"
 #include "host/image.hpp"
 #include "host/metrics.hpp"
+#include "host/plot.hpp"
 #include "host/tensorboard.hpp"
 
 namespace cuvae {
@@ -65,6 +67,23 @@ void log_scalars(EventWriter& events, const std::string& group, std::int64_t ste
 void log_image(EventWriter& events, const std::string& tag, std::int64_t step, const std::filesystem::path& png) {
   const PngImage im = read_png_gray(png);
   events.image(tag, step, read_file(png), im.height, im.width);
+}
+
+// loss_curves.png: the train loss and each test figure (not the accuracy) of every epoch in
+// metrics.jsonl, so a resumed run's chart has the epochs before it too.
+void write_loss_curves(const std::filesystem::path& dir, const std::filesystem::path& metrics) {
+  std::vector<Series> series;
+  for (const nlohmann::json& r : read_jsonl(metrics)) {
+    if (!r.contains("train_loss") || !r.contains("epoch")) continue;
+    for (const auto& [k, v] : r.items()) {
+      if (!v.is_number() || !(k == "train_loss" || (k.starts_with("test_") && k != "test_accuracy"))) continue;
+      auto it = std::find_if(series.begin(), series.end(), [&](const Series& s) { return s.name == k; });
+      if (it == series.end()) it = series.insert(series.end(), Series{k, {}, {}});
+      it->x.push_back(r["epoch"].get<double>());
+      it->y.push_back(v.get<double>());
+    }
+  }
+  if (!series.empty()) write_line_chart(dir / "loss_curves.png", series, "losses per image, by epoch", "epoch", "per image");
 }
 
 }  // namespace
@@ -418,6 +437,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     append_jsonl(metrics_path, record);
     log_scalars(events, "epoch", state.step, record);
     events.flush();
+    write_loss_curves(out_dir, metrics_path);
     // The state saved is the start of the next epoch.
     TrainState next = state;
     ++next.epoch, next.batch_in_epoch = 0, next.epoch_loss_sum = 0;
@@ -426,7 +446,7 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
     summary.last_train_loss = train_loss;
   }
   out << "outputs in " << out_dir.string() << ": checkpoint.safetensors, metrics.jsonl, " << events.file().filename().string()
-      << (model->generates() ? ", reconstruction_<epoch>.png, sample_<epoch>.png" : "") << "\n";
+      << ", loss_curves.png" << (model->generates() ? ", reconstruction_<epoch>.png, sample_<epoch>.png" : "") << "\n";
   return summary;
 }
 

@@ -12,3 +12,5 @@ cuvae_add_test(test_tensorboard SOURCES test_tensorboard.cpp LIBS cuvae_lib GTes
 add_dependencies(test_tensorboard cuvae)
 target_compile_definitions(test_tensorboard PRIVATE CUVAE_KILL_SHIM="$<TARGET_FILE:kill_at_rename>")
 add_dependencies(test_tensorboard kill_at_rename)
+# Line charts with Cairo (host/plot.hpp): loss_curves.png.
+cuvae_add_test(test_plot SOURCES test_plot.cpp LIBS cuvae_lib GTest::gmock LABEL io)

@@ -317,7 +317,7 @@ TEST_F(Cli, ClassifierTrainsEvaluatesAndHasNoDecoder) {
                  " --epochs 4 --batch-size 32 --hidden 32 --lr 0.01 --device cpu --threads 1");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("cuvae: classifier 64-32-8 on cpu"));
-  EXPECT_THAT(r.out, ::testing::ContainsRegex("outputs in " + out + ": checkpoint.safetensors, metrics.jsonl, events.out.tfevents.[0-9]+.cuvae.[0-9]+\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("outputs in " + out + ": checkpoint.safetensors, metrics.jsonl, events.out.tfevents.[0-9]+.cuvae.[0-9]+, loss_curves.png\n"));
   const auto records = read_jsonl(fs::path(out) / "metrics.jsonl");
   ASSERT_EQ(records.size(), 4u);
   const double acc = records.back()["test_accuracy"].get<double>(), xent = records.back()["test_xent"].get<double>();

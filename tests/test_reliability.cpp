@@ -83,8 +83,8 @@ TEST_F(Reliability, AKillAtEveryWritePointThenResumeGivesEveryRecordOnceAndTheSa
   std::vector<std::string> points;
   std::istringstream lines(read_file(log));
   for (std::string l; std::getline(lines, l);) points.push_back(fs::path(l).filename().string());
-  // 5 step records (steps 2..10), then per epoch 2 PNGs, its record and the checkpoint.
-  ASSERT_EQ(points.size(), 13u);
+  // 5 step records (steps 2..10), then per epoch 2 PNGs, its record, loss_curves.png and the checkpoint.
+  ASSERT_EQ(points.size(), 15u);
   EXPECT_EQ(points.back(), "checkpoint.safetensors");
   ASSERT_EQ(records(ref).size(), 7u);
 

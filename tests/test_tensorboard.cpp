@@ -80,6 +80,7 @@ TEST_F(TensorBoardRun, TensorBoardReadsBackEveryValueAndPicture) {
   for (const auto& e : fs::directory_iterator(run)) files += e.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
   EXPECT_EQ(files, 2);
   check(run);
+  EXPECT_TRUE(fs::exists(run / "loss_curves.png"));
   train("pca", "--model pca --latent 3");  // fitted in closed form: its figures at step 0
   check(work_dir() / "pca");
 }
