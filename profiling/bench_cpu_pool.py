@@ -51,7 +51,8 @@ def train_epoch(binary, env, threads, tmp):
          "--test-limit", "512", "--out", out], env)
     with open(os.path.join(out, "metrics.jsonl")) as f:
         records = [json.loads(line) for line in f if line.strip()]
-    return [r for r in records if r.get("epoch") == 2][-1]["seconds"]
+    last = [r for r in records if r.get("epoch") == 2][-1]
+    return last["seconds"], last["test_elbo"]
 
 
 def iwae(binary, env, threads, ckpt, images):
@@ -79,19 +80,17 @@ def main():
         keep = args.only.split(",")
         cfgs = [c for c in cfgs if c[0] in keep]
     results = {}  # (measure, config) -> [seconds]
-    lines = {}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             for name, binary, env in cfgs:
                 if "train" in what:
-                    s = train_epoch(binary, env, args.threads, tmp)
+                    s, elbo = train_epoch(binary, env, args.threads, tmp)
                     results.setdefault(("train epoch 2 (s)", name), []).append(s)
-                    print(f"round {r + 1} {name:8s} train epoch 2: {s:.2f} s", flush=True)
+                    print(f"round {r + 1} {name:8s} train epoch 2: {s:.2f} s  test -ELBO {elbo:.4f}", flush=True)
                 if "iwae" in what:
                     for n in args.images:
                         s, line = iwae(binary, env, args.threads, args.ckpt, n)
                         results.setdefault((f"iwae K=5000, {n} images, wall (s)", name), []).append(s)
-                        lines[(n, name)] = line
                         print(f"round {r + 1} {name:8s} iwae {n} images: {s:.2f} s  {line}", flush=True)
     print()
     names = [c[0] for c in cfgs]

@@ -26,8 +26,9 @@ class CpuBackend final : public Backend {
     // OpenBLAS keeps one process-wide pool; this is the one setting of it we make (its OpenMP
     // build sets the OpenMP thread count with it). The elementwise loops run on OpenMP threads
     // only when OpenBLAS's own are OpenMP's too: an OpenMP pool beside OpenBLAS's spinning
-    // pthreads made 2-thread training 2.5x slower on 2 cores (measured). cmake/CuvaeOpenBLAS.cmake
-    // links the OpenMP build; this guards against another libopenblas.so.0 at run time.
+    // pthreads made 2-thread training 2.5x slower on 2 cores (measured). Which build runs is the
+    // loader's choice (cmake/CuvaeOpenBLAS.cmake links the pthread one by default; the OpenMP one
+    // has the same ABI), so OpenBLAS is asked.
     openblas_set_num_threads(threads);
     threads_ = threads;
     loop_threads_ = cpu::fast::threaded() && openblas_get_parallel() == kOpenBlasOpenMP ? threads : 1;
@@ -38,8 +39,8 @@ class CpuBackend final : public Backend {
   std::string describe() const override {
     const int parallel = openblas_get_parallel();
     const char* pool = parallel == kOpenBlasOpenMP ? "openmp" : parallel == 1 ? "pthread" : "serial";
-    return "cpu (OpenBLAS " + std::string(openblas_get_corename()) + " " + pool + ", " + std::to_string(threads_) +
-           " threads" + (loop_threads_ > 1 ? "" : ", serial loops") + ")";
+    return "cpu (OpenBLAS " + std::string(openblas_get_corename()) + ", " + pool + ", " + std::to_string(threads_) +
+           " threads)";
   }
 
   float* allocate(std::int64_t count) override {
