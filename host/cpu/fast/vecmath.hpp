@@ -12,8 +12,10 @@
 
 // A function whose loops call these, compiled twice: for AVX2 and for baseline x86-64 (SSE2); the
 // loader picks the one this CPU runs (GCC function multi-versioning, an ifunc). Both compute the
-// same bits (see above). A build for a CPU with AVX2 already (-march=native) needs one version.
-#if defined(__x86_64__) && !defined(__AVX2__)
+// same bits (see above). A build for a CPU with AVX2 already (-march=native) needs one version, and
+// the TSan build gets one too: the loader runs the ifunc's resolver before TSan's runtime is up,
+// and TSan's instrumentation of it crashes the program there.
+#if defined(__x86_64__) && !defined(__AVX2__) && !defined(__SANITIZE_THREAD__)
 #define CUVAE_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define CUVAE_VECTOR_CLONES
