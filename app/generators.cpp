@@ -182,6 +182,9 @@ CodeCoverage code_coverage(std::span<const float> codes, std::int64_t n, int L, 
   if (L < 1 || n < 2 || m < 1)
     throw Error("code coverage: want at least 2 codes, 1 draw and 1 dimension, not " + std::to_string(n) + ", " +
                 std::to_string(m) + " and " + std::to_string(L));
+  if (n > kCoverageMaxValues / L || m > kCoverageMaxValues / L)
+    throw Error("code coverage: " + std::to_string(std::max(n, m)) + " rows of " + std::to_string(L) + " dimensions are more than the " +
+                std::to_string(kCoverageMaxValues) + " values it takes per set (use --train-limit or --count)");
   if (codes.size() != static_cast<std::size_t>(n * L) || draws.size() != static_cast<std::size_t>(m * L))
     throw Error("code coverage: " + std::to_string(codes.size()) + " code and " + std::to_string(draws.size()) +
                 " draw values for " + std::to_string(n) + " and " + std::to_string(m) + " rows of " + std::to_string(L));
@@ -226,6 +229,11 @@ GeneratorsResult compare_generators(const GeneratorsOptions& opt, std::ostream& 
   for (const std::int64_t i : {opt.from, opt.to})
     if (i < 0 || i >= test.count)
       throw UsageError("--from/--to " + std::to_string(i) + ": want a test image in 0.." + std::to_string(test.count - 1));
+  const int latent = opt.ae.empty() ? opt.latent : read_checkpoint_header(opt.ae).config.latent;
+  if (std::max<std::int64_t>(train_set.count, opt.count) > kCoverageMaxValues / std::max(latent, 1))
+    throw UsageError("--latent " + std::to_string(latent) + ": codes of " + std::to_string(std::max<std::int64_t>(train_set.count, opt.count)) +
+                     " images are more than the " + std::to_string(kCoverageMaxValues) +
+                     " values the coverage takes per set (use --train-limit or --count)");
 
   TrainOptions base;
   base.run = opt.run, base.data_dir = opt.data_dir, base.seed = opt.seed, base.epochs = opt.epochs;

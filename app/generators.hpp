@@ -25,6 +25,7 @@ namespace cuvae {
 // farther than r from every training code: ~1% when the codes fill the prior's mass as densely
 // as they fill their own, near 100% when the draws fall where no code is. Distances in float64;
 // the result does not depend on `threads` (each distance is computed the same way by any thread).
+constexpr std::int64_t kCoverageMaxValues = std::int64_t(1) << 27;  // rows x L per set (float64 copies: ~3 GB)
 struct CodeCoverage {
   std::int64_t codes = 0, draws = 0;
   std::vector<double> mean, variance;

@@ -120,6 +120,13 @@ TEST(CodeCoverage, BadInputIsNamed) {
     EXPECT_STREQ(e.what(), "code coverage: want at least 2 codes, 1 draw and 1 dimension, not 1, 1 and 2");
   }
   try {
+    code_coverage(one, 1 << 20, 1 << 10, one, 1);  // sizes checked before the spans are read
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "code coverage: 1048576 rows of 1024 dimensions are more than the 134217728 values it takes "
+                           "per set (use --train-limit or --count)");
+  }
+  try {
     code_coverage(two, 2, 2, one, 1);
     FAIL();
   } catch (const Error& e) {
