@@ -32,12 +32,13 @@ Rgba decode(const fs::path& file) {
   return out;
 }
 
-// The mean row of the pixels of exactly colour c left of the legend (x < 600), and their count.
+// The mean row of the pixels of exactly colour c left of the legend (the plot ends 190 pixels
+// before the right edge), and their count.
 std::pair<double, int> rows_of(const Rgba& im, Rgb c) {
   double sum = 0;
   int n = 0;
   for (int y = 0; y < im.height; ++y)
-    for (int x = 0; x < 600; ++x) {
+    for (int x = 0; x < im.width - 190; ++x) {
       const unsigned char* p = &im.rgb[static_cast<std::size_t>((y * im.width + x) * 3)];
       if (p[0] == c.r && p[1] == c.g && p[2] == c.b) sum += y, ++n;
     }
