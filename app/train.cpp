@@ -65,8 +65,9 @@ void log_scalars(EventWriter& events, const std::string& group, std::int64_t ste
 
 // A PNG the run wrote, as a TensorBoard image summary.
 void log_image(EventWriter& events, const std::string& tag, std::int64_t step, const std::filesystem::path& png) {
-  const PngImage im = read_png_gray(png);
-  events.image(tag, step, read_file(png), im.height, im.width);
+  const std::string bytes = read_file(png);
+  const PngImage im = parse_png_gray(png, bytes);
+  events.image(tag, step, bytes, im.height, im.width);
 }
 
 // loss_curves.png: the train loss and each test figure (not the accuracy) of every epoch in
