@@ -117,32 +117,21 @@ std::vector<double> widened(std::span<const float> v, const char* what) {
   return d;
 }
 
-// Rows [first, first + count) of `images` (host, [*, D]) through encode, appended to `codes`;
-// with `seed`, through encode_sample instead (batch c's key: Philox (seed, eval, c)).
-void encode_rows(Backend& backend, Model& model, const std::vector<float>& images, std::int64_t first,
-                 std::int64_t count, std::vector<float>& codes, const std::uint64_t* seed = nullptr) {
+// The codes the decoder was trained on, one per training image: encode_sample of every row of
+// `images` (host, [count, D]), batch c keyed Philox (seed, eval, c).
+std::vector<float> training_codes(Backend& backend, Model& model, const std::vector<float>& images, std::int64_t count,
+                                  std::uint64_t seed) {
   const int D = model.input_dim();
+  std::vector<float> codes(static_cast<std::size_t>(count) * static_cast<std::size_t>(model.latent()));
   Buffer x(backend, Shape{std::min(kBatch, std::max<std::int64_t>(count, 1)), D});
   for (std::int64_t at = 0; at < count; at += kBatch) {
     const std::int64_t b = std::min(kBatch, count - at);
     const Tensor xb = x.tensor().rows_view(0, b);
-    backend.to_device(xb, images.data() + (first + at) * D);
-    const Tensor z = seed ? model.encode_sample(backend, xb, rng_key(*seed, RngPurpose::eval, static_cast<std::uint64_t>(at / kBatch)))
-                          : model.encode(backend, xb);
-    const std::size_t size = codes.size();
-    codes.resize(size + static_cast<std::size_t>(z.numel()));
-    backend.to_host(codes.data() + size, z);
+    backend.to_device(xb, images.data() + at * D);
+    const RngKey key = rng_key(seed, RngPurpose::eval, static_cast<std::uint64_t>(at / kBatch));
+    backend.to_host(codes.data() + at * model.latent(), model.encode_sample(backend, xb, key));
   }
-}
-
-// The pixel means of the codes z [n, L] (host), n <= kBatch.
-std::vector<float> decode_rows(Backend& backend, Model& model, const std::vector<float>& z, std::int64_t n) {
-  Buffer zb(backend, Shape{n, model.latent()});
-  backend.to_device(zb, z.data());
-  const Tensor pixels = model.decode(backend, zb);
-  std::vector<float> host(static_cast<std::size_t>(pixels.numel()));
-  backend.to_host(host.data(), pixels);
-  return host;
+  return codes;
 }
 
 std::string shape_of(const ModelConfig& c) {
@@ -278,10 +267,9 @@ GeneratorsResult compare_generators(const GeneratorsOptions& opt, std::ostream& 
   const int per = kPictureRows * kPictureRows, shown = std::min(per, opt.count);
   std::vector<std::vector<float>> pictures, strips;
   for (auto [g, m] : {std::pair{&r.ae, &ae}, std::pair{&r.vae, &vae}}) {
-    std::vector<float> codes;
-    encode_rows(*m->backend, *m->model, train_set.images, 0, train_set.count, codes, &opt.seed);
+    const std::vector<float> codes = training_codes(*m->backend, *m->model, train_set.images, train_set.count, opt.seed);
     g->coverage = code_coverage(codes, train_set.count, L, z, opt.count, threads);
-    pictures.push_back(decode_rows(*m->backend, *m->model, z, shown));
+    pictures.push_back(decode_codes(*m->backend, *m->model, z, shown));
     strips.push_back(interpolation_strip(*m->backend, *m->model, test, opt.from, opt.to, opt.steps, false));
   }
 

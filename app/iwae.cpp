@@ -29,8 +29,7 @@ IwaeImages importance_weighted(Backend& backend, Model& model, const Batch& data
     RngKey k = key;
     k.stream += static_cast<std::uint64_t>(c);
     const Tensor bt = bound.tensor().rows_view(0, b), et = elbo.tensor().rows_view(0, b);
-    const Batch chunk{images.rows_view(first, b), data.labels.data ? data.labels.rows_view(first, b) : Tensor{}};
-    model.importance_bound(backend, chunk, K, k, bt, &et);
+    model.importance_bound(backend, data.rows(first, b), K, k, bt, &et);
     backend.to_host(hb.data(), bt);
     backend.to_host(he.data(), et);
     for (std::int64_t i = 0; i < b; ++i) {
@@ -46,8 +45,8 @@ ActiveUnits active_units(Backend& backend, Model& model, const Batch& data, doub
   std::vector<float> mu(static_cast<std::size_t>(n * L));
   for (std::int64_t first = 0; first < n; first += per) {
     const std::int64_t b = std::min(per, n - first);
-    const Tensor labels = data.labels.data ? data.labels.rows_view(first, b) : Tensor{};
-    backend.to_host(mu.data() + first * L, model.encode_given(backend, data.x.rows_view(first, b), labels));
+    const Batch chunk = data.rows(first, b);
+    backend.to_host(mu.data() + first * L, model.encode_given(backend, chunk.x, chunk.labels));
   }
   ActiveUnits u;
   u.latent = static_cast<int>(L);

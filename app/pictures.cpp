@@ -19,9 +19,15 @@ Buffer device_labels(Backend& backend, const std::vector<std::int32_t>& y) {
   return b;
 }
 
-// The pixel means of the codes z [n, L] (host), decoded given `labels` (a cvae's; else empty).
-std::vector<float> decode_host(Backend& backend, Model& model, const std::vector<float>& z, std::int64_t n,
-                               const std::vector<std::int32_t>& labels) {
+void check_test_image(std::int64_t i, const Dataset& test, const char* flag) {
+  if (i < 0 || i >= test.count)
+    throw UsageError(std::string(flag) + " " + std::to_string(i) + ": want a test image in 0.." + std::to_string(test.count - 1));
+}
+
+}  // namespace
+
+std::vector<float> decode_codes(Backend& backend, Model& model, const std::vector<float>& z, std::int64_t n,
+                                const std::vector<std::int32_t>& labels) {
   Buffer zb(backend, Shape{n, model.latent()});
   backend.to_device(zb, z.data());
   const Buffer yb = device_labels(backend, labels);
@@ -30,13 +36,6 @@ std::vector<float> decode_host(Backend& backend, Model& model, const std::vector
   backend.to_host(host.data(), pixels);
   return host;
 }
-
-void check_test_image(std::int64_t i, const Dataset& test, const char* flag) {
-  if (i < 0 || i >= test.count)
-    throw UsageError(std::string(flag) + " " + std::to_string(i) + ": want a test image in 0.." + std::to_string(test.count - 1));
-}
-
-}  // namespace
 
 std::pair<int, int> parse_dims(std::string_view text) {
   const std::size_t comma = text.find(',');
@@ -97,7 +96,7 @@ std::vector<float> interpolation_strip(Backend& backend, Model& model, const Dat
   const std::vector<float> z = line_codes(std::span<const float>(codes).first(static_cast<std::size_t>(L)),
                                           std::span<const float>(codes).last(static_cast<std::size_t>(L)), steps, spherical);
   std::vector<float> row(pair.begin(), pair.begin() + D);
-  const std::vector<float> decoded = decode_host(backend, model, z, steps, along);
+  const std::vector<float> decoded = decode_codes(backend, model, z, steps, along);
   row.insert(row.end(), decoded.begin(), decoded.end());
   row.insert(row.end(), pair.begin() + D, pair.end());
   return row;
@@ -118,9 +117,7 @@ int interpolate_checkpoint(const InterpolateOptions& opt, std::ostream& out) {
   }
   const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
   const Dataset test = load_idx_dataset(data, "t10k", opt.test_limit);
-  if (test.dim() != c.input_dim)
-    throw Error(data.string() + ": test images have " + std::to_string(test.dim()) + " pixels, " +
-                opt.checkpoint.string() + " expects " + std::to_string(c.input_dim));
+  check_test_images(data, test, opt.checkpoint, c.input_dim);
   for (std::size_t i = 0; i < opt.from.size(); ++i) check_test_image(opt.from[i], test, "--from"), check_test_image(opt.to[i], test, "--to");
   if (make_model(c)->conditional())
     check_classes(std::vector<std::int32_t>(test.labels.begin(), test.labels.end()), c, data.string() + " (test labels)");
@@ -161,7 +158,7 @@ int manifold_checkpoint(const ManifoldOptions& opt, std::ostream& out) {
   for (int g = 0; g < grids; ++g) {
     const std::vector<std::int32_t> y = classes.empty() ? std::vector<std::int32_t>{}
                                                         : std::vector<std::int32_t>(static_cast<std::size_t>(n), classes[static_cast<std::size_t>(g)]);
-    const std::vector<float> d = decode_host(*m.backend, *m.model, z, n, y);
+    const std::vector<float> d = decode_codes(*m.backend, *m.model, z, n, y);
     pixels.insert(pixels.end(), d.begin(), d.end());
   }
   const auto [h, w] = image_shape(c.input_dim);

@@ -30,6 +30,11 @@ std::vector<float> line_codes(std::span<const float> z0, std::span<const float> 
 // up the page, as the Keras example draws it).
 std::vector<float> manifold_codes(int L, int a, int b, double span, int steps);
 
+// The pixel means [n, input_dim] (host) of the codes z [n, L] (host, n <= the model's batch),
+// decoded given `labels` (a cvae's, one per row; empty for another model).
+std::vector<float> decode_codes(Backend& backend, Model& model, const std::vector<float>& z, std::int64_t n,
+                                const std::vector<std::int32_t>& labels = {});
+
 // One strip, as host pixels of steps + 2 images: test image `from`, the decodings of
 // line_codes(code(from), code(to)), test image `to`. The codes are encode's (a cvae's given each
 // image's label; it decodes the strip given `label`, or image from's label when label < 0).

@@ -17,9 +17,7 @@ EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const st
   LoadedModel m = load_model(checkpoint, run, batch, out);
   const std::filesystem::path data = data_dir.empty() ? default_data_dir() : data_dir;
   DeviceSplit test = load_split(*m.backend, data, "t10k", test_limit);
-  if (test.host.dim() != m.ck.config.input_dim)
-    throw Error(data.string() + ": test images have " + std::to_string(test.host.dim()) + " pixels, " +
-                checkpoint.string() + " expects " + std::to_string(m.ck.config.input_dim));
+  check_test_images(data, test.host, checkpoint, m.ck.config.input_dim);
   check_labels(test, m.ck.config, data, "test");
   return evaluate(*m.backend, *m.model, test, batch, rng_key(seed, RngPurpose::eval, 0), 0, nullptr);
 }
@@ -110,9 +108,7 @@ IwaeResult iwae_checkpoint(const std::filesystem::path& checkpoint, const std::f
   const std::filesystem::path data = data_dir.empty() ? default_data_dir() : data_dir;
   LoadedModel m = load_model(checkpoint, run, iwae_rows(K, test_limit > 0 ? test_limit : kIwaeChunkRows), out);
   DeviceSplit test = load_split(*m.backend, data, "t10k", test_limit);
-  if (test.host.dim() != m.ck.config.input_dim)
-    throw Error(data.string() + ": test images have " + std::to_string(test.host.dim()) + " pixels, " +
-                checkpoint.string() + " expects " + std::to_string(m.ck.config.input_dim));
+  check_test_images(data, test.host, checkpoint, m.ck.config.input_dim);
   check_labels(test, m.ck.config, data, "test");  // a cvae's labels must be its classes
   const Batch all = m.model->needs_labels() ? test.all() : Batch{test.images.tensor(), {}};
   const IwaeImages v = importance_weighted(*m.backend, *m.model, all, K, rng_key(seed, RngPurpose::eval, kIwaeStream));

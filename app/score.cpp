@@ -7,9 +7,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "app/simt_device.hpp"
+#include "app/session.hpp"
 #include "datasets/idx.hpp"
-#include "host/device.hpp"
 #include "models/model.hpp"
 
 // LAPACK's symmetric eigensolver (declared as host/cpu/pca.cpp declares it: Debian's OpenBLAS has
@@ -231,8 +230,7 @@ ScoreResult score_checkpoint(const ScoreOptions& opt, std::ostream& out) {
     throw UsageError("--classifier " + opt.classifier.string() + " takes images of " + std::to_string(cc.input_dim) +
                      " pixels, but " + opt.checkpoint.string() + " (" + mc.model + ") generates " +
                      std::to_string(mc.input_dim));
-  const std::unique_ptr<Backend> backend =
-      opt.run.device == "simt" ? make_simt_backend(opt.run.cuda) : make_backend(opt.run.device, opt.run.threads, out, opt.run.cuda);
+  const std::unique_ptr<Backend> backend = make_run_backend(opt.run, out);
   const std::unique_ptr<Model> model = load_scored(*backend, opt.checkpoint, mc);
   const std::unique_ptr<Model> classifier = load_scored(*backend, opt.classifier, cc);
   const bool conditional = model->conditional();  // score: cvae hook
@@ -242,9 +240,7 @@ ScoreResult score_checkpoint(const ScoreOptions& opt, std::ostream& out) {
 
   const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
   const Dataset test = load_idx_dataset(data, "t10k", opt.test_limit);
-  if (test.dim() != cc.input_dim)
-    throw Error(data.string() + ": test images have " + std::to_string(test.dim()) + " pixels, " +
-                opt.classifier.string() + " expects " + std::to_string(cc.input_dim));
+  check_test_images(data, test, opt.classifier, cc.input_dim);
   for (std::size_t i = 0; i < test.labels.size(); ++i)
     if (test.labels[i] >= cc.classes)
       throw Error(data.string() + ": test label " + std::to_string(test.labels[i]) + " (image " + std::to_string(i) +

@@ -62,6 +62,13 @@ EvalResult evaluate(Backend& backend, Model& model, const DeviceSplit& test, std
   return r;
 }
 
+void check_test_images(const std::filesystem::path& data, const Dataset& test, const std::filesystem::path& checkpoint,
+                       int input_dim) {
+  if (test.dim() != input_dim)
+    throw Error(data.string() + ": test images have " + std::to_string(test.dim()) + " pixels, " + checkpoint.string() +
+                " expects " + std::to_string(input_dim));
+}
+
 void check_labels(const DeviceSplit& s, const ModelConfig& c, const std::filesystem::path& data, const char* split) {
   if (!has_classes(c)) return;
   for (std::size_t i = 0; i < s.host.labels.size(); ++i)

@@ -19,14 +19,16 @@ constexpr int kGrid = 8;  // images per row in PNG grids, as pytorch/examples
 struct DeviceSplit {
   Dataset host;
   Buffer images, labels;
-  Batch rows(std::int64_t first, std::int64_t count) const {
-    return {images.tensor().rows_view(first, count), labels.tensor().rows_view(first, count)};
-  }
-  Batch all() const { return rows(0, host.count); }
+  Batch all() const { return {images.tensor(), labels.tensor()}; }
+  Batch rows(std::int64_t first, std::int64_t count) const { return all().rows(first, count); }
 };
 
 // The split `split` ("train", "t10k") of the IDX folder, first `limit` images (0: all), on the device.
 DeviceSplit load_split(Backend& backend, const std::filesystem::path& dir, const char* split, std::int64_t limit);
+
+// "<data>: test images have 100 pixels, <checkpoint> expects 784" unless the sizes agree.
+void check_test_images(const std::filesystem::path& data, const Dataset& test, const std::filesystem::path& checkpoint,
+                       int input_dim);
 
 // Test pass (a VAE: one z sample per image, like pytorch/examples' test()): the per-image term
 // means, clean and (a dae) with corrupted inputs. Optionally keeps the first `keep`

@@ -130,9 +130,7 @@ void Cvae::importance_bound(Backend& backend, const Batch& batch, int K, RngKey 
   condition(backend, batch.x, batch.labels, "importance-weighted bound input");
   const std::int64_t n = batch.x.rows(), rows = n * K;
   const int L = config_.latent, D = config_.input_dim, C = config_.classes;
-  if (K < 1 || rows > max_batch_)
-    throw Error("importance_bound: " + std::to_string(n) + " images x K = " + std::to_string(K) + " samples, but " +
-                config_.model + " was allocated for " + std::to_string(max_batch_) + " rows");
+  check_iwae_rows(n, K);
   encoder_forward(backend, n);
   const Tensor s = stats(n), reps = iwae_stats_.tensor().rows_view(0, rows), xs = iwae_x_.tensor().rows_view(0, rows);
   backend.repeat_rows(s, K, reps);

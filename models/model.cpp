@@ -31,6 +31,12 @@ void Model::check_batch(const Tensor& x, int cols, const char* what) const {
                 std::to_string(max_batch_) + ", " + std::to_string(cols) + "]");
 }
 
+void Model::check_iwae_rows(std::int64_t n, int K) const {
+  if (K < 1 || n * K > max_batch_)
+    throw Error("importance_bound: " + std::to_string(n) + " images x K = " + std::to_string(K) + " samples, but " +
+                config_.model + " was allocated for " + std::to_string(max_batch_) + " rows");
+}
+
 std::unique_ptr<Model> make_model(const ModelConfig& config) {
   validate(config, "--model " + config.model);
   if (config.model == "vae") return std::make_unique<Vae>(config);

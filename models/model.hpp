@@ -18,6 +18,10 @@ namespace cuvae {
 struct Batch {
   Tensor x;
   Tensor labels;
+  // Rows [first, first + count) of both (labels only when there are any).
+  Batch rows(std::int64_t first, std::int64_t count) const {
+    return {x.rows_view(first, count), labels.data ? labels.rows_view(first, count) : Tensor{}};
+  }
 };
 
 // Named figures, in order (per image, nats unless the name says otherwise).
@@ -113,6 +117,8 @@ class Model {
 
  protected:
   void check_batch(const Tensor& x, int cols, const char* what) const;
+  // IWAE: n images x K samples must fit the rows the model was allocated for.
+  void check_iwae_rows(std::int64_t n, int K) const;
 
   ModelConfig config_;
   ParamStore params_;

@@ -119,9 +119,7 @@ void Vae::importance_bound(Backend& backend, const Batch& batch, int K, RngKey k
   check_batch(x, config_.input_dim, "importance-weighted bound input");
   const std::int64_t n = x.rows(), rows = n * K;
   const int L = config_.latent;
-  if (K < 1 || rows > max_batch_)
-    throw Error("importance_bound: " + std::to_string(n) + " images x K = " + std::to_string(K) + " samples, but " +
-                config_.model + " was allocated for " + std::to_string(max_batch_) + " rows");
+  check_iwae_rows(n, K);
   if (!encoder_.empty()) encoder_.forward(backend, params_, x);
   head_.forward(backend, params_, hidden_out(x));
   const Tensor s = stats(n), reps = iwae_stats_.tensor().rows_view(0, rows), xs = iwae_x_.tensor().rows_view(0, rows);
