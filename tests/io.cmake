@@ -4,6 +4,8 @@ cuvae_add_test(test_image SOURCES test_image.cpp LIBS cuvae_lib LABEL io)
 cuvae_add_test(test_metrics SOURCES test_metrics.cpp LIBS cuvae_lib LABEL io)
 cuvae_add_test(test_shuffle SOURCES test_shuffle.cpp LIBS cuvae_lib GTest::gmock LABEL io)
 cuvae_add_test(test_npy SOURCES test_npy.cpp LIBS cuvae_datasets LABEL io)
+# PNG/JPEG decoding and the resize + centre crop (datasets/image_decode.hpp), bit for bit with PIL (.ci/setup).
+cuvae_add_test(test_image_decode SOURCES test_image_decode.cpp LIBS cuvae_datasets LABEL io)
 # The generated shapes data set (datasets/shapes.hpp) and `cuvae make-shapes`.
 cuvae_add_test(test_shapes SOURCES test_shapes.cpp LIBS cuvae_lib GTest::gmock LABEL io)
 add_dependencies(test_shapes cuvae)
