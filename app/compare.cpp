@@ -17,25 +17,6 @@ extern "C" void dsyev_(const char* jobz, const char* uplo, const int* n, double*
 namespace cuvae {
 namespace {
 
-// Eigen-decomposition of the symmetric n x n matrix a (row-major; symmetric, so column-major too):
-// eigenvalues descending into w, eigenvector j in column j of v (v[i * n + j]).
-void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::vector<double>& v) {
-  std::vector<double> asc(static_cast<std::size_t>(n));
-  int lwork = std::max(1, 3 * n), info = 0;
-  std::vector<double> work(static_cast<std::size_t>(lwork));
-  dsyev_("V", "L", &n, a.data(), &n, asc.data(), work.data(), &lwork, &info);
-  if (info != 0) throw Error("compare: LAPACK dsyev failed (info " + std::to_string(info) + ")");
-  // LAPACK leaves eigenvector j in column-major column j: a[j * n + i]; reorder descending.
-  w.assign(static_cast<std::size_t>(n), 0.0);
-  v.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(n), 0.0);
-  for (int j = 0; j < n; ++j) {
-    const int src = n - 1 - j;
-    w[static_cast<std::size_t>(j)] = asc[static_cast<std::size_t>(src)];
-    for (int i = 0; i < n; ++i)
-      v[static_cast<std::size_t>(i * n + j)] = a[static_cast<std::size_t>(src * n + i)];
-  }
-}
-
 // C = A^T B for A [D, K], B [D, M] row-major.
 std::vector<double> at_b(const std::vector<double>& a, const std::vector<double>& b, int D, int K, int M) {
   std::vector<double> c(static_cast<std::size_t>(K) * static_cast<std::size_t>(M), 0.0);
@@ -86,6 +67,24 @@ void append_columns(const std::vector<double>& m, int D, int K, std::vector<floa
 
 }  // namespace
 
+void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::vector<double>& v) {
+  std::vector<double> asc(static_cast<std::size_t>(n));
+  int lwork = std::max(1, 3 * n), info = 0;
+  std::vector<double> work(static_cast<std::size_t>(lwork));
+  dsyev_("V", "L", &n, a.data(), &n, asc.data(), work.data(), &lwork, &info);
+  if (info != 0) throw Error("compare: LAPACK dsyev failed (info " + std::to_string(info) + ")");
+  // LAPACK leaves eigenvector j in column-major column j: a[j * n + i]; reorder descending.
+  w.assign(static_cast<std::size_t>(n), 0.0);
+  v.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(n), 0.0);
+  for (int j = 0; j < n; ++j) {
+    const int src = n - 1 - j;
+    w[static_cast<std::size_t>(j)] = asc[static_cast<std::size_t>(src)];
+    for (int i = 0; i < n; ++i)
+      v[static_cast<std::size_t>(i * n + j)] = a[static_cast<std::size_t>(src * n + i)];
+  }
+}
+
+
 std::vector<double> principal_angles(const std::vector<double>& a, const std::vector<double>& b, int D, int K) {
   std::vector<double> sa, ua, sb, ub;
   thin_svd(a, D, K, sa, ua);
@@ -108,7 +107,7 @@ CompareResult compare_pca_ae(const CompareOptions& opt, std::ostream& out) {
   if (!(opt.l2 >= 0) || !std::isfinite(opt.l2)) throw UsageError("--weight-decay: must be a non-negative number");
   const std::filesystem::path dir = opt.out_dir.empty() ? default_out_dir("compare-") : opt.out_dir;
   TrainOptions base;
-  base.run = opt.run, base.data_dir = opt.data_dir, base.seed = opt.seed, base.batch_size = opt.batch_size;
+  base.run = opt.run, base.data = opt.data, base.seed = opt.seed, base.batch_size = opt.batch_size;
   base.train_limit = opt.train_limit, base.test_limit = opt.test_limit, base.progress = opt.progress;
   TrainOptions pca = base, lae = base;
   pca.model = default_config("pca"), pca.model.latent = opt.latent, pca.out_dir = dir / "pca";
@@ -148,10 +147,8 @@ CompareResult compare_pca_ae(const CompareOptions& opt, std::ostream& out) {
   // The picture: the K components, the K decoder columns, the decoder's K left singular vectors.
   std::vector<float> img;
   append_columns(ct, D, K, img), append_columns(dec, D, K, img), append_columns(u, D, K, img);
-  const int side = static_cast<int>(std::lround(std::sqrt(double(D))));
-  const bool square = side * side == D;
   r.png = dir / "components.png";
-  write_png_grid(r.png, img.data(), 3 * K, square ? side : 1, square ? side : D, K);
+  write_png_grid(r.png, img.data(), 3 * K, input_image(pc), K);
 
   nlohmann::json j{{"latent", K}, {"epochs", opt.epochs}, {"lr", opt.lr}, {"weight_decay_l2", opt.l2},
                    {"pca_test_sq_error", r.pca_error}, {"linear_ae_test_sq_error", r.ae_error},

@@ -16,7 +16,8 @@ namespace cuvae {
 
 struct CompareOptions {
   RunOptions run;
-  std::filesystem::path data_dir, out_dir;  // out: runs/compare-<date-time> when empty
+  DataOptions data;
+  std::filesystem::path out_dir;  // out: runs/compare-<date-time> when empty
   int latent = 20;
   int epochs = 10;
   std::int64_t batch_size = 128;
@@ -38,6 +39,10 @@ struct CompareResult {
 };
 
 CompareResult compare_pca_ae(const CompareOptions& opt, std::ostream& out);
+
+// Eigen-decomposition of the symmetric n x n matrix a (row-major; symmetric, so column-major too),
+// through LAPACK's dsyev: eigenvalues descending into w, eigenvector j in column j of v (v[i * n + j]).
+void symmetric_eigen(std::vector<double> a, int n, std::vector<double>& w, std::vector<double>& v);
 
 // The principal angles (degrees, ascending) between the column spaces of A [D, K] and B [D, K]
 // (row-major, columns need not be orthonormal; both of full column rank).

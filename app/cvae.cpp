@@ -60,7 +60,7 @@ std::vector<std::int32_t> transform_labels(const TransformOptions& opt, const Mo
     throw UsageError(std::string(cmd) + ": " + ckpt + " holds a " + c.model +
                      ", which needs --labels Y.npy (one class label per row of --input)");
   std::vector<std::int32_t> y = opt.labels.empty() ? data_labels : read_npy_labels(opt.labels);
-  const std::string what = opt.labels.empty() ? opt.data_dir.string() : opt.labels.string();
+  const std::string what = opt.labels.empty() ? data_path(opt.data).string() : opt.labels.string();
   if (static_cast<std::int64_t>(y.size()) != n)
     throw Error(what + ": " + std::to_string(y.size()) + " labels for the " + std::to_string(n) + " rows of " +
                 opt.input.string());
@@ -69,7 +69,7 @@ std::vector<std::int32_t> transform_labels(const TransformOptions& opt, const Mo
 }
 
 void write_conditional_samples(Backend& backend, Model& model, const std::filesystem::path& file,
-                               const std::vector<std::int32_t>& labels, RngKey key, int rows, int cols) {
+                               const std::vector<std::int32_t>& labels, RngKey key, ImageShape image) {
   const std::int64_t n = static_cast<std::int64_t>(labels.size()), D = model.input_dim();
   const std::int64_t chunk = std::min<std::int64_t>(model.max_batch(), std::max<std::int64_t>(n, 1));
   Buffer z(backend, Shape{n, model.latent()}), y(backend, Shape{chunk, 1}, DType::i32);
@@ -86,7 +86,7 @@ void write_conditional_samples(Backend& backend, Model& model, const std::filesy
     const std::int64_t shape[2] = {n, D};
     write_npy(file, host.data(), shape);
   } else {
-    write_png_grid(file, host.data(), static_cast<int>(n), rows, cols, 8);
+    write_png_grid(file, host.data(), static_cast<int>(n), image, 8);
   }
 }
 

@@ -35,6 +35,6 @@ void check_classes(const std::vector<std::int32_t>& labels, const ModelConfig& c
 // z ~ the prior (Philox key) for each label, decoded given it (in chunks of the model's batch),
 // written as a PNG grid (8 per row; images rows x cols) or float32 [n, D] .npy.
 void write_conditional_samples(Backend& backend, Model& model, const std::filesystem::path& file,
-                               const std::vector<std::int32_t>& labels, RngKey key, int rows, int cols);
+                               const std::vector<std::int32_t>& labels, RngKey key, ImageShape image);
 
 }  // namespace cuvae

@@ -209,12 +209,13 @@ GeneratorsResult compare_generators(const GeneratorsOptions& opt, std::ostream& 
   if (opt.steps < 2) throw UsageError("--steps " + std::to_string(opt.steps) + ": want at least 2");
   if (opt.from == opt.to) throw UsageError("--from and --to are both " + std::to_string(opt.from) + ": want two images");
   const std::filesystem::path dir = opt.out_dir.empty() ? default_out_dir("generators-") : opt.out_dir;
-  const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
+  const std::filesystem::path data = data_path(opt.data);
   if (!opt.ae.empty()) check_pair(opt);
   if (!opt.classifier.empty() && read_checkpoint_header(opt.classifier).config.model != "classifier")
     throw UsageError("--classifier " + opt.classifier.string() + ": not a classifier checkpoint (train one with --model classifier)");
 
-  const Dataset train_set = load_idx_dataset(data, "train", opt.train_limit), test = load_idx_dataset(data, "t10k", opt.test_limit);
+  const Dataset train_set = load_data(opt.data, Split::train, opt.train_limit, out);
+  const Dataset test = load_data(opt.data, Split::test, opt.test_limit, out);
   for (const std::int64_t i : {opt.from, opt.to})
     if (i < 0 || i >= test.count)
       throw UsageError("--from/--to " + std::to_string(i) + ": want a test image in 0.." + std::to_string(test.count - 1));
@@ -225,7 +226,7 @@ GeneratorsResult compare_generators(const GeneratorsOptions& opt, std::ostream& 
                      " values the coverage takes per set (use --train-limit or --count)");
 
   TrainOptions base;
-  base.run = opt.run, base.data_dir = opt.data_dir, base.seed = opt.seed, base.epochs = opt.epochs;
+  base.run = opt.run, base.data = opt.data, base.seed = opt.seed, base.epochs = opt.epochs;
   base.train_limit = opt.train_limit, base.test_limit = opt.test_limit, base.progress = opt.progress;
   const auto trained = [&](const char* model) {
     TrainOptions t = base;
@@ -243,7 +244,7 @@ GeneratorsResult compare_generators(const GeneratorsOptions& opt, std::ostream& 
   // The samples' scores: the classifier's features, as `cuvae score`.
   for (GeneratorReport* g : {&r.ae, &r.vae}) {
     ScoreOptions s;
-    s.checkpoint = g->checkpoint, s.classifier = r.classifier, s.data_dir = opt.data_dir;
+    s.checkpoint = g->checkpoint, s.classifier = r.classifier, s.data = opt.data;
     s.test_limit = opt.test_limit, s.count = opt.count, s.seed = opt.seed, s.run = opt.run;
     const ScoreResult sr = score_checkpoint(s, out);
     g->frechet = sr.frechet;
@@ -263,7 +264,7 @@ GeneratorsResult compare_generators(const GeneratorsOptions& opt, std::ostream& 
     ae.backend->to_host(z.data(), zb);
   }
   const int threads = opt.run.threads > 0 ? opt.run.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const auto [h, w] = image_shape(D);
+  const ImageShape shape = input_image(ae.ck.config);
   const int per = kPictureRows * kPictureRows, shown = std::min(per, opt.count);
   std::vector<std::vector<float>> pictures, strips;
   for (auto [g, m] : {std::pair{&r.ae, &ae}, std::pair{&r.vae, &vae}}) {
@@ -283,11 +284,11 @@ GeneratorsResult compare_generators(const GeneratorsOptions& opt, std::ostream& 
       std::copy_n(pictures[static_cast<std::size_t>(side)].begin() + s * D, D, grid.begin() + cell * D);
     }
   r.samples_png = dir / "samples.png";
-  write_png_grid(r.samples_png, grid.data(), rows * cols, h, w, cols);
+  write_png_grid(r.samples_png, grid.data(), rows * cols, shape, cols);
   std::vector<float> both = strips[0];
   both.insert(both.end(), strips[1].begin(), strips[1].end());
   r.interpolation_png = dir / "interpolation.png";
-  write_png_grid(r.interpolation_png, both.data(), 2 * (opt.steps + 2), h, w, opt.steps + 2);
+  write_png_grid(r.interpolation_png, both.data(), 2 * (opt.steps + 2), shape, opt.steps + 2);
 
   r.json = dir / "generators.json";
   const nlohmann::json j{{"ae", to_json(r.ae)}, {"vae", to_json(r.vae)}, {"classifier", r.classifier.string()},

@@ -41,7 +41,8 @@ struct GeneratorsOptions {
   // trained here for `epochs` with `hidden` and `latent`, in out_dir/ae and out_dir/vae.
   std::filesystem::path ae, vae;
   std::filesystem::path classifier;  // empty: one is trained here (out_dir/classifier), `epochs` too
-  std::filesystem::path data_dir, out_dir;  // out: runs/generators-<date-time> when empty
+  DataOptions data;
+  std::filesystem::path out_dir;  // out: runs/generators-<date-time> when empty
   int epochs = 10;
   std::vector<int> hidden{400};
   int latent = 20;

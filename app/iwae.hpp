@@ -46,7 +46,7 @@ struct IwaeResult {
   ActiveUnits units;
 };
 // A vae's (a cvae's: log p(x | y), with the test labels) bound over the test split (seed: Philox key (seed, eval, kIwaeStream)).
-IwaeResult iwae_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& data_dir,
+IwaeResult iwae_checkpoint(const std::filesystem::path& checkpoint, const DataOptions& data,
                            std::int64_t test_limit, std::uint64_t seed, int K, const RunOptions& run, std::ostream& out);
 // "test log p(x) >= -237.12 (IWAE, K=5000), -243.50 (ELBO, K=1) nats per image over 10000 images; active units 15 of 20"
 std::string describe(const IwaeResult& r);

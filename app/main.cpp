@@ -15,13 +15,14 @@
 #include "app/pictures.hpp"
 #include "app/score.hpp"  // score
 #include "app/train.hpp"
+#include "datasets/image_folder.hpp"
 #include "datasets/shapes.hpp"
 #include "host/error.hpp"
 
 namespace {
 
 namespace cli = cuvae::cli;
-constexpr const char* kCommands = "train, eval, sample, encode, decode, reconstruct, interpolate, manifold, compare, score, make-shapes";
+constexpr const char* kCommands = "train, eval, sample, encode, decode, reconstruct, interpolate, manifold, latent-map, compare, score, make-shapes";
 
 // The signal that asked training to stop. A handler can only reach a global; this is the
 // program's, not the library's (train() takes a pointer to it).
@@ -50,6 +51,24 @@ void add_run_flags(CLI::App& cmd, cuvae::RunOptions& run) {
 
 constexpr std::int64_t kMaxCount = std::int64_t(1) << 40;  // image limits
 
+// --data and the flags of image folders and single .npy files (datasets/source.hpp).
+CLI::Option* add_data_flags(CLI::App& cmd, cuvae::DataOptions& d, const std::string& what = "") {
+  auto* o = cmd.add_option("--data", d.path,
+                           "IDX folder, image folder (PNG/JPEG; one subfolder per class for labels), .npy file, or a folder "
+                           "with train.npy and test.npy" + what + " (default: Fashion-MNIST from dataset-fashion-mnist)");
+  cmd.add_option("--image-size", d.image_size, "Image folders: resize the short side to S, then centre-crop S x S")
+      ->check(cli::integer(1, cuvae::kMaxImageSize));
+  cmd.add_option("--channels", d.channels, "Image folders: 1 (grey) or 3 (RGB) (default: 1 if every image is grey)")
+      ->check(CLI::IsMember({1, 3}));
+  cmd.add_option("--test-fraction", d.test_fraction, "Share of the images held out as the test split, when the data has "
+                                                     "no test split of its own (default 0.1)")
+      ->check(cli::number(0, 1, true, true));
+  cmd.add_option("--split-seed", d.split_seed, "Seed of which images the test fraction holds")->check(cli::seed());
+  cmd.add_option("--cache", d.cache, "Image folders: folder of the decoded-image cache, or none (default: ~/.cache/cuvae/images)");
+  cmd.add_flag("--skip-bad", d.skip_bad, "Image folders: leave out files that cannot be decoded (counted in one line)");
+  return o;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,7 +93,7 @@ int main(int argc, char** argv) {
   auto* train = app.add_subcommand("train", "Train a model (default: the MLP VAE of pytorch/examples)");
   auto* o_model = train->add_option("--model", model, std::string("Model: ") + cuvae::kModelNames)
                       ->check(cli::parsed(cuvae::default_config, "MODEL"));
-  train->add_option("--data", t.data_dir, "Folder with the IDX files (default: Fashion-MNIST from dataset-fashion-mnist)");
+  add_data_flags(*train, t.data);
   train->add_option("--out", t.out_dir, "Output folder (default: runs/<date-time>, or the resumed checkpoint's folder)")
       ->check(cli::output_dir());
   train->add_option("--resume", t.resume, "Continue from this checkpoint (parameters, Adam moments, step, RNG position)")
@@ -117,14 +136,15 @@ int main(int argc, char** argv) {
   train->add_flag("!--no-progress", t.progress, "No progress bar");
   add_run_flags(*train, t.run);
 
-  std::filesystem::path ckpt, data_dir, png = "samples.png";
+  std::filesystem::path ckpt, png = "samples.png";
+  cuvae::DataOptions eval_data;
   std::int64_t test_limit = 0;
   std::uint64_t seed = 1;
   int count = 64;
   cuvae::RunOptions run;
   auto* eval = app.add_subcommand("eval", "Print a checkpoint's test figures (a VAE: -ELBO, reconstruction and KL terms)");
   eval->add_option("checkpoint", ckpt, "Checkpoint file")->required()->check(CLI::ExistingFile);
-  eval->add_option("--data", data_dir, "Folder with the IDX files");
+  add_data_flags(*eval, eval_data, " (its test split)");
   eval->add_option("--test-limit", test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
   eval->add_option("--seed", seed, "Seed for the z samples")->check(cli::seed());
   // IWAE
@@ -151,7 +171,7 @@ int main(int argc, char** argv) {
     auto* in = c->add_option("--input", x.input, "NumPy .npy file: float32 or uint8 rows [N, D], [N, H, W] or [N, 1, H, W]")
                    ->check(CLI::ExistingFile);
     if (data) {
-      c->add_option("--data", x.data_dir, "Folder with the IDX files (instead of --input)")->excludes(in);
+      add_data_flags(*c, x.data, " (instead of --input)")->excludes(in);
       c->add_option("--split", x.split, "train or test (with --data)")->check(CLI::IsMember({"train", "test"}));
     } else {
       in->required();
@@ -179,7 +199,7 @@ int main(int argc, char** argv) {
   pca_ae->add_option("--batch-size", cmp.batch_size, "Images per batch")->check(cli::integer(1, cuvae::kMaxBatch));
   pca_ae->add_option("--weight-decay", cmp.l2, "L2 penalty on the autoencoder's weights (Kunin et al. 2019)")
       ->check(cli::non_negative());
-  pca_ae->add_option("--data", cmp.data_dir, "Folder with the IDX files");
+  add_data_flags(*pca_ae, cmp.data);
   pca_ae->add_option("--out", cmp.out_dir, "Output folder (default: runs/compare-<date-time>)")->check(cli::output_dir());
   pca_ae->add_option("--seed", cmp.seed, "Seed")->check(cli::seed());
   pca_ae->add_option("--train-limit", cmp.train_limit, "Use only the first N training images")
@@ -208,7 +228,7 @@ int main(int argc, char** argv) {
   generators->add_option("--from", gen.from, "Test image where the interpolation strips start")->check(cli::integer(0, kMaxCount));
   generators->add_option("--to", gen.to, "Test image where they end")->check(cli::integer(0, kMaxCount));
   generators->add_option("--steps", gen.steps, "Decoded points on each strip, ends included")->check(cli::integer(2, 64));
-  generators->add_option("--data", gen.data_dir, "Folder with the IDX files");
+  add_data_flags(*generators, gen.data);
   generators->add_option("--out", gen.out_dir, "Output folder (default: runs/generators-<date-time>)")->check(cli::output_dir());
   generators->add_option("--seed", gen.seed, "Seed")->check(cli::seed());
   generators->add_option("--train-limit", gen.train_limit, "Use only the first N training images")
@@ -228,7 +248,7 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   score->add_option("--count", sc.count, "Number of samples (default 10000)")->check(cli::integer(2, cuvae::kScoreMaxCount));
   score->add_option("--seed", sc.seed, "Seed for the z samples")->check(cli::seed());
-  score->add_option("--data", sc.data_dir, "Folder with the IDX files (the test split)");
+  add_data_flags(*score, sc.data, " (its test split)");
   score->add_option("--test-limit", sc.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
   add_run_flags(*score, sc.run);
 
@@ -246,7 +266,7 @@ int main(int argc, char** argv) {
   interpolate->add_option("--label", ip.label, "cvae: the class to decode with (default: each strip's first image's)")
       ->check(cli::class_label());
   interpolate->add_option("--out", ip.out, "PNG file to write")->check(cli::output_file());
-  interpolate->add_option("--data", ip.data_dir, "Folder with the IDX files (the test split)");
+  add_data_flags(*interpolate, ip.data, " (its test split)");
   interpolate->add_option("--test-limit", ip.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
   add_run_flags(*interpolate, ip.run);
 
@@ -260,6 +280,14 @@ int main(int argc, char** argv) {
   manifold->add_option("--label", mf.label, "cvae: the class, or all (a grid per class)")->check(cli::class_label());
   manifold->add_option("--out", mf.out, "PNG file to write")->check(cli::output_file());
   add_run_flags(*manifold, mf.run);
+
+  cuvae::LatentMapOptions lm;
+  auto* latent_map = app.add_subcommand("latent-map", "Scatter plot of the test codes by label (2-D codes, or their first two principal components)");
+  latent_map->add_option("checkpoint", lm.checkpoint, "Checkpoint file")->required()->check(CLI::ExistingFile);
+  latent_map->add_option("--out", lm.out, "PNG file to write")->check(cli::output_file());
+  add_data_flags(*latent_map, lm.data, " (its test split)");
+  latent_map->add_option("--test-limit", lm.test_limit, "Use only the first N test images")->check(cli::integer(0, kMaxCount));
+  add_run_flags(*latent_map, lm.run);
 
   // The generated 64x64 data set
   cuvae::ShapesOptions shapes;
@@ -289,6 +317,10 @@ int main(int argc, char** argv) {
   }
 
   try {
+    // Image folders decode on the run's threads.
+    t.data.threads = t.run.threads, t.data.progress = t.progress, eval_data.threads = run.threads, x.data.threads = x.run.threads;
+    cmp.data.threads = cmp.run.threads, gen.data.threads = gen.run.threads, sc.data.threads = sc.run.threads;
+    ip.data.threads = ip.run.threads, lm.data.threads = lm.run.threads;
     if (*train) {
       // The model's defaults, then the flags given (linear-ae: no hidden layer, gaussian; dae: mask:0.25).
       cuvae::ModelConfig c = cuvae::default_config(model);
@@ -313,10 +345,10 @@ int main(int argc, char** argv) {
       const cuvae::TrainSummary s = cuvae::train(t, std::cout);
       if (s.interrupted) return 128 + s.interrupted;
     } else if (*eval && iwae > 0) {  // IWAE
-      const cuvae::IwaeResult r = cuvae::iwae_checkpoint(ckpt, data_dir, test_limit, seed, iwae, run, std::cout);
+      const cuvae::IwaeResult r = cuvae::iwae_checkpoint(ckpt, eval_data, test_limit, seed, iwae, run, std::cout);
       std::printf("%s\n", cuvae::describe(r).c_str());
     } else if (*eval) {
-      cuvae::EvalResult r = cuvae::evaluate_checkpoint(ckpt, data_dir, test_limit, seed, run, std::cout);
+      cuvae::EvalResult r = cuvae::evaluate_checkpoint(ckpt, eval_data, test_limit, seed, run, std::cout);
       std::printf("%s over %lld images\n", cuvae::describe(r).c_str(), static_cast<long long>(r.images));
     } else if (*sample) {
       const int n = cuvae::sample_checkpoint(ckpt, png, count, seed, run, std::cout, label);  // cvae: label
@@ -342,6 +374,9 @@ int main(int argc, char** argv) {
       std::tie(mf.dim_a, mf.dim_b) = cuvae::parse_dims(dims);
       const int n = cuvae::manifold_checkpoint(mf, std::cout);
       std::printf("wrote %d grid%s of %dx%d to %s\n", n, n == 1 ? "" : "s", mf.steps, mf.steps, mf.out.c_str());
+    } else if (*latent_map) {
+      const std::int64_t n = cuvae::latent_map_checkpoint(lm, std::cout);
+      std::printf("wrote the codes of %lld test images to %s\n", static_cast<long long>(n), lm.out.c_str());
     } else if (*encode || *decode || *reconstruct) {
       x.what = *encode ? cuvae::Transform::encode : *decode ? cuvae::Transform::decode : cuvae::Transform::reconstruct;
       const std::int64_t n = cuvae::transform_checkpoint(x, std::cout);

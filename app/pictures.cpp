@@ -1,12 +1,16 @@
-// `cuvae interpolate` and `cuvae manifold` (see pictures.hpp).
+// `cuvae interpolate`, `cuvae manifold` and `cuvae latent-map` (see pictures.hpp).
 #include "app/pictures.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
+#include "app/compare.hpp"
 #include "app/cvae.hpp"
 #include "app/session.hpp"
 #include "host/image.hpp"
+#include "host/plot.hpp"
 
 namespace cuvae {
 namespace {
@@ -115,10 +119,11 @@ int interpolate_checkpoint(const InterpolateOptions& opt, std::ostream& out) {
     if (opt.label == "all") throw UsageError("--label all: interpolate decodes each strip given one class; pass --label Y");
     label = sample_labels(c, opt.checkpoint.string(), opt.label, 1, "interpolate").at(0);
   }
-  const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
-  const Dataset test = load_idx_dataset(data, "t10k", opt.test_limit);
+  const std::filesystem::path data = data_path(opt.data);
+  const Dataset test = load_data(for_model(opt.data, c), Split::test, opt.test_limit, out);
   check_test_images(data, test, opt.checkpoint, c.input_dim);
   for (std::size_t i = 0; i < opt.from.size(); ++i) check_test_image(opt.from[i], test, "--from"), check_test_image(opt.to[i], test, "--to");
+  if (make_model(c)->conditional()) require_labels(test, c, data, "test");
   if (make_model(c)->conditional())
     check_classes(std::vector<std::int32_t>(test.labels.begin(), test.labels.end()), c, data.string() + " (test labels)");
   LoadedModel m = load_model(opt.checkpoint, opt.run, opt.steps, out);
@@ -127,9 +132,8 @@ int interpolate_checkpoint(const InterpolateOptions& opt, std::ostream& out) {
     const std::vector<float> s = interpolation_strip(*m.backend, *m.model, test, opt.from[i], opt.to[i], opt.steps, opt.spherical, label);
     pixels.insert(pixels.end(), s.begin(), s.end());
   }
-  const auto [h, w] = image_shape(c.input_dim);
   const int strips = static_cast<int>(opt.from.size());
-  write_png_grid(opt.out, pixels.data(), strips * (opt.steps + 2), h, w, opt.steps + 2);
+  write_png_grid(opt.out, pixels.data(), strips * (opt.steps + 2), input_image(c), opt.steps + 2);
   return strips;
 }
 
@@ -161,9 +165,101 @@ int manifold_checkpoint(const ManifoldOptions& opt, std::ostream& out) {
     const std::vector<float> d = decode_codes(*m.backend, *m.model, z, n, y);
     pixels.insert(pixels.end(), d.begin(), d.end());
   }
-  const auto [h, w] = image_shape(c.input_dim);
-  write_png_grid(opt.out, pixels.data(), static_cast<int>(grids * n), h, w, opt.steps);
+  write_png_grid(opt.out, pixels.data(), static_cast<int>(grids * n), input_image(c), opt.steps);
   return grids;
+}
+
+Projection principal_plane(const std::vector<float>& codes, std::int64_t n, int L) {
+  std::vector<double> mean(static_cast<std::size_t>(L), 0.0), cov(static_cast<std::size_t>(L) * static_cast<std::size_t>(L), 0.0);
+  for (std::int64_t i = 0; i < n; ++i)
+    for (int a = 0; a < L; ++a) mean[static_cast<std::size_t>(a)] += codes[static_cast<std::size_t>(i * L + a)];
+  for (double& m : mean) m /= static_cast<double>(std::max<std::int64_t>(n, 1));
+  std::vector<double> d(static_cast<std::size_t>(L));
+  for (std::int64_t i = 0; i < n; ++i) {
+    for (int a = 0; a < L; ++a) d[static_cast<std::size_t>(a)] = codes[static_cast<std::size_t>(i * L + a)] - mean[static_cast<std::size_t>(a)];
+    for (int a = 0; a < L; ++a)
+      for (int b = 0; b <= a; ++b) cov[static_cast<std::size_t>(a * L + b)] += d[static_cast<std::size_t>(a)] * d[static_cast<std::size_t>(b)];
+  }
+  for (int a = 0; a < L; ++a)
+    for (int b = 0; b < a; ++b) cov[static_cast<std::size_t>(b * L + a)] = cov[static_cast<std::size_t>(a * L + b)];
+  std::vector<double> w, v;
+  symmetric_eigen(cov, L, w, v);
+  for (int j = 0; j < 2; ++j) {  // the sign: the largest entry positive
+    int top = 0;
+    for (int a = 1; a < L; ++a)
+      if (std::fabs(v[static_cast<std::size_t>(a * L + j)]) > std::fabs(v[static_cast<std::size_t>(top * L + j)])) top = a;
+    if (v[static_cast<std::size_t>(top * L + j)] < 0)
+      for (int a = 0; a < L; ++a) v[static_cast<std::size_t>(a * L + j)] = -v[static_cast<std::size_t>(a * L + j)];
+  }
+  Projection p;
+  double total = 0;
+  for (double e : w) total += std::max(e, 0.0);
+  p.explained = total > 0 ? (std::max(w[0], 0.0) + std::max(w[1], 0.0)) / total : 1.0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    double x = 0, y = 0;
+    for (int a = 0; a < L; ++a) {
+      const double c = codes[static_cast<std::size_t>(i * L + a)] - mean[static_cast<std::size_t>(a)];
+      x += c * v[static_cast<std::size_t>(a * L)], y += c * v[static_cast<std::size_t>(a * L + 1)];
+    }
+    p.x.push_back(x), p.y.push_back(y);
+  }
+  return p;
+}
+
+std::int64_t latent_map_checkpoint(const LatentMapOptions& opt, std::ostream& out) {
+  const ModelConfig c = read_checkpoint_header(opt.checkpoint).config;
+  const std::filesystem::path data = data_path(opt.data);
+  const Dataset test = load_data(for_model(opt.data, c), Split::test, opt.test_limit, out);
+  check_test_images(data, test, opt.checkpoint, c.input_dim);
+  const std::unique_ptr<Model> probe = make_model(c);
+  if (probe->conditional()) require_labels(test, c, data, "test");
+  const int L = code_size(c);
+  if (L < 2) throw UsageError("latent-map: " + opt.checkpoint.string() + " has a 1-dimensional code; a map needs 2 or more");
+  constexpr std::int64_t kBatch = 1024;
+  LoadedModel m = load_model(opt.checkpoint, opt.run, std::min<std::int64_t>(kBatch, test.count), out);
+  const int D = c.input_dim;
+  std::vector<float> codes(static_cast<std::size_t>(test.count) * static_cast<std::size_t>(L));
+  Buffer x(*m.backend, Shape{std::min<std::int64_t>(kBatch, test.count), D});
+  for (std::int64_t at = 0; at < test.count; at += kBatch) {
+    const std::int64_t b = std::min(kBatch, test.count - at);
+    const Tensor xb = x.tensor().rows_view(0, b);
+    m.backend->to_device(xb, test.images.data() + at * D);
+    std::vector<std::int32_t> y;
+    if (m.model->conditional()) y.assign(test.labels.begin() + at, test.labels.begin() + at + b);
+    const Buffer yb = device_labels(*m.backend, y);
+    m.backend->to_host(codes.data() + at * L, m.model->encode_given(*m.backend, xb, yb.tensor()));
+  }
+  Projection p;
+  const std::filesystem::path run = opt.checkpoint.parent_path().filename();
+  std::string title = (run.empty() ? opt.checkpoint.filename() : run).string() + ": " + c.model + " test codes";
+  std::string xl = "z0", yl = "z1";
+  if (L == 2) {
+    for (std::int64_t i = 0; i < test.count; ++i)
+      p.x.push_back(codes[static_cast<std::size_t>(2 * i)]), p.y.push_back(codes[static_cast<std::size_t>(2 * i + 1)]);
+  } else {
+    p = principal_plane(codes, test.count, L);
+    char share[64];
+    std::snprintf(share, sizeof share, "%.0f%%", 100 * p.explained);
+    title += " on their first two principal components (" + std::string(share) + " of the variance of " + std::to_string(L) + " dimensions)";
+    xl = "PC1", yl = "PC2";
+  }
+  std::vector<Series> series;
+  if (test.labels.empty()) {
+    series.push_back({"test images", p.x, p.y});
+  } else {
+    int classes = 0;
+    for (std::uint8_t l : test.labels) classes = std::max(classes, int(l) + 1);
+    series.resize(static_cast<std::size_t>(classes));
+    for (int k = 0; k < classes; ++k)
+      series[static_cast<std::size_t>(k)].name =
+          k < std::ssize(test.classes) ? test.classes[static_cast<std::size_t>(k)] : "label " + std::to_string(k);
+    for (std::int64_t i = 0; i < test.count; ++i) {
+      Series& s = series[test.labels[static_cast<std::size_t>(i)]];
+      s.x.push_back(p.x[static_cast<std::size_t>(i)]), s.y.push_back(p.y[static_cast<std::size_t>(i)]);
+    }
+  }
+  write_scatter_chart(opt.out, series, title, xl, yl);
+  return test.count;
 }
 
 }  // namespace cuvae

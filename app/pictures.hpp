@@ -1,7 +1,7 @@
 // Pictures of a model's latent space on demand: `cuvae interpolate` (decoded straight lines, or
 // great-circle arcs, between the codes of test images) and `cuvae manifold` (a grid over two latent
-// dimensions, the others at zero, as the Keras VAE example's 2-D manifold), with the code
-// arithmetic they share, for tests.
+// dimensions, the others at zero, as the Keras VAE example's 2-D manifold) and `cuvae latent-map`
+// (the test codes as a scatter plot by label), with the code arithmetic they share, for tests.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -42,7 +42,8 @@ std::vector<float> interpolation_strip(Backend& backend, Model& model, const Dat
                                        std::int64_t to, int steps, bool spherical, int label = -1);
 
 struct InterpolateOptions {
-  std::filesystem::path checkpoint, data_dir, out = "interpolation.png";
+  DataOptions data;
+  std::filesystem::path checkpoint, out = "interpolation.png";
   std::vector<std::int64_t> from, to;  // one strip per pair, as many of each
   int steps = 10;
   bool spherical = false;  // --slerp
@@ -67,5 +68,25 @@ struct ManifoldOptions {
 // Writes one PNG of steps x steps images (a cvae with --label all: one grid per class, stacked);
 // returns the number of grids.
 int manifold_checkpoint(const ManifoldOptions& opt, std::ostream& out);
+
+// The first two principal axes of codes [n, L] (L >= 2), in float64: the points' coordinates on
+// them, x then y ([n] each, about the codes' mean), and the share of the codes' variance the two
+// carry. Each axis' sign is fixed (its largest entry positive), so two runs draw the same map.
+struct Projection {
+  std::vector<double> x, y;
+  double explained = 1.0;
+};
+Projection principal_plane(const std::vector<float>& codes, std::int64_t n, int L);
+
+struct LatentMapOptions {
+  DataOptions data;
+  std::filesystem::path checkpoint, out = "latent_map.png";
+  std::int64_t test_limit = 0;
+  RunOptions run;
+};
+// latent_map.png: the test split's codes (encode's: a vae's posterior means) as a scatter plot, a
+// colour per label with a legend (the class folders' names when the data has them); a 2-D code
+// directly, a longer one on principal_plane (said in the title). Returns the images drawn.
+std::int64_t latent_map_checkpoint(const LatentMapOptions& opt, std::ostream& out);
 
 }  // namespace cuvae

@@ -11,12 +11,12 @@
 
 namespace cuvae {
 
-EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& data_dir,
+EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const DataOptions& data_opt,
                                std::int64_t test_limit, std::uint64_t seed, const RunOptions& run, std::ostream& out) {
   const std::int64_t batch = 128;
   LoadedModel m = load_model(checkpoint, run, batch, out);
-  const std::filesystem::path data = data_dir.empty() ? default_data_dir() : data_dir;
-  DeviceSplit test = load_split(*m.backend, data, "t10k", test_limit);
+  const std::filesystem::path data = data_path(data_opt);
+  DeviceSplit test = load_split(*m.backend, for_model(data_opt, m.ck.config), Split::test, test_limit, out);
   check_test_images(data, test.host, checkpoint, m.ck.config.input_dim);
   check_labels(test, m.ck.config, data, "test");
   return evaluate(*m.backend, *m.model, test, batch, rng_key(seed, RngPurpose::eval, 0), 0, nullptr);
@@ -30,12 +30,11 @@ int sample_checkpoint(const std::filesystem::path& checkpoint, const std::filesy
   // cvae: the labels a conditional model samples given (checked first)
   const std::vector<std::int32_t> labels = sample_labels(c, checkpoint.string(), label, count);
   LoadedModel m = load_model(checkpoint, run, labels.empty() ? count : std::min<std::int64_t>(std::ssize(labels), 1024), out);
-  const auto [rows, cols] = image_shape(m.ck.config.input_dim);
   if (!labels.empty()) {  // cvae
-    write_conditional_samples(*m.backend, *m.model, file, labels, rng_key(seed, RngPurpose::sample, 0), rows, cols);
+    write_conditional_samples(*m.backend, *m.model, file, labels, rng_key(seed, RngPurpose::sample, 0), input_image(c));
     return static_cast<int>(labels.size());
   }
-  write_samples(*m.backend, *m.model, file, count, rng_key(seed, RngPurpose::sample, 0), rows, cols);
+  write_samples(*m.backend, *m.model, file, count, rng_key(seed, RngPurpose::sample, 0), input_image(c));
   return count;
 }
 
@@ -58,8 +57,8 @@ std::int64_t transform_checkpoint(const TransformOptions& opt, std::ostream& out
   } else {
     if (opt.what == Transform::decode) throw Error("decode: --input Z.npy is required");
     if (opt.split != "train" && opt.split != "test") throw Error("--split '" + opt.split + "': want train or test");
-    const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
-    Dataset d = load_idx_dataset(data, opt.split == "train" ? "train" : "t10k", 0);
+    const std::filesystem::path data = data_path(opt.data);
+    Dataset d = load_data(for_model(opt.data, ck.config), opt.split == "train" ? Split::train : Split::test, 0, out);
     if (d.dim() != in_cols)
       throw Error(data.string() + ": images of " + std::to_string(d.dim()) + " pixels, " + opt.checkpoint.string() +
                   " expects " + std::to_string(in_cols));
@@ -87,8 +86,7 @@ std::int64_t transform_checkpoint(const TransformOptions& opt, std::ostream& out
     m.backend->to_host(result.data() + first * out_cols, y);
   }
   if (opt.out.extension() == ".png" && opt.what != Transform::encode) {
-    const auto [r, c] = image_shape(out_cols);
-    write_png_grid(opt.out, result.data(), static_cast<int>(std::min<std::int64_t>(n, 4096)), r, c, kGrid);
+    write_png_grid(opt.out, result.data(), static_cast<int>(std::min<std::int64_t>(n, 4096)), input_image(ck.config), kGrid);
   } else {
     const std::int64_t shape[2] = {n, out_cols};
     write_npy(opt.out, result.data(), shape);
@@ -97,7 +95,7 @@ std::int64_t transform_checkpoint(const TransformOptions& opt, std::ostream& out
 }
 
 // IWAE: `cuvae eval CKPT --iwae K` (app/iwae.hpp).
-IwaeResult iwae_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& data_dir,
+IwaeResult iwae_checkpoint(const std::filesystem::path& checkpoint, const DataOptions& data_opt,
                            std::int64_t test_limit, std::uint64_t seed, int K, const RunOptions& run, std::ostream& out) {
   if (K < 1 || K > kIwaeMaxSamples)
     throw UsageError("--iwae " + std::to_string(K) + ": want an integer in 1.." + std::to_string(kIwaeMaxSamples));
@@ -105,9 +103,9 @@ IwaeResult iwae_checkpoint(const std::filesystem::path& checkpoint, const std::f
   if (!make_model(config)->has_posterior())
     throw UsageError("eval --iwae: " + checkpoint.string() + " holds model " + config.model +
                      ", which has no posterior q(z|x); the importance-weighted bound needs a vae or a cvae");
-  const std::filesystem::path data = data_dir.empty() ? default_data_dir() : data_dir;
+  const std::filesystem::path data = data_path(data_opt);
   LoadedModel m = load_model(checkpoint, run, iwae_rows(K, test_limit > 0 ? test_limit : kIwaeChunkRows), out);
-  DeviceSplit test = load_split(*m.backend, data, "t10k", test_limit);
+  DeviceSplit test = load_split(*m.backend, for_model(data_opt, m.ck.config), Split::test, test_limit, out);
   check_test_images(data, test.host, checkpoint, m.ck.config.input_dim);
   check_labels(test, m.ck.config, data, "test");  // a cvae's labels must be its classes
   const Batch all = m.model->needs_labels() ? test.all() : Batch{test.images.tensor(), {}};

@@ -238,9 +238,10 @@ ScoreResult score_checkpoint(const ScoreOptions& opt, std::ostream& out) {
     throw UsageError("--classifier " + opt.classifier.string() + " has " + std::to_string(cc.classes) + " classes, but " +
                      opt.checkpoint.string() + " (" + mc.model + ") draws " + std::to_string(mc.classes));
 
-  const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
-  const Dataset test = load_idx_dataset(data, "t10k", opt.test_limit);
+  const std::filesystem::path data = data_path(opt.data);
+  const Dataset test = load_data(for_model(opt.data, cc), Split::test, opt.test_limit, out);
   check_test_images(data, test, opt.classifier, cc.input_dim);
+  require_labels(test, cc, data, "test");  // the classifier's own accuracy
   for (std::size_t i = 0; i < test.labels.size(); ++i)
     if (test.labels[i] >= cc.classes)
       throw Error(data.string() + ": test label " + std::to_string(test.labels[i]) + " (image " + std::to_string(i) +

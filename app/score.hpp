@@ -41,7 +41,8 @@ double frechet_distance(std::span<const double> x1, std::int64_t n1, std::span<c
                         int d);
 
 struct ScoreOptions {
-  std::filesystem::path checkpoint, classifier, data_dir;  // data_dir empty: default_data_dir()
+  std::filesystem::path checkpoint, classifier;
+  DataOptions data;  // the test split
   std::int64_t test_limit = 0;                              // 0: the whole test split
   int count = kScoreDefaultCount;                           // samples drawn, 2..kScoreMaxCount
   std::uint64_t seed = 1;                                   // batch c's z: Philox (seed, sample, c)

@@ -13,17 +13,24 @@
 
 namespace cuvae {
 
-DeviceSplit load_split(Backend& backend, const std::filesystem::path& dir, const char* split, std::int64_t limit) {
-  DeviceSplit s{load_idx_dataset(dir, split, limit), Buffer(), Buffer()};
+DataOptions for_model(DataOptions data, const ModelConfig& config) {
+  data.expect = input_image(config);
+  return data;
+}
+
+DeviceSplit load_split(Backend& backend, const DataOptions& data, Split split, std::int64_t limit, std::ostream& log) {
+  DeviceSplit s{load_data(data, split, limit, log), Buffer(), Buffer()};
+  const std::filesystem::path dir = data_path(data);
   try {
     s.images = Buffer(backend, Shape{s.host.count, s.host.dim()});
     s.labels = Buffer(backend, Shape{s.host.count, 1}, DType::i32);
   } catch (const Error& e) {
-    throw Error(dir.string() + ": the " + split + " split on the device (" + std::to_string(s.host.count) + " x " +
+    throw Error(dir.string() + ": the " + (split == Split::train ? "train" : "test") + " split on the device (" + std::to_string(s.host.count) + " x " +
                 std::to_string(s.host.dim()) + " floats): " + e.what());
   }
   backend.to_device(s.images, s.host.images.data());
-  const std::vector<std::int32_t> labels(s.host.labels.begin(), s.host.labels.end());
+  std::vector<std::int32_t> labels(s.host.labels.begin(), s.host.labels.end());
+  labels.resize(static_cast<std::size_t>(s.host.count), 0);  // data without labels: zeros, which no model reads
   backend.to_device(s.labels, reinterpret_cast<const float*>(labels.data()));  // 4-byte words, copied as they are
   return s;
 }
@@ -69,8 +76,15 @@ void check_test_images(const std::filesystem::path& data, const Dataset& test, c
                 " expects " + std::to_string(input_dim));
 }
 
+void require_labels(const Dataset& d, const ModelConfig& c, const std::filesystem::path& data, const char* split) {
+  if (has_classes(c) && d.labels.empty())
+    throw Error(data.string() + ": the " + split + " images have no labels (a flat image folder, or a .npy without " +
+                "<stem>_labels.npy beside it); a " + c.model + " needs them: put the images in one folder per class");
+}
+
 void check_labels(const DeviceSplit& s, const ModelConfig& c, const std::filesystem::path& data, const char* split) {
   if (!has_classes(c)) return;
+  require_labels(s.host, c, data, split);
   for (std::size_t i = 0; i < s.host.labels.size(); ++i)
     if (s.host.labels[i] >= c.classes)
       throw Error(data.string() + ": " + split + " label " + std::to_string(s.host.labels[i]) + " (image " +
@@ -86,8 +100,8 @@ void allocate_model(Backend& backend, Model& model, std::int64_t rows) {
   }
 }
 
-void write_samples(Backend& backend, Model& model, const std::filesystem::path& file, int count, RngKey key, int rows,
-                   int cols) {
+void write_samples(Backend& backend, Model& model, const std::filesystem::path& file, int count, RngKey key,
+                   ImageShape image) {
   Buffer z(backend, Shape{count, model.latent()});
   model.sample_prior(backend, key, z);
   const Tensor pixels = model.decode(backend, z);
@@ -97,7 +111,7 @@ void write_samples(Backend& backend, Model& model, const std::filesystem::path& 
     const std::int64_t shape[2] = {count, model.input_dim()};
     write_npy(file, host.data(), shape);
   } else {
-    write_png_grid(file, host.data(), count, rows, cols, kGrid);
+    write_png_grid(file, host.data(), count, image, kGrid);
   }
 }
 
@@ -116,11 +130,6 @@ LoadedModel load_model(const std::filesystem::path& checkpoint, const RunOptions
   allocate_model(*m.backend, *m.model, batch);
   load_checkpoint(checkpoint, file, *m.backend, *m.model);
   return m;
-}
-
-std::pair<int, int> image_shape(int d) {
-  const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(d))));
-  return side * side == d ? std::pair{side, side} : std::pair{1, d};
 }
 
 }  // namespace cuvae

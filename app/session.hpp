@@ -24,7 +24,9 @@ struct DeviceSplit {
 };
 
 // The split `split` ("train", "t10k") of the IDX folder, first `limit` images (0: all), on the device.
-DeviceSplit load_split(Backend& backend, const std::filesystem::path& dir, const char* split, std::int64_t limit);
+DeviceSplit load_split(Backend& backend, const DataOptions& data, Split split, std::int64_t limit, std::ostream& log);
+// The data options with a checkpoint's input shape as the image folder's default size and channels.
+DataOptions for_model(DataOptions data, const ModelConfig& config);
 
 // "<data>: test images have 100 pixels, <checkpoint> expects 784" unless the sizes agree.
 void check_test_images(const std::filesystem::path& data, const Dataset& test, const std::filesystem::path& checkpoint,
@@ -37,6 +39,8 @@ EvalResult evaluate(Backend& backend, Model& model, const DeviceSplit& test, std
                     int keep, std::vector<float>* kept);
 
 // A classifier's (cvae: a cvae's) labels must be classes of the model (the ops would give NaN rows for others).
+// "<data>: the test images have no labels ..." for a model with classes and data without labels.
+void require_labels(const Dataset& d, const ModelConfig& c, const std::filesystem::path& data, const char* split);
 void check_labels(const DeviceSplit& s, const ModelConfig& c, const std::filesystem::path& data, const char* split);
 
 // The model's parameters and workspace; a failure names the model and the batch it was sized for.
@@ -44,8 +48,8 @@ void allocate_model(Backend& backend, Model& model, std::int64_t rows);
 
 // `count` samples from the model's prior, decoded: a PNG grid of rows x cols images, or float32
 // [count, D] when the file ends in .npy.
-void write_samples(Backend& backend, Model& model, const std::filesystem::path& file, int count, RngKey key, int rows,
-                   int cols);
+void write_samples(Backend& backend, Model& model, const std::filesystem::path& file, int count, RngKey key,
+                   ImageShape image);
 
 // --device auto|cpu|cuda (host/device.hpp), or simt: the CUDA backend on the SIMT runtime.
 std::unique_ptr<Backend> make_run_backend(const RunOptions& run, std::ostream& out);
@@ -59,8 +63,5 @@ struct LoadedModel {
 };
 LoadedModel load_model(const std::filesystem::path& checkpoint, const RunOptions& run, std::int64_t batch,
                        std::ostream& out);
-
-// Image side lengths for a PNG grid of D pixels: square when D is, else one row.
-std::pair<int, int> image_shape(int d);
 
 }  // namespace cuvae

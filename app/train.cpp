@@ -66,8 +66,8 @@ void log_scalars(EventWriter& events, const std::string& group, std::int64_t ste
 // A PNG the run wrote, as a TensorBoard image summary.
 void log_image(EventWriter& events, const std::string& tag, std::int64_t step, const std::filesystem::path& png) {
   const std::string bytes = read_file(png);
-  const PngImage im = parse_png_gray(png, bytes);
-  events.image(tag, step, bytes, im.height, im.width);
+  const PngInfo im = png_info(png, bytes);
+  events.image(tag, step, bytes, im.height, im.width, im.channels);
 }
 
 // loss_curves.png: the train loss and each test figure (not the accuracy) of every epoch in
@@ -201,7 +201,7 @@ void write_reconstructions(const std::filesystem::path& file, const DeviceSplit&
   const std::int64_t shown = static_cast<std::int64_t>(recon.size()) / dim;
   std::vector<float> pair(test.host.images.begin(), test.host.images.begin() + shown * dim);
   pair.insert(pair.end(), recon.begin(), recon.end());
-  write_png_grid(file, pair.data(), static_cast<int>(2 * shown), test.host.rows, test.host.cols, static_cast<int>(shown));
+  write_png_grid(file, pair.data(), static_cast<int>(2 * shown), test.host.shape(), static_cast<int>(shown));
 }
 
 // A closed-form model (PCA): fitted on the training split, evaluated, pictures and a checkpoint.
@@ -215,7 +215,7 @@ TrainSummary fit_closed_form(Backend& backend, Model& model, const DeviceSplit& 
   EvalResult ev = evaluate(backend, model, test_set, model.max_batch(), rng_key(seed, RngPurpose::eval, 0), kGrid, &recon);
   write_reconstructions(out_dir / "reconstruction_1.png", test_set, recon, model.input_dim());
   write_samples(backend, model, out_dir / "sample_1.png", kGrid * kGrid, rng_key(seed, RngPurpose::sample, 1),
-                train_set.host.rows, train_set.host.cols);
+                train_set.host.shape());
   save_checkpoint(ckpt, backend, model, nullptr);
   nlohmann::json record{{"epoch", 1}, {"seconds", seconds}, {"device", backend.describe()}};
   for (const auto& [k, v] : ev.metrics) record["test_" + k] = v;
@@ -288,10 +288,13 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
                 " to continue it, or choose another --out");
 
   auto backend = make_run_backend(opt.run, out);
-  const std::filesystem::path data = opt.data_dir.empty() ? default_data_dir() : opt.data_dir;
-  DeviceSplit train_set = load_split(*backend, data, "train", opt.train_limit);
-  DeviceSplit test_set = load_split(*backend, data, "t10k", opt.test_limit);
-  if (opt.resume.empty()) config.input_dim = static_cast<int>(train_set.host.dim());
+  const std::filesystem::path data = data_path(opt.data);
+  DataOptions data_opt = opt.data;
+  if (!opt.resume.empty()) data_opt.expect = input_image(config);  // the resumed model's image size and channels
+  DeviceSplit train_set = load_split(*backend, data_opt, Split::train, opt.train_limit, out);
+  DeviceSplit test_set = load_split(*backend, data_opt, Split::test, opt.test_limit, out);
+  if (opt.resume.empty()) config.input_dim = static_cast<int>(train_set.host.dim()), config.image = train_set.host.shape();
+  require_labels(train_set.host, config, data, "training");
   if (opt.resume.empty() && has_classes(config) && config.classes == 0) {  // no --classes: from the training labels
     int top = 0;
     for (std::uint8_t l : train_set.host.labels) top = std::max(top, int(l));
@@ -419,11 +422,10 @@ TrainSummary train(const TrainOptions& opt, std::ostream& out) {
       const RngKey sample_key = rng_key(state.seed, RngPurpose::sample, static_cast<std::uint64_t>(state.epoch));
       if (model->conditional())  // cvae: the per-class grid, one row of 8 per class
         write_conditional_samples(*backend, *model, out_dir / ("sample_" + e + ".png"),
-                                  class_grid_labels(config.classes, kGrid), sample_key, train_set.host.rows,
-                                  train_set.host.cols);
+                                  class_grid_labels(config.classes, kGrid), sample_key, input_image(config));
       else
         write_samples(*backend, *model, out_dir / ("sample_" + e + ".png"), kGrid * kGrid, sample_key,
-                      train_set.host.rows, train_set.host.cols);
+                      input_image(config));
       log_image(events, "reconstruction", state.step, out_dir / ("reconstruction_" + e + ".png"));
       log_image(events, "sample", state.step, out_dir / ("sample_" + e + ".png"));
     }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "datasets/source.hpp"
 #include "host/device.hpp"
 #include "models/checkpoint.hpp"
 
@@ -28,7 +29,7 @@ struct RunOptions {               // shared by every program
 
 struct TrainOptions {
   RunOptions run;
-  std::filesystem::path data_dir;  // empty: default_data_dir()
+  DataOptions data;
   std::filesystem::path out_dir;   // empty: runs/<timestamp>, or the resumed checkpoint's folder
   std::filesystem::path resume;    // checkpoint to continue from
   int epochs = 10;
@@ -83,7 +84,7 @@ void training_step(Backend& backend, Model& model, const Batch& data, std::int64
                    std::uint64_t seed, const Tensor& history);
 
 // The test figures of a checkpoint (a VAE: one z sample per image, Philox stream `eval`).
-EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const std::filesystem::path& data_dir,
+EvalResult evaluate_checkpoint(const std::filesystem::path& checkpoint, const DataOptions& data,
                                std::int64_t test_limit, std::uint64_t seed, const RunOptions& run, std::ostream& out);
 // One line for the console: "test -ELBO 100.1 (recon 90.0, KL 10.1)" or "test recon 50.2, ...".
 std::string describe(const EvalResult& r);
@@ -99,7 +100,8 @@ int sample_checkpoint(const std::filesystem::path& checkpoint, const std::filesy
 enum class Transform { encode, decode, reconstruct };
 struct TransformOptions {
   Transform what = Transform::encode;
-  std::filesystem::path checkpoint, input, data_dir, out;
+  std::filesystem::path checkpoint, input, out;
+  DataOptions data;  // encode --data
   std::string split = "test";  // --data: train or test
   RunOptions run;
   std::filesystem::path labels;  // cvae: --labels Y.npy, one class per row of --input

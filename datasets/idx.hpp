@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "datasets/dataset.hpp"
+
 namespace cuvae {
 
 // uint8 images as stored: count * rows * cols bytes, row-major.
@@ -30,15 +32,6 @@ IdxImages parse_idx_images(const std::filesystem::path& file, std::string_view b
 std::vector<std::uint8_t> read_idx_labels(const std::filesystem::path& file, int num_classes = 10);
 std::vector<std::uint8_t> parse_idx_labels(const std::filesystem::path& file, std::string_view bytes,
                                            int num_classes = 10);
-
-// Images as floats in [0,1] (pixel/255), row-major [count, rows*cols], with their labels.
-struct Dataset {
-  std::int64_t count = 0;
-  int rows = 0, cols = 0;
-  std::vector<float> images;
-  std::vector<std::uint8_t> labels;
-  std::int64_t dim() const { return std::int64_t(rows) * cols; }
-};
 
 // split is "train" or "t10k"; finds <dir>/<split>-images-idx3-ubyte[.gz] and
 // <split>-labels-idx1-ubyte[.gz] (raw preferred if both exist). limit > 0 keeps the first

@@ -399,10 +399,10 @@ NpyMatrix read_matrix(const std::filesystem::path& file, NpyFile& f) {
   const std::size_t rank = shape.size();
   if (rank < 2 || rank > 4)
     throw Error(fail_prefix(file) + "shape " + shape_str + " has rank " + std::to_string(rank) +
-                " (want [N, D], [N, H, W] or [N, 1, H, W])");
-  if (rank == 4 && shape[1] != 1)
+                " (want [N, D], [N, H, W] or [N, C, H, W])");
+  if (rank == 4 && shape[1] != 1 && shape[1] != 3)
     throw Error(fail_prefix(file) + "shape " + shape_str + " has " + std::to_string(shape[1]) +
-                " channels (want [N, 1, H, W]: single-channel images)");
+                " channels (want [N, C, H, W] with 1 or 3 channels)");
   NpyMatrix m;
   m.rows = shape[0];
   std::int64_t elements = 0;

@@ -17,7 +17,7 @@ struct NpyMatrix {
 };
 
 // Reads float32 ('<f4') or uint8 ('|u1', divided by 255 into [0,1]) arrays of shape [N, D],
-// [N, H, W] or [N, 1, H, W] (C order only), .npy format versions 1.0, 2.0 and 3.0. Every
+// [N, H, W] or [N, C, H, W] with C 1 or 3 (C order only), .npy format versions 1.0, 2.0 and 3.0. Every
 // problem (bad magic, unknown version, malformed header, big-endian, Fortran order, another
 // dtype or rank, data shorter or longer than the shape says) throws Error("<file>: ...").
 // Nothing is allocated for the data before its size has been checked against the file's.

@@ -42,14 +42,25 @@ struct PngImageGuard {
 
 }  // namespace
 
-void write_png_grid(const std::filesystem::path& file, const float* images, int count, int rows, int cols,
-                    int grid_cols, int padding) {
+std::string ImageShape::str() const {
+  return std::to_string(channels) + "x" + std::to_string(height) + "x" + std::to_string(width);
+}
+
+ImageShape square_image_shape(std::int64_t dim) {
+  const auto side = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(dim))));
+  if (side * side == dim && side <= INT32_MAX) return {1, int(side), int(side)};
+  return {1, 1, dim <= INT32_MAX ? int(dim) : 0};
+}
+
+void write_png_grid(const std::filesystem::path& file, const float* images, int count, ImageShape shape, int grid_cols,
+                    int padding) {
   const std::string where = file.string() + ": ";
+  const int rows = shape.height, cols = shape.width, C = shape.channels;
   if (images == nullptr) throw Error(where + "no image data (null pointer)");
-  if (count < 1 || rows < 1 || cols < 1 || grid_cols < 1 || padding < 0)
-    throw Error(where + "bad image grid: count " + std::to_string(count) + ", " + std::to_string(rows) + " x " +
-                std::to_string(cols) + " pixels, grid_cols " + std::to_string(grid_cols) + ", padding " +
-                std::to_string(padding) + " (need count, rows, cols, grid_cols >= 1, padding >= 0)");
+  if (count < 1 || rows < 1 || cols < 1 || grid_cols < 1 || padding < 0 || (C != 1 && C != 3))
+    throw Error(where + "bad image grid: count " + std::to_string(count) + ", " + std::to_string(C) + " x " +
+                std::to_string(rows) + " x " + std::to_string(cols) + " pixels, grid_cols " + std::to_string(grid_cols) +
+                ", padding " + std::to_string(padding) + " (need count, rows, cols, grid_cols >= 1, 1 or 3 channels, padding >= 0)");
   const std::int64_t ncols = std::min(grid_cols, count);
   const std::int64_t nrows = (std::int64_t(count) + ncols - 1) / ncols;
   const std::int64_t cell_w = std::int64_t(cols) + padding, cell_h = std::int64_t(rows) + padding;
@@ -58,13 +69,15 @@ void write_png_grid(const std::filesystem::path& file, const float* images, int 
     throw Error(where + "image grid " + std::to_string(width) + " x " + std::to_string(height) +
                 " pixels is too large for a PNG we write (at most " + std::to_string(kMaxSide) + " a side)");
 
-  std::vector<std::uint8_t> canvas(std::size_t(width * height), 0);  // pad_value = 0
+  std::vector<std::uint8_t> canvas(std::size_t(width * height * C), 0);  // pad_value = 0
+  const std::int64_t plane = std::int64_t(rows) * cols;
   for (std::int64_t i = 0; i < count; ++i) {
     const std::int64_t y0 = (i / ncols) * cell_h + padding, x0 = (i % ncols) * cell_w + padding;
-    const float* src = images + i * std::int64_t(rows) * cols;
+    const float* src = images + i * plane * C;
     for (std::int64_t r = 0; r < rows; ++r) {
-      std::uint8_t* dst = canvas.data() + (y0 + r) * width + x0;
-      for (std::int64_t c = 0; c < cols; ++c) dst[c] = to_byte(src[r * cols + c]);
+      std::uint8_t* dst = canvas.data() + ((y0 + r) * width + x0) * C;
+      for (std::int64_t c = 0; c < cols; ++c)
+        for (int k = 0; k < C; ++k) dst[c * C + k] = to_byte(src[k * plane + r * cols + c]);
     }
   }
 
@@ -73,7 +86,7 @@ void write_png_grid(const std::filesystem::path& file, const float* images, int 
   img.version = PNG_IMAGE_VERSION;
   img.width = png_uint_32(width);
   img.height = png_uint_32(height);
-  img.format = PNG_FORMAT_GRAY;
+  img.format = C == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
   png_alloc_size_t size = 0;
   // First call sizes the output, second fills it.
   if (!png_image_write_to_memory(&img, nullptr, &size, 0, canvas.data(), 0, nullptr))
@@ -83,6 +96,16 @@ void write_png_grid(const std::filesystem::path& file, const float* images, int 
     throw Error(where + "PNG encoding failed: " + img.message);
   png.resize(size);
   write_file_atomic(file, png);
+}
+
+PngInfo png_info(const std::filesystem::path& file, std::string_view bytes) {
+  const std::string where = file.string() + ": ";
+  if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0)
+    throw Error(where + "not a PNG file (bad signature)");
+  if (bytes.size() < 33 || bytes.substr(12, 4) != "IHDR")
+    throw Error(where + "truncated or corrupt PNG: no IHDR chunk after the signature");
+  const int color = static_cast<unsigned char>(bytes[25]);
+  return {int(load_be32(bytes, 16)), int(load_be32(bytes, 20)), (color & 2) || color == 3 ? 3 : 1};
 }
 
 PngImage read_png_gray(const std::filesystem::path& file) {

@@ -14,7 +14,9 @@
 namespace cuvae {
 namespace {
 
-constexpr Rgb kColours[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}, {140, 86, 75}};
+// matplotlib's tab10
+constexpr Rgb kColours[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},   {148, 103, 189},
+                            {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
 
 struct Surface {
   cairo_surface_t* s;
@@ -45,12 +47,9 @@ cairo_status_t append_png(void* closure, const unsigned char* data, unsigned int
   return CAIRO_STATUS_SUCCESS;
 }
 
-}  // namespace
-
-Rgb series_colour(std::size_t i) { return kColours[i % std::size(kColours)]; }
-
-void write_line_chart(const std::filesystem::path& file, const std::vector<Series>& series, const std::string& title,
-                      const std::string& x_label, const std::string& y_label, int width, int height) {
+// The chart of write_line_chart, or with `scatter` its scatter plot.
+void chart(const std::filesystem::path& file, const std::vector<Series>& series, const std::string& title,
+           const std::string& x_label, const std::string& y_label, int width, int height, bool scatter) {
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   for (const Series& s : series) {
     if (s.x.size() != s.y.size()) throw Error(file.string() + ": series '" + s.name + "' has " + std::to_string(s.x.size()) +
@@ -60,16 +59,20 @@ void write_line_chart(const std::filesystem::path& file, const std::vector<Serie
         x0 = std::min(x0, s.x[i]), x1 = std::max(x1, s.x[i]), y0 = std::min(y0, s.y[i]), y1 = std::max(y1, s.y[i]);
   }
   if (!(x0 <= x1)) throw Error(file.string() + ": a chart needs at least one finite point");
-  bool integer_x = true;  // epochs: ticks at whole numbers
+  bool integer_x = !scatter;  // epochs: ticks at whole numbers
   for (const Series& s : series)
     for (const double x : s.x) integer_x = integer_x && (!std::isfinite(x) || x == std::round(x));
-  const bool log_y = y0 > 0 && y1 / y0 > 20;
+  const bool log_y = !scatter && y0 > 0 && y1 / y0 > 20;
   const auto fy = [&](double v) { return log_y ? std::log10(v) : v; };
   double lo = fy(y0), hi = fy(y1);
   if (hi - lo < 1e-12 * std::max(1.0, std::fabs(hi))) lo -= 0.5, hi += 0.5;  // one value: a band around it
   const double pad = 0.05 * (hi - lo);
   lo -= pad, hi += pad;
   if (x1 - x0 < 1e-12) x0 -= 0.5, x1 += 0.5;
+  if (scatter) {
+    const double xpad = 0.05 * (x1 - x0);
+    x0 -= xpad, x1 += xpad;
+  }
 
   const double left = 80, right = width - 190.0, top = 40, bottom = height - 55.0;
   const auto px = [&](double x) { return left + (x - x0) / (x1 - x0) * (right - left); };
@@ -115,17 +118,28 @@ void write_line_chart(const std::filesystem::path& file, const std::vector<Serie
   text(y_label + (log_y ? " (log scale)" : ""), 0, 0, 0.5, 0.5);
   cairo_restore(c);
   cairo_set_font_size(c, 15);
-  text(title, 0.5 * (left + right), 14, 0.5, 0);
+  cairo_text_extents(c, title.c_str(), &ext);
+  if (ext.width > width - 20.0) cairo_set_font_size(c, 15 * (width - 20.0) / ext.width);  // a long title: smaller, whole
+  cairo_text_extents(c, title.c_str(), &ext);
+  text(title, std::clamp(0.5 * (left + right), 10 + 0.5 * ext.width, width - 10 - 0.5 * ext.width), 14, 0.5, 0);
   cairo_set_font_size(c, 13);
 
   // The series, clipped to the plot, and the legend.
   for (std::size_t k = 0; k < series.size(); ++k) {
     const Series& s = series[k];
     const Rgb col = series_colour(k);
+    if (scatter) {  // small translucent dots, so dense classes show their density
+      cairo_set_source_rgba(c, col.r / 255.0, col.g / 255.0, col.b / 255.0, 0.55);
+      for (std::size_t i = 0; i < s.x.size(); ++i)
+        if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) {
+          cairo_arc(c, px(s.x[i]), py(s.y[i]), 1.8, 0, 2 * M_PI);
+          cairo_fill(c);
+        }
+    }
     cairo_set_source_rgb(c, col.r / 255.0, col.g / 255.0, col.b / 255.0);
     cairo_set_line_width(c, 2.5);
     bool drawing = false;
-    for (std::size_t i = 0; i < s.x.size(); ++i) {
+    for (std::size_t i = 0; i < (scatter ? 0 : s.x.size()); ++i) {
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (log_y && s.y[i] <= 0)) {
         drawing = false;
         continue;
@@ -134,7 +148,7 @@ void write_line_chart(const std::filesystem::path& file, const std::vector<Serie
       drawing = true;
     }
     cairo_stroke(c);
-    for (std::size_t i = 0; i < s.x.size(); ++i)
+    for (std::size_t i = 0; i < (scatter ? 0 : s.x.size()); ++i)
       if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]) && !(log_y && s.y[i] <= 0)) {
         cairo_arc(c, px(s.x[i]), py(s.y[i]), 3.5, 0, 2 * M_PI);
         cairo_fill(c);
@@ -150,6 +164,20 @@ void write_line_chart(const std::filesystem::path& file, const std::vector<Serie
   if (cairo_surface_write_to_png_stream(surface.s, append_png, &png) != CAIRO_STATUS_SUCCESS)
     throw Error(file.string() + ": cairo could not encode the chart");
   write_file_atomic(file, png);
+}
+
+}  // namespace
+
+Rgb series_colour(std::size_t i) { return kColours[i % std::size(kColours)]; }
+
+void write_line_chart(const std::filesystem::path& file, const std::vector<Series>& series, const std::string& title,
+                      const std::string& x_label, const std::string& y_label, int width, int height) {
+  chart(file, series, title, x_label, y_label, width, height, false);
+}
+
+void write_scatter_chart(const std::filesystem::path& file, const std::vector<Series>& series, const std::string& title,
+                         const std::string& x_label, const std::string& y_label, int width, int height) {
+  chart(file, series, title, x_label, y_label, width, height, true);
 }
 
 }  // namespace cuvae

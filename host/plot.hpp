@@ -24,5 +24,9 @@ Rgb series_colour(std::size_t i);
 // of 20 (a VAE's reconstruction term and its KL term), else linear. At least one point is needed.
 void write_line_chart(const std::filesystem::path& file, const std::vector<Series>& series, const std::string& title,
                       const std::string& x_label, const std::string& y_label, int width = 800, int height = 500);
+// The same frame as a scatter plot: each series' points as small translucent dots (no lines),
+// linear axes with a margin around the points; the legend names the series (a latent map's classes).
+void write_scatter_chart(const std::filesystem::path& file, const std::vector<Series>& series, const std::string& title,
+                         const std::string& x_label, const std::string& y_label, int width = 800, int height = 640);
 
 }  // namespace cuvae

@@ -115,11 +115,12 @@ void EventWriter::scalar(const std::string& tag, std::int64_t step, double value
   event(step, body);
 }
 
-void EventWriter::image(const std::string& tag, std::int64_t step, std::string_view png, int height, int width) {
+void EventWriter::image(const std::string& tag, std::int64_t step, std::string_view png, int height, int width,
+                        int channels) {
   std::string im, v, summary, body;
   integer(im, 1, height);
   integer(im, 2, width);
-  integer(im, 3, 1);  // grayscale
+  integer(im, 3, channels);  // 1 grayscale, 3 RGB
   bytes(im, 4, png);
   bytes(v, 1, tag);
   bytes(v, 4, im);

@@ -27,8 +27,8 @@ class EventWriter {
   // resumed run repeats, or all of an earlier run trained into the same folder from step 0).
   EventWriter(const std::filesystem::path& dir, std::int64_t resume_step);
   void scalar(const std::string& tag, std::int64_t step, double value);
-  // An image summary of PNG bytes (grayscale: colorspace 1).
-  void image(const std::string& tag, std::int64_t step, std::string_view png, int height, int width);
+  // An image summary of PNG bytes (colorspace: 1 grayscale, 3 RGB).
+  void image(const std::string& tag, std::int64_t step, std::string_view png, int height, int width, int channels = 1);
   void flush();
   const std::filesystem::path& file() const { return file_; }
 

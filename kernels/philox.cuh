@@ -21,7 +21,7 @@ struct RngKey {
   std::uint64_t stream = 0;
 };
 
-enum class RngPurpose : std::uint64_t { reparam = 1, eval = 2, sample = 3, init = 4, shuffle = 5, noise = 6 };
+enum class RngPurpose : std::uint64_t { reparam = 1, eval = 2, sample = 3, init = 4, shuffle = 5, noise = 6, split = 7 };
 
 __host__ __device__ inline RngKey rng_key(std::uint64_t seed, RngPurpose purpose, std::uint64_t counter) {
   return RngKey{seed, (static_cast<std::uint64_t>(purpose) << 56) | (counter & ((std::uint64_t(1) << 56) - 1))};

@@ -120,6 +120,9 @@ void validate(const ModelConfig& c, const std::string& what) {
   }
   if (c.input_dim <= 0 || c.input_dim > kMaxInputDim)
     throw bad("input size " + std::to_string(c.input_dim) + " must lie in 1.." + std::to_string(kMaxInputDim));
+  if (c.image.channels && c.image.dim() != c.input_dim)
+    throw bad("image shape " + c.image.str() + " holds " + std::to_string(c.image.dim()) + " values, not the input size " +
+              std::to_string(c.input_dim));
   if (c.hidden.size() > kMaxHiddenLayers) throw bad("more than " + std::to_string(kMaxHiddenLayers) + " hidden layers");
   // (a classifier has no code: its latent is unused, encode() gives its last hidden layer)
   if (c.latent < 1 || c.latent > (is_classifier(c) ? kMaxLatent : c.input_dim))  // cvae: is_classifier
@@ -161,7 +164,8 @@ nlohmann::json to_json(const ModelConfig& c) {
                    {"likelihood", std::string(to_string(c.likelihood))},
                    {"sigma", c.sigma},
                    {"beta", c.beta},
-                   {"noise", c.noise.str()}};
+                   {"noise", c.noise.str()},
+                   {"image", {input_image(c).channels, input_image(c).height, input_image(c).width}}};
   if (c.model == "pca") j["total_variance"] = c.total_variance;
   if (has_classes(c) || c.classes) j["classes"] = c.classes;
   return j;
@@ -170,7 +174,7 @@ nlohmann::json to_json(const ModelConfig& c) {
 ModelConfig config_from_json(const nlohmann::json& j, const std::string& what) {
   const JsonFields f(j, what + ": config");
   f.only({"model", "input_dim", "hidden", "activation", "latent", "likelihood", "sigma", "beta", "noise",
-          "total_variance", "classes"});
+          "total_variance", "classes", "image"});
   ModelConfig c;
   constexpr double kMax = std::numeric_limits<double>::max();
   auto parsed = [&](const char* key, auto parse) {
@@ -182,6 +186,14 @@ ModelConfig config_from_json(const nlohmann::json& j, const std::string& what) {
   };
   c.model = parsed("model", [](const std::string& s) { return default_config(s).model; });
   c.input_dim = static_cast<int>(f.integer("input_dim", 1, kMaxInputDim));
+  if (f.has("image")) {  // checkpoints written before the shape was kept: input_image's square
+    const std::vector<int> chw = f.int_list("image", 1, kMaxInputDim, 3);
+    if (chw.size() != 3 || (chw[0] != 1 && chw[0] != 3) ||
+        std::int64_t(chw[0]) * chw[1] * chw[2] != c.input_dim)
+      f.fail("image", "must be [channels, height, width] with 1 or 3 channels and channels * height * width = input_dim " +
+                          std::to_string(c.input_dim));
+    c.image = ImageShape{chw[0], chw[1], chw[2]};
+  }
   c.hidden = f.int_list("hidden", 1, kMaxHidden, kMaxHiddenLayers);
   c.activation = parsed("activation", [](const std::string& s) { return parse_activation(s); });
   c.latent = static_cast<int>(f.integer("latent", 1, is_classifier(c) ? kMaxLatent : std::min(kMaxLatent, c.input_dim)));  // cvae

@@ -8,6 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "host/backend.hpp"
+#include "host/image.hpp"
 
 namespace cuvae {
 
@@ -22,6 +23,7 @@ NoiseSpec parse_noise(std::string_view text);  // an Error naming --noise on bad
 struct ModelConfig {
   std::string model = "vae";          // pca, ae, linear-ae, dae, vae, classifier, cvae
   int input_dim = 784;
+  ImageShape image{0, 0, 0};          // the input's image shape (0s: input_image's square); dim() == input_dim
   std::vector<int> hidden = {400};    // empty: no hidden layer
   Activation activation = Activation::relu;  // of the hidden layers
   int latent = 20;                    // code size (PCA: components)
@@ -47,6 +49,9 @@ inline constexpr const char* kModelNames = "pca, ae, linear-ae, dae, vae, classi
 inline bool has_classes(const ModelConfig& c) { return c.model == "classifier" || c.model == "cvae"; }
 // cvae: true for the classifier only (no code: its latent is unused, its features are its last hidden layer).
 inline bool is_classifier(const ModelConfig& c) { return c.model == "classifier"; }
+// The shape of the model's input images: c.image when set, else a grey square of input_dim pixels
+// (or one row of them).
+inline ImageShape input_image(const ModelConfig& c) { return c.image.channels ? c.image : square_image_shape(c.input_dim); }
 // The columns of the model's encode(): its code size (latent), a classifier's features (its last
 // hidden layer).
 int code_size(const ModelConfig& c);

@@ -16,3 +16,5 @@ target_compile_definitions(test_tensorboard PRIVATE CUVAE_KILL_SHIM="$<TARGET_FI
 add_dependencies(test_tensorboard kill_at_rename)
 # Line charts with Cairo (host/plot.hpp): loss_curves.png.
 cuvae_add_test(test_plot SOURCES test_plot.cpp LIBS cuvae_lib GTest::gmock LABEL io)
+# The data loader (datasets/source.hpp, image_folder.hpp): image folders, the test fraction, the cache, .npy data.
+cuvae_add_test(test_data_sources SOURCES test_data_sources.cpp LIBS cuvae_datasets GTest::gmock LABEL io)

@@ -329,7 +329,7 @@ TEST_F(NpyNumpy, RefusesWhatItDoesNotRead) {
         "np.save(p('fortran.npy'), np.asfortranarray(np.zeros((3, 4), dtype=np.float32)))\n"
         "np.save(p('rank1.npy'), np.zeros(5, dtype=np.float32))\n"
         "np.save(p('rank5.npy'), np.zeros((2, 1, 2, 2, 2), dtype=np.float32))\n"
-        "np.save(p('rgb.npy'), np.zeros((2, 3, 4, 4), dtype=np.uint8))\n"
+        "np.save(p('rgb.npy'), np.zeros((2, 2, 4, 4), dtype=np.uint8))\n"
         "np.save(p('lf4.npy'), np.zeros(5, dtype=np.float32))\n"
         "np.save(p('lbe.npy'), np.zeros(5, dtype='>i8'))\n"
         "np.save(p('l2d.npy'), np.zeros((5, 1), dtype='<i8'))\n"
@@ -339,11 +339,11 @@ TEST_F(NpyNumpy, RefusesWhatItDoesNotRead) {
   EXPECT_EQ(matrix("f8.npy"), in("f8.npy") + "dtype '<f8' is not supported (want float32 '<f4' or uint8 '|u1')");
   EXPECT_EQ(matrix("be.npy"), in("be.npy") + "dtype '>f4' is big-endian (want little-endian '<f4')");
   EXPECT_EQ(matrix("fortran.npy"), in("fortran.npy") + "fortran_order is True, only C-order arrays are supported");
-  EXPECT_EQ(matrix("rank1.npy"), in("rank1.npy") + "shape (5,) has rank 1 (want [N, D], [N, H, W] or [N, 1, H, W])");
+  EXPECT_EQ(matrix("rank1.npy"), in("rank1.npy") + "shape (5,) has rank 1 (want [N, D], [N, H, W] or [N, C, H, W])");
   EXPECT_EQ(matrix("rank5.npy"),
-            in("rank5.npy") + "shape (2, 1, 2, 2, 2) has rank 5 (want [N, D], [N, H, W] or [N, 1, H, W])");
+            in("rank5.npy") + "shape (2, 1, 2, 2, 2) has rank 5 (want [N, D], [N, H, W] or [N, C, H, W])");
   EXPECT_EQ(matrix("rgb.npy"),
-            in("rgb.npy") + "shape (2, 3, 4, 4) has 3 channels (want [N, 1, H, W]: single-channel images)");
+            in("rgb.npy") + "shape (2, 2, 4, 4) has 2 channels (want [N, C, H, W] with 1 or 3 channels)");
   EXPECT_EQ(labels("lf4.npy"),
             in("lf4.npy") + "dtype '<f4' is not supported (want uint8 '|u1', int32 '<i4' or int64 '<i8')");
   EXPECT_EQ(labels("lbe.npy"), in("lbe.npy") + "dtype '>i8' is big-endian (want little-endian '<i8')");
@@ -376,13 +376,13 @@ TEST_F(NpyBadInput, FortranOrder) {
 
 TEST_F(NpyBadInput, Rank) {
   EXPECT_EQ(matrix_error("r1.npy", npy_bytes(dict_of("<f4", "(12,)"), k12Floats)),
-            in("r1.npy") + "shape (12,) has rank 1 (want [N, D], [N, H, W] or [N, 1, H, W])");
+            in("r1.npy") + "shape (12,) has rank 1 (want [N, D], [N, H, W] or [N, C, H, W])");
   EXPECT_EQ(matrix_error("r0.npy", npy_bytes(dict_of("<f4", "()"), std::string(4, '\0'))),
-            in("r0.npy") + "shape () has rank 0 (want [N, D], [N, H, W] or [N, 1, H, W])");
+            in("r0.npy") + "shape () has rank 0 (want [N, D], [N, H, W] or [N, C, H, W])");
   EXPECT_EQ(matrix_error("r5.npy", npy_bytes(dict_of("<f4", "(3, 1, 2, 2, 1)"), k12Floats)),
-            in("r5.npy") + "shape (3, 1, 2, 2, 1) has rank 5 (want [N, D], [N, H, W] or [N, 1, H, W])");
-  EXPECT_EQ(matrix_error("rgb.npy", npy_bytes(dict_of("|u1", "(1, 3, 2, 2)"), std::string(12, '\0'))),
-            in("rgb.npy") + "shape (1, 3, 2, 2) has 3 channels (want [N, 1, H, W]: single-channel images)");
+            in("r5.npy") + "shape (3, 1, 2, 2, 1) has rank 5 (want [N, D], [N, H, W] or [N, C, H, W])");
+  EXPECT_EQ(matrix_error("rgb.npy", npy_bytes(dict_of("|u1", "(1, 4, 2, 2)"), std::string(16, '\0'))),
+            in("rgb.npy") + "shape (1, 4, 2, 2) has 4 channels (want [N, C, H, W] with 1 or 3 channels)");
   EXPECT_EQ(labels_error("l2.npy", npy_bytes(dict_of("<i8", "(3, 1)"), std::string(24, '\0'))),
             in("l2.npy") + "shape (3, 1) has rank 2 (want 1-D labels [N])");
 }
