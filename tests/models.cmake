@@ -21,3 +21,6 @@ add_dependencies(test_cli_cvae cuvae)
 # interpolate and manifold (app/pictures.hpp): the code arithmetic, a strip's ends, both commands
 cuvae_add_test(test_pictures SOURCES test_pictures.cpp LIBS cuvae_lib GTest::gmock LABEL cli)
 add_dependencies(test_pictures cuvae)
+# --data from the command line: image folders (make-shapes, RGB), .npy files, the cache, latent-map.
+cuvae_add_test(test_cli_data SOURCES test_cli_data.cpp LIBS cuvae_lib GTest::gmock LABEL cli)
+add_dependencies(test_cli_data cuvae)

@@ -272,7 +272,7 @@ TEST_F(Reliability, CommandLineErrorsAreOneLineWithExitTwo) {
       {"train --hidden 400,,2", "--hidden '400,,2': expected a comma-separated list of at most 64 sizes in 1..65536, or none"},
       {"train --out \"\"", "--out: empty folder name"},
       {"sample --count 5000 " + std::string(CUVAE_BINARY_DIR) + "/cuvae", "--count: want an integer in 1..4096, got '5000'"},
-      {"trian --epochs 1", "unknown command 'trian' (want one of train, eval, sample, encode, decode, reconstruct, interpolate, manifold, compare, score, make-shapes)"},
+      {"trian --epochs 1", "unknown command 'trian' (want one of train, eval, sample, encode, decode, reconstruct, interpolate, manifold, latent-map, compare, score, make-shapes)"},
   };
   for (const Case& c : cases) {
     Result r = test::run_cuvae(c.args);
