@@ -2,7 +2,7 @@
 """Writes the fuzz targets' seed corpora: valid files as cuvae and numpy write them, and a few
 slightly broken ones per format, one folder per target under OUT (fuzz/run.sh: build/fuzz/corpus).
 
-Standard library only. Usage: fuzz/make_corpus.py OUT
+Standard library, and PIL (python3-pil, .ci/setup) for the JPEG seeds. Usage: fuzz/make_corpus.py OUT
 """
 import gzip
 import json
@@ -238,6 +238,30 @@ def png_seeds():
     }
 
 
+def image_decode_seeds():
+    """The PNG seeds in colour and palette too, and JPEGs: baseline, progressive, grey, truncated."""
+    import io
+    from PIL import Image
+    img = Image.new("RGB", (7, 5))
+    img.putdata([((x * 37) % 256, (y * 51) % 256, (x * y * 13) % 256) for y in range(5) for x in range(7)])
+
+    def save(im, fmt, **kw):
+        b = io.BytesIO()
+        im.save(b, fmt, **kw)
+        return b.getvalue()
+    baseline = save(img, "JPEG", quality=90)
+    seeds = dict(png_seeds())
+    seeds.update({
+        "rgba_png": save(img.convert("RGBA"), "PNG"),
+        "palette_png": save(img.convert("P"), "PNG"),
+        "jpeg_baseline": baseline,
+        "jpeg_progressive": save(img, "JPEG", progressive=True, quality=80),
+        "jpeg_grey": save(img.convert("L"), "JPEG"),
+        "jpeg_truncated": baseline[: len(baseline) // 2],
+    })
+    return seeds
+
+
 def config_seeds():
     seeds = {
         "vae": cuvae_config(),
@@ -265,7 +289,8 @@ def main():
     out = Path(sys.argv[1])
     targets = {"idx_images": idx_images_seeds(), "idx_labels": idx_labels_seeds(),
                "safetensors": safetensors_seeds(), "npy_matrix": npy_matrix_seeds(),
-               "npy_labels": npy_labels_seeds(), "png_gray": png_seeds(), "config": config_seeds(),
+               "npy_labels": npy_labels_seeds(), "png_gray": png_seeds(), "image_decode": image_decode_seeds(),
+               "config": config_seeds(),
                "checkpoint": checkpoint_seeds()}
     for target, seeds in targets.items():
         d = out / target

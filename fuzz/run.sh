@@ -21,7 +21,7 @@ while (($#)); do
   esac
 done
 [[ "$seconds" =~ ^[0-9]+$ && "$seconds" -gt 0 ]] || { echo "run.sh: --fuzz-seconds needs a positive integer" >&2; exit 2; }
-((${#targets[@]})) || targets=(idx_images idx_labels safetensors npy_matrix npy_labels png_gray config checkpoint)
+((${#targets[@]})) || targets=(idx_images idx_labels safetensors npy_matrix npy_labels png_gray image_decode config checkpoint)
 
 build=build/fuzz
 cmake --preset fuzz >/dev/null
