@@ -50,7 +50,8 @@ FolderEntry entry_of(const fs::path& root, const fs::path& file, std::uint8_t la
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) throw Error(file.string() + ": cannot read: " + std::strerror(errno));
   FolderEntry e;
-  e.path = fs::relative(file, root).generic_string();
+  const std::string f = file.generic_string(), r = root.generic_string();  // file lies under root (listed from it)
+  e.path = f.compare(0, r.size(), r) == 0 ? f.substr(r.size() + (r.ends_with('/') ? 0 : 1)) : f;
   e.label = label, e.test = test, e.size = static_cast<std::uint64_t>(st.st_size);
   e.mtime_ns = std::int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   return e;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <ostream>
 
 #include "datasets/idx.hpp"
@@ -98,16 +99,24 @@ void only_for_image_folders(const DataOptions& opt, const fs::path& path, const 
 }
 
 Dataset from_folder(const DataOptions& given, Split split, std::int64_t limit, std::ostream& log) {
-  // A checkpoint's shape fills in --image-size and --channels; the folder's cache under the flags as
-  // given (the training run's) is used when it already has that shape.
-  DataOptions opt = given;
-  if (!opt.image_size && opt.expect.channels && opt.expect.height == opt.expect.width) opt.image_size = opt.expect.height;
-  if (!opt.channels && opt.expect.channels) opt.channels = opt.expect.channels;
+  // A checkpoint's shape fills in --image-size and --channels. A cache the training run left
+  // (under the flags it was given: none, the size, the channels, or both) is used when it holds
+  // images of that shape; otherwise the folder is decoded to it.
+  DataOptions opt = given, sized = given;
+  if (!sized.image_size && given.expect.channels && given.expect.height == given.expect.width)
+    sized.image_size = given.expect.height;
+  if (!opt.channels && given.expect.channels) opt.channels = given.expect.channels;
+  DataOptions coloured = opt;
+  opt.image_size = sized.image_size;
+  std::optional<FolderImages> found;
   std::error_code ec;
-  const bool as_given = (opt.image_size != given.image_size || opt.channels != given.channels) && given.cache != "none" &&
-                        std::filesystem::exists(folder_cache_file(given), ec);
-  FolderImages im = load_image_folder(as_given ? given : opt, log);
-  if (as_given && !(im.shape == given.expect)) im = load_image_folder(opt, log);
+  if (given.expect.channels && given.cache != "none")
+    for (const DataOptions& t : {given, sized, coloured})
+      if (!found && std::filesystem::exists(folder_cache_file(t), ec)) {
+        FolderImages im = load_image_folder(t, log);
+        if (im.shape == given.expect) found = std::move(im);
+      }
+  const FolderImages im = found ? std::move(*found) : load_image_folder(opt, log);
   if (im.has_test_folder && opt.test_fraction >= 0)
     throw Error("--test-fraction: " + opt.path.string() + " has its own test/ subfolder");
   std::vector<std::int64_t> pick;
