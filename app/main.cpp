@@ -168,7 +168,7 @@ int main(int argc, char** argv) {
   auto add_transform = [&](const char* name, const char* help, bool data) {
     auto* c = app.add_subcommand(name, help);
     c->add_option("checkpoint", x.checkpoint, "Checkpoint file")->required()->check(CLI::ExistingFile);
-    auto* in = c->add_option("--input", x.input, "NumPy .npy file: float32 or uint8 rows [N, D], [N, H, W] or [N, 1, H, W]")
+    auto* in = c->add_option("--input", x.input, "NumPy .npy file: float32 or uint8 rows [N, D], [N, H, W] or [N, C, H, W]")
                    ->check(CLI::ExistingFile);
     if (data) {
       add_data_flags(*c, x.data, " (instead of --input)")->excludes(in);

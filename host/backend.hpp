@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "host/tensor.hpp"
+#include "kernels/conv_shape.cuh"
 #include "kernels/philox.cuh"
 #include "kernels/schedule.cuh"
 
@@ -86,6 +87,18 @@ class Backend {
   // dx = (dy w) * act'(x), where x = x_act(previous pre-activation), so the previous layer
   // receives the gradient w.r.t. its own pre-activation.
   virtual void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy,
+                               const Tensor* dx, const Tensor& dw, const Tensor& db) = 0;
+
+  // Conv2d (s.transposed false) or ConvTranspose2d (true) on NCHW rows (kernels/conv_shape.cuh):
+  // x [B, s.in_dim()], w as PyTorch stores it (Conv2d [out_c, in_c, kh, kw], ConvTranspose2d
+  // [in_c, out_c, kh, kw]; any rank with that many elements and s.small_c() rows), b [out_c],
+  // y [B, s.out_dim()] = act(conv(x, w) + b, per output channel). All dense.
+  virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, Activation act,
+                              const Tensor& y) = 0;
+  // As linear_backward: dy [B, s.out_dim()] is the gradient w.r.t. the pre-activation output;
+  // dw (w's shape) and db [out_c] (the sum of dy over the batch and the pixels) are overwritten;
+  // dx (if given) = the gradient w.r.t. x times act'(x), x = x_act(previous pre-activation).
+  virtual void conv2d_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const ConvShape& s,
                                const Tensor* dx, const Tensor& dw, const Tensor& db) = 0;
 
   // mu, logvar, z [B, L]; eps [B, L] dense. eps[b, l] = Philox normal (key, element b*L + l), where

@@ -1,6 +1,8 @@
 // Shape checks shared by every backend (see op_checks.hpp).
 #include "host/op_checks.hpp"
 
+#include <cstdint>
+
 namespace cuvae::checks {
 namespace {
 
@@ -42,6 +44,52 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const T
             dw.shape == w.shape && db.numel() == w.shape[0] && (!dx || dx->shape == x.shape);
   expect(ok, op, "shapes disagree: x " + x.str() + ", w " + w.str() + ", dy " + dy.str() + ", dx " + opt(dx) +
                      ", dw " + dw.str() + ", db " + db.str());
+}
+
+std::string conv_text(const ConvShape& s) {
+  return std::string(s.transposed ? "ConvTranspose2d" : "Conv2d") + "(" + std::to_string(s.in_c) + ", " +
+         std::to_string(s.out_c) + ", kernel " + std::to_string(s.kh) + "x" + std::to_string(s.kw) + ", stride " +
+         std::to_string(s.sh) + "x" + std::to_string(s.sw) + ", padding " + std::to_string(s.ph) + "x" + std::to_string(s.pw) +
+         (s.transposed ? ", output_padding " + std::to_string(s.oph) + "x" + std::to_string(s.opw) : std::string()) +
+         ") on " + std::to_string(s.in_h) + "x" + std::to_string(s.in_w);
+}
+
+void conv_shape(const char* op, const ConvShape& s) {
+  const bool sizes = s.in_c >= 1 && s.in_h >= 1 && s.in_w >= 1 && s.out_c >= 1 && s.kh >= 1 && s.kw >= 1 && s.sh >= 1 &&
+                     s.sw >= 1 && s.ph >= 0 && s.pw >= 0 && s.oph >= 0 && s.opw >= 0;
+  expect(sizes, op, conv_text(s) + ": sizes and strides must be positive, paddings non-negative");
+  expect(s.transposed || (s.oph == 0 && s.opw == 0), op, conv_text(s) + ": output_padding is for a ConvTranspose2d");
+  expect(s.oph < s.sh && s.opw < s.sw, op, conv_text(s) + ": output_padding must be smaller than the stride");
+  expect(s.transposed || (s.in_h + 2 * s.ph >= s.kh && s.in_w + 2 * s.pw >= s.kw), op,
+         conv_text(s) + ": the kernel is larger than the padded input");
+  expect(s.out_h() >= 1 && s.out_w() >= 1, op, conv_text(s) + ": gives an output of " + std::to_string(s.out_h()) + "x" +
+                                                  std::to_string(s.out_w()) + " pixels");
+  expect(s.in_dim() <= INT32_MAX && s.out_dim() <= INT32_MAX && s.weight_cols() * s.small_c() <= INT32_MAX, op,
+         conv_text(s) + ": more than 2^31 - 1 values per image or weight");
+}
+
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, const Tensor& y) {
+  const char* op = "conv2d_forward";
+  conv_shape(op, s);
+  rank2(op, "x", x), rank2(op, "y", y);
+  dense(op, "x", x), dense(op, "y", y), dense(op, "w", w), dense(op, "b", b);
+  expect(x.cols() == s.in_dim() && y.rows() == x.rows() && y.cols() == s.out_dim() && w.rows() == s.small_c() &&
+             w.cols() == s.weight_cols() && b.numel() == s.out_c && w.data && b.data,
+         op, conv_text(s) + ": shapes disagree: x " + x.str() + ", w " + w.str() + ", b " + b.str() + ", y " + y.str());
+}
+
+void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const ConvShape& s, const Tensor* dx,
+                     const Tensor& dw, const Tensor& db) {
+  const char* op = "conv2d_backward";
+  conv_shape(op, s);
+  rank2(op, "x", x), rank2(op, "dy", dy);
+  if (dx) rank2(op, "dx", *dx), dense(op, "dx", *dx);
+  dense(op, "x", x), dense(op, "dy", dy), dense(op, "w", w), dense(op, "dw", dw), dense(op, "db", db);
+  expect(x.cols() == s.in_dim() && dy.rows() == x.rows() && dy.cols() == s.out_dim() && w.rows() == s.small_c() &&
+             w.cols() == s.weight_cols() && dw.shape == w.shape && db.numel() == s.out_c && (!dx || dx->shape == x.shape) &&
+             dw.data && db.data,
+         op, conv_text(s) + ": shapes disagree: x " + x.str() + ", w " + w.str() + ", dy " + dy.str() + ", dx " + opt(dx) +
+                 ", dw " + dw.str() + ", db " + db.str());
 }
 
 void reparameterize(const Tensor& mu, const Tensor& logvar, const Tensor& eps, const Tensor& z) {

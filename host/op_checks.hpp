@@ -10,6 +10,12 @@ namespace cuvae::checks {
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y);
 void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor* dx, const Tensor& dw,
                      const Tensor& db);
+// Conv2d / ConvTranspose2d (host/backend.hpp): the geometry (sizes >= 1, padding >= 0, an output of
+// at least one pixel, output_padding below the stride and only for a transposed one) and every shape.
+void conv_shape(const char* op, const ConvShape& s);
+void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, const Tensor& y);
+void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const ConvShape& s, const Tensor* dx,
+                     const Tensor& dw, const Tensor& db);
 void reparameterize(const Tensor& mu, const Tensor& logvar, const Tensor& eps, const Tensor& z);
 void reparameterize_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
                              const Tensor& dlogvar);

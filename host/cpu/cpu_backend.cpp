@@ -90,6 +90,14 @@ class CpuBackend final : public Backend {
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y) override {
     cpu::fast::linear_forward(loop_threads_, x, w, b, act, y);
   }
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, Activation act,
+                      const Tensor& y) override {
+    cpu::conv2d_forward(x, w, b, s, act, y);
+  }
+  void conv2d_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const ConvShape& s,
+                       const Tensor* dx, const Tensor& dw, const Tensor& db) override {
+    cpu::conv2d_backward(x, x_act, w, dy, s, dx, dw, db);
+  }
   void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
                        const Tensor& dw, const Tensor& db) override {
     cpu::fast::linear_backward(loop_threads_, x, x_act, w, dy, dx, dw, db);

@@ -5,33 +5,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "host/cpu/activation.hpp"
 #include "host/cpu/ops.hpp"
 #include "host/op_checks.hpp"
-#include "kernels/sigmoid.cuh"
 
 namespace cuvae::cpu {
-namespace {
-
-inline float activate(Activation a, float v) {
-  switch (a) {
-    case Activation::relu: return v > 0.f ? v : 0.f;
-    case Activation::sigmoid: return stable_sigmoid(v);
-    case Activation::none: break;
-  }
-  return v;
-}
-
-// Derivative of the activation, written in terms of its output y = act(pre).
-inline float derivative_from_output(Activation a, float y) {
-  switch (a) {
-    case Activation::relu: return y > 0.f ? 1.f : 0.f;
-    case Activation::sigmoid: return y * (1.f - y);
-    case Activation::none: break;
-  }
-  return 1.f;
-}
-
-}  // namespace
 
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y) {
   checks::linear_forward(x, w, b, y);

@@ -302,6 +302,20 @@ class CudaBackend final : public Backend {
     gemm_.linear_backward(x, x_act, w, dy, dx, dw, db);
   }
 
+  // Conv2d / ConvTranspose2d: not on this backend yet (the implicit-GEMM kernels are being written).
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, Activation act,
+                      const Tensor& y) override {
+    (void)act;
+    checks::conv2d_forward(x, w, b, s, y);
+    throw Error("conv2d_forward: the CUDA backend has no convolutions yet; run with --device cpu");
+  }
+  void conv2d_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const ConvShape& s,
+                       const Tensor* dx, const Tensor& dw, const Tensor& db) override {
+    (void)x_act;
+    checks::conv2d_backward(x, w, dy, s, dx, dw, db);
+    throw Error("conv2d_backward: the CUDA backend has no convolutions yet; run with --device cpu");
+  }
+
   void reparameterize(const Tensor& mu, const Tensor& logvar, RngKey key, bool at_step, const Tensor& eps,
                       const Tensor& z) override {
     const OpScope op("reparameterize", shapes_text({{"mu", &mu}, {"z", &z}}));

@@ -1,0 +1,27 @@
+// The hidden layers' activations and their derivatives for the CPU reference ops (linear, conv).
+#pragma once
+#include "host/backend.hpp"
+#include "kernels/sigmoid.cuh"
+
+namespace cuvae::cpu {
+
+inline float activate(Activation a, float v) {
+  switch (a) {
+    case Activation::relu: return v > 0.f ? v : 0.f;
+    case Activation::sigmoid: return stable_sigmoid(v);
+    case Activation::none: break;
+  }
+  return v;
+}
+
+// The derivative, written in terms of the output y = act(pre).
+inline float derivative_from_output(Activation a, float y) {
+  switch (a) {
+    case Activation::relu: return y > 0.f ? 1.f : 0.f;
+    case Activation::sigmoid: return y * (1.f - y);
+    case Activation::none: break;
+  }
+  return 1.f;
+}
+
+}  // namespace cuvae::cpu
