@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "cuvae 0.1.0");
 
   cuvae::TrainOptions t;
-  std::string model = "vae", hidden = "400", activation = "relu", likelihood = "bernoulli", noise;
+  std::string model = "vae", hidden = "400", activation = "relu", likelihood = "bernoulli", noise, arch = "mlp";
   auto* train = app.add_subcommand("train", "Train a model (default: the MLP VAE of pytorch/examples)");
   auto* o_model = train->add_option("--model", model, std::string("Model: ") + cuvae::kModelNames)
                       ->check(cli::parsed(cuvae::default_config, "MODEL"));
@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
       ->check(cli::non_negative());
   train->add_option("--lr-decay", t.lr_decay, "Learning-rate decay per epoch (ExponentialLR gamma)")
       ->check(cli::number(0, 1, true));
+  auto* o_arch = train->add_option("--arch", arch, "Layers: mlp (--hidden sizes) or conv (two conv layers and a dense one, mirrored)")
+                     ->check(cli::parsed(cuvae::parse_arch, "ARCH"));
   auto* o_latent = train->add_option("--latent", t.model.latent, "Latent dimensions (PCA: components)")
                        ->check(cli::integer(1, cuvae::kMaxLatent));
   auto* o_hidden = train->add_option("--hidden", hidden, "Hidden sizes, comma-separated (e.g. 400 or 512,256), or none")
@@ -324,6 +326,10 @@ int main(int argc, char** argv) {
     if (*train) {
       // The model's defaults, then the flags given (linear-ae: no hidden layer, gaussian; dae: mask:0.25).
       cuvae::ModelConfig c = cuvae::default_config(model);
+      if (o_arch->count()) c.arch = cuvae::parse_arch(arch);
+      if (c.arch == "conv" && o_hidden->count())
+        throw cuvae::UsageError("--hidden is for --arch mlp; the conv arch's layers are fixed (models/arch.hpp)");
+      if (c.arch == "conv") c.hidden.clear();
       if (o_hidden->count()) c.hidden = cuvae::parse_hidden(hidden);
       if (o_act->count()) c.activation = cuvae::parse_activation(activation);
       if (o_lik->count()) c.likelihood = cuvae::parse_likelihood(likelihood);
@@ -336,7 +342,7 @@ int main(int argc, char** argv) {
       const std::pair<CLI::Option*, const char*> given[] = {
           {o_model, "model"},     {o_latent, "latent"}, {o_hidden, "hidden"}, {o_act, "activation"},
           {o_lik, "likelihood"}, {o_sigma, "sigma"},   {o_beta, "beta"},     {o_noise, "noise"},
-          {o_classes, "classes"}};
+          {o_classes, "classes"}, {o_arch, "arch"}};
       for (const auto& [o, key] : given)
         if (o->count()) t.model_fields_given.push_back(key);
       t.stop = &g_stop;

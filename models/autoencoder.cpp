@@ -1,6 +1,8 @@
 // The autoencoder family on the op interface (see autoencoder.hpp).
 #include "models/autoencoder.hpp"
 
+#include "models/arch.hpp"
+
 #include <cmath>
 #include <numbers>
 
@@ -12,13 +14,9 @@ double squared_error_from_gaussian(double recon, int D, double sigma) {
 
 Autoencoder::Autoencoder(const ModelConfig& config) : Model(config) {
   const ModelConfig& c = config_;
-  const std::vector<int> reversed(c.hidden.rbegin(), c.hidden.rend());
-  int i = encoder_.add_mlp(params_, "encoder", c.input_dim, c.hidden, c.activation);
-  encoder_.add(params_, "encoder." + std::to_string(i), c.hidden.empty() ? c.input_dim : c.hidden.back(), c.latent,
-               Activation::none);
-  i = decoder_.add_mlp(params_, "decoder", c.latent, reversed, c.activation);
-  decoder_.add(params_, "decoder." + std::to_string(i), c.hidden.empty() ? c.latent : c.hidden.front(), c.input_dim,
-               Activation::none);
+  const Trunk t = add_encoder_trunk(encoder_, params_, c, "encoder", c.input_dim);
+  encoder_.add(params_, "encoder." + std::to_string(t.next), t.width, c.latent, Activation::none);
+  add_decoder(decoder_, params_, c, c.latent);
 }
 
 void Autoencoder::allocate(Backend& backend, std::int64_t max_batch) {

@@ -1,13 +1,15 @@
 // The classifier on the op interface (see classifier.hpp).
 #include "models/classifier.hpp"
 
+#include "models/arch.hpp"
+
 namespace cuvae {
 
 Classifier::Classifier(const ModelConfig& config) : Model(config) {
   const ModelConfig& c = config_;
-  CUVAE_CHECK(!c.hidden.empty(), "a classifier needs a hidden layer");  // validate() says so first
-  const int i = features_.add_mlp(params_, "net", c.input_dim, c.hidden, c.activation);
-  head_.add(params_, "net." + std::to_string(i), c.hidden.back(), c.classes, Activation::none);
+  CUVAE_CHECK(c.arch == "conv" || !c.hidden.empty(), "a classifier needs a hidden layer");  // validate() says so first
+  const Trunk t = add_encoder_trunk(features_, params_, c, "net", c.input_dim);
+  head_.add(params_, "net." + std::to_string(t.next), t.width, c.classes, Activation::none);
 }
 
 void Classifier::allocate(Backend& backend, std::int64_t max_batch) {

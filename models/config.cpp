@@ -135,8 +135,19 @@ void validate(const ModelConfig& c, const std::string& what) {
   if (!(c.beta >= 0) || !std::isfinite(c.beta)) throw bad("--beta must be a non-negative number");
   if (c.model == "dae" && c.noise.kind == NoiseKind::none) throw bad("a dae needs --noise (e.g. mask:0.25)");
   if (c.model != "dae" && c.noise.kind != NoiseKind::none) throw bad("--noise is for --model dae");
+  if (c.arch == "conv") {
+    const ImageShape im = input_image(c);
+    if (c.model != "ae" && c.model != "dae" && c.model != "vae" && c.model != "classifier")
+      throw bad("--arch conv is for an ae, a dae, a vae or a classifier, not a " + c.model);
+    if (!c.hidden.empty()) throw bad("--hidden is for --arch mlp; the conv arch's layers are fixed");
+    if (im.height < 4 || im.width < 4 || im.height % 4 || im.width % 4)
+      throw bad("--arch conv takes images whose sides are multiples of 4 (two stride-2 convolutions and their "
+                "transposes), not " + std::to_string(im.height) + "x" + std::to_string(im.width));
+  } else if (c.arch != "mlp") {
+    throw bad("--arch '" + c.arch + "': unknown architecture (want one of " + kArchNames + ")");
+  }
   if (has_classes(c)) {
-    if (is_classifier(c) && c.hidden.empty())  // cvae: is_classifier
+    if (is_classifier(c) && c.hidden.empty() && c.arch == "mlp")  // cvae: is_classifier
       throw bad("a classifier needs a hidden layer (its features), not --hidden none");
     if (c.classes < 2 || c.classes > kMaxClasses)
       throw bad("--classes " + std::to_string(c.classes) + " must lie in 2.." + std::to_string(kMaxClasses));
@@ -145,9 +156,20 @@ void validate(const ModelConfig& c, const std::string& what) {
   }
 }
 
-int code_size(const ModelConfig& c) { return is_classifier(c) && !c.hidden.empty() ? c.hidden.back() : c.latent; }  // cvae
+std::string parse_arch(std::string_view text) {
+  if (text == "mlp" || text == "conv") return std::string(text);
+  throw Error("--arch '" + std::string(text) + "': unknown architecture (want one of " + kArchNames + ")");
+}
+
+int code_size(const ModelConfig& c) {  // cvae: is_classifier
+  if (!is_classifier(c)) return c.latent;
+  return c.arch == "conv" ? kConvFeatures : c.hidden.empty() ? c.latent : c.hidden.back();
+}
 
 std::string sizes_text(const ModelConfig& c) {
+  if (c.arch == "conv")  // "conv 1x28x28-256-20"
+    return "conv " + input_image(c).str() + "-" + std::to_string(kConvFeatures) + "-" +
+           std::to_string(has_classes(c) ? c.classes : c.latent);
   if (c.model == "cvae")  // cvae: "784+10-400-20+10" (the one-hot condition beside the images and the code)
     return std::to_string(c.input_dim) + "+" + std::to_string(c.classes) + "-" + hidden_to_string(c.hidden) + "-" +
            std::to_string(c.latent) + "+" + std::to_string(c.classes);
@@ -157,6 +179,7 @@ std::string sizes_text(const ModelConfig& c) {
 
 nlohmann::json to_json(const ModelConfig& c) {
   nlohmann::json j{{"model", c.model},
+                   {"arch", c.arch},
                    {"input_dim", c.input_dim},
                    {"hidden", c.hidden},
                    {"activation", std::string(to_string(c.activation))},
@@ -174,7 +197,7 @@ nlohmann::json to_json(const ModelConfig& c) {
 ModelConfig config_from_json(const nlohmann::json& j, const std::string& what) {
   const JsonFields f(j, what + ": config");
   f.only({"model", "input_dim", "hidden", "activation", "latent", "likelihood", "sigma", "beta", "noise",
-          "total_variance", "classes", "image"});
+          "total_variance", "classes", "image", "arch"});
   ModelConfig c;
   constexpr double kMax = std::numeric_limits<double>::max();
   auto parsed = [&](const char* key, auto parse) {
@@ -195,6 +218,7 @@ ModelConfig config_from_json(const nlohmann::json& j, const std::string& what) {
     c.image = ImageShape{chw[0], chw[1], chw[2]};
   }
   c.hidden = f.int_list("hidden", 1, kMaxHidden, kMaxHiddenLayers);
+  if (f.has("arch")) c.arch = parsed("arch", [](const std::string& s) { return parse_arch(s); });  // mlp before it was kept
   c.activation = parsed("activation", [](const std::string& s) { return parse_activation(s); });
   c.latent = static_cast<int>(f.integer("latent", 1, is_classifier(c) ? kMaxLatent : std::min(kMaxLatent, c.input_dim)));  // cvae
   c.likelihood = parsed("likelihood", [](const std::string& s) { return parse_likelihood(s); });

@@ -24,7 +24,8 @@ struct ModelConfig {
   std::string model = "vae";          // pca, ae, linear-ae, dae, vae, classifier, cvae
   int input_dim = 784;
   ImageShape image{0, 0, 0};          // the input's image shape (0s: input_image's square); dim() == input_dim
-  std::vector<int> hidden = {400};    // empty: no hidden layer
+  std::string arch = "mlp";           // mlp (the hidden sizes) or conv (models/arch.hpp)
+  std::vector<int> hidden = {400};    // empty: no hidden layer (mlp)
   Activation activation = Activation::relu;  // of the hidden layers
   int latent = 20;                    // code size (PCA: components)
   Likelihood likelihood = Likelihood::bernoulli;
@@ -35,6 +36,9 @@ struct ModelConfig {
   int classes = 0;                    // classifier, cvae: C (0 on the command line: max training label + 1)
 };
 
+// The conv arch's features: its dense hidden layer (models/arch.hpp's kConvWidth).
+inline constexpr int kConvFeatures = 256;
+
 // Size limits of every config, from the command line or a checkpoint.
 inline constexpr int kMaxInputDim = 1 << 24;
 inline constexpr int kMaxHidden = 65536;
@@ -44,6 +48,7 @@ inline constexpr int kMaxClasses = 65536;
 
 // Known model names, for --model's help and errors.
 inline constexpr const char* kModelNames = "pca, ae, linear-ae, dae, vae, classifier, cvae";
+inline constexpr const char* kArchNames = "mlp, conv";
 
 // True for a model with class count `classes` (the classifier; cvae: the conditional VAE).
 inline bool has_classes(const ModelConfig& c) { return c.model == "classifier" || c.model == "cvae"; }
@@ -52,6 +57,8 @@ inline bool is_classifier(const ModelConfig& c) { return c.model == "classifier"
 // The shape of the model's input images: c.image when set, else a grey square of input_dim pixels
 // (or one row of them).
 inline ImageShape input_image(const ModelConfig& c) { return c.image.channels ? c.image : square_image_shape(c.input_dim); }
+// "mlp" or "conv", else an Error naming --arch.
+std::string parse_arch(std::string_view text);
 // The columns of the model's encode(): its code size (latent), a classifier's features (its last
 // hidden layer).
 int code_size(const ModelConfig& c);

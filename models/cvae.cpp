@@ -9,7 +9,7 @@ Cvae::Cvae(const ModelConfig& config) : Model(config) {
   encoder_.add_mlp(params_, "encoder", D + C, c.hidden, c.activation);
   const int width = c.hidden.empty() ? D + C : c.hidden.back();
   // Both head weights first, then both biases: each pair is adjacent and acts as one tensor (as the vae's).
-  Linear head;
+  Layer head;
   head.weight = params_.add("fc_mu.weight", Shape{L, width}, width);
   params_.add("fc_logvar.weight", Shape{L, width}, width);
   head.bias = params_.add("fc_mu.bias", Shape{L}, width);

@@ -1,14 +1,30 @@
-// Linear layers and Stacks over the op interface (see layers.hpp).
+// Linear and conv layers and Stacks over the op interface (see layers.hpp).
 #include "models/layers.hpp"
 
 namespace cuvae {
 
-Linear add_linear(ParamStore& params, const std::string& name, int in, int out, Activation act) {
-  Linear l;
+Layer add_linear(ParamStore& params, const std::string& name, int in, int out, Activation act) {
+  Layer l;
   l.weight = params.add(name + ".weight", Shape{out, in}, in);
   l.bias = params.add(name + ".bias", Shape{out}, in);
   l.in = in, l.out = out, l.act = act;
   return l;
+}
+
+Layer add_conv(ParamStore& params, const std::string& name, const ConvShape& s, Activation act) {
+  Layer l;
+  const std::int64_t fan_in = s.weight_cols();  // big_c * kh * kw: PyTorch's weight.size(1) * kh * kw for both
+  l.weight = params.add(name + ".weight", Shape{s.small_c(), s.big_c(), s.kh, s.kw}, fan_in);
+  l.bias = params.add(name + ".bias", Shape{s.out_c}, fan_in);
+  l.in = static_cast<int>(s.in_dim()), l.out = static_cast<int>(s.out_dim()), l.act = act;
+  l.is_conv = true, l.conv = s;
+  return l;
+}
+
+void Stack::add_conv(ParamStore& params, const std::string& name, const ConvShape& shape, Activation act) {
+  CUVAE_CHECK(layers_.empty() || layers_.back().out == shape.in_dim(),
+              name + ": input " + std::to_string(shape.in_dim()) + " after a layer of " + std::to_string(layers_.back().out));
+  layers_.push_back(cuvae::add_conv(params, name, shape, act));
 }
 
 void Stack::add(ParamStore& params, const std::string& name, int in, int out, Activation act) {
@@ -30,7 +46,7 @@ int Stack::add_mlp(ParamStore& params, const std::string& prefix, int in, const 
 void Stack::allocate(Backend& backend, std::int64_t max_batch) {
   CUVAE_CHECK(max_batch > 0, "max_batch " + std::to_string(max_batch));
   acts_.clear(), grads_.clear();
-  for (const Linear& l : layers_) {
+  for (const Layer& l : layers_) {
     acts_.emplace_back(backend, Shape{max_batch, l.out});
     grads_.emplace_back(backend, Shape{max_batch, l.out});
   }
@@ -40,9 +56,12 @@ void Stack::forward(Backend& backend, const ParamStore& params, const Tensor& x)
   const std::int64_t b = x.rows();
   Tensor h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const Linear& l = layers_[i];
+    const Layer& l = layers_[i];
     Tensor y = acts_[i].tensor().rows_view(0, b);
-    backend.linear_forward(h, params.value_span(l.weight, l.count), params.value_span(l.bias, l.count), l.act, y);
+    if (l.is_conv)
+      backend.conv2d_forward(h, params.value(l.weight), params.value(l.bias), l.conv, l.act, y);
+    else
+      backend.linear_forward(h, params.value_span(l.weight, l.count), params.value_span(l.bias, l.count), l.act, y);
     h = y;
   }
 }
@@ -52,14 +71,18 @@ void Stack::backward(Backend& backend, const ParamStore& params, const Tensor& x
   const std::int64_t b = x.rows();
   Tensor g = dy;
   for (std::size_t i = layers_.size(); i-- > 0;) {
-    const Linear& l = layers_[i];
+    const Layer& l = layers_[i];
     const bool first = i == 0;
     const Tensor input = first ? x : acts_[i - 1].tensor().rows_view(0, b);
     const Activation input_act = first ? x_act : layers_[i - 1].act;
     Tensor prev = first ? Tensor{} : grads_[i - 1].tensor().rows_view(0, b);
     const Tensor* out = first ? dx : &prev;
-    backend.linear_backward(input, input_act, params.value_span(l.weight, l.count), g, out,
-                            params.grad_span(l.weight, l.count), params.grad_span(l.bias, l.count));
+    if (l.is_conv)
+      backend.conv2d_backward(input, input_act, params.value(l.weight), g, l.conv, out, params.grad(l.weight),
+                              params.grad(l.bias));
+    else
+      backend.linear_backward(input, input_act, params.value_span(l.weight, l.count), g, out,
+                              params.grad_span(l.weight, l.count), params.grad_span(l.bias, l.count));
     if (!first) g = prev;
   }
 }

@@ -1,6 +1,8 @@
-// Layers: a Linear layer (y = act(x w^T + b), the activation fused into the GEMM's epilogue) whose
-// parameters live in the ParamStore under their PyTorch module path, and a Stack, a chain of them
-// that owns its activations and their gradients, sized for a batch once (never inside a step).
+// Layers: Linear (y = act(x w^T + b)) and Conv2d / ConvTranspose2d (y = act(conv(x, w) + b)), the
+// activation fused into the op's epilogue, whose parameters live in the ParamStore under their
+// PyTorch module path; and a Stack, a chain of them that owns its activations and their gradients,
+// sized for a batch once (never inside a step). Activations are rows: a conv layer's NCHW planes
+// flattened as x.view(B, -1) flattens them, so Flatten and Unflatten between layers cost nothing.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,15 +12,21 @@
 
 namespace cuvae {
 
-struct Linear {
+struct Layer {
   std::size_t weight = 0, bias = 0;  // parameter indices; a fused layer spans `count` of each
   std::size_t count = 1;             // the VAE's (mu, logvar) heads: 2 weights, then 2 biases
-  int in = 0, out = 0;
+  int in = 0, out = 0;               // values per row: features, or a conv layer's in_dim() and out_dim()
   Activation act = Activation::none;
+  bool is_conv = false;              // a Conv2d or ConvTranspose2d of geometry `conv`
+  ConvShape conv;
 };
 
 // Registers `name`.weight [out, in] and `name`.bias [out] (fan-in `in`).
-Linear add_linear(ParamStore& params, const std::string& name, int in, int out, Activation act);
+Layer add_linear(ParamStore& params, const std::string& name, int in, int out, Activation act);
+// Registers `name`.weight as PyTorch's Conv2d [out_c, in_c, kh, kw] or ConvTranspose2d
+// [in_c, out_c, kh, kw] and `name`.bias [out_c], with PyTorch's fan-in for each (weight.size(1) *
+// kh * kw: in_c for a Conv2d, out_c for a ConvTranspose2d).
+Layer add_conv(ParamStore& params, const std::string& name, const ConvShape& shape, Activation act);
 
 class Stack {
  public:
@@ -27,12 +35,14 @@ class Stack {
   // Appends in -> widths[0] -> ... layers, each followed by `act`, named prefix.{i} by nn.Sequential
   // numbering (an activation module counts: i steps by 2, by 1 for none). Returns the next index.
   int add_mlp(ParamStore& params, const std::string& prefix, int in, const std::vector<int>& widths, Activation act);
-  void add(const Linear& layer) { layers_.push_back(layer); }
+  // Appends a conv layer; its input must be the previous layer's output, as a row.
+  void add_conv(ParamStore& params, const std::string& name, const ConvShape& shape, Activation act);
+  void add(const Layer& layer) { layers_.push_back(layer); }
   // Activations and gradients for up to max_batch rows.
   void allocate(Backend& backend, std::int64_t max_batch);
 
   bool empty() const { return layers_.empty(); }
-  const std::vector<Linear>& layers() const { return layers_; }
+  const std::vector<Layer>& layers() const { return layers_; }
   int in() const { return layers_.front().in; }
   int out() const { return layers_.back().out; }
   Activation out_act() const { return layers_.back().act; }
@@ -49,7 +59,7 @@ class Stack {
   Tensor grad_output(std::int64_t b) const { return grads_.back().tensor().rows_view(0, b); }
 
  private:
-  std::vector<Linear> layers_;
+  std::vector<Layer> layers_;
   std::vector<Buffer> acts_, grads_;  // per layer, [max_batch, out]
 };
 

@@ -1,23 +1,22 @@
 // The VAE on the op interface (see vae.hpp).
 #include "models/vae.hpp"
 
+#include "models/arch.hpp"
+
 namespace cuvae {
 
 Vae::Vae(const ModelConfig& config) : Model(config) {
   const ModelConfig& c = config_;
-  encoder_.add_mlp(params_, "encoder", c.input_dim, c.hidden, c.activation);
-  const int width = c.hidden.empty() ? c.input_dim : c.hidden.back();
+  const int width = add_encoder_trunk(encoder_, params_, c, "encoder", c.input_dim).width;
   // Both head weights first, then both biases: each pair is adjacent and acts as one tensor.
-  Linear head;
+  Layer head;
   head.weight = params_.add("fc_mu.weight", Shape{c.latent, width}, width);
   params_.add("fc_logvar.weight", Shape{c.latent, width}, width);
   head.bias = params_.add("fc_mu.bias", Shape{c.latent}, width);
   params_.add("fc_logvar.bias", Shape{c.latent}, width);
   head.count = 2, head.in = width, head.out = 2 * c.latent, head.act = Activation::none;
   head_.add(head);
-  const int i = decoder_.add_mlp(params_, "decoder", c.latent, {c.hidden.rbegin(), c.hidden.rend()}, c.activation);
-  decoder_.add(params_, "decoder." + std::to_string(i), c.hidden.empty() ? c.latent : c.hidden.front(), c.input_dim,
-               Activation::none);
+  add_decoder(decoder_, params_, c, c.latent);
 }
 
 void Vae::allocate(Backend& backend, std::int64_t max_batch) {

@@ -9,8 +9,9 @@ Usage (python/ on sys.path)::
     print(model.loss_terms(x, x))                               # {'recon': ..., 'kl': ..., 'loss': ...}
 
 A checkpoint is a safetensors file with metadata "format" ("cuvae.model.v2", or the legacy
-"cuvae.mlp_vae.v1") and "config" (JSON: model, input_dim, hidden, activation, latent,
-likelihood, sigma, beta, noise). Parameter names are nn.Sequential state-dict names, so the
+"cuvae.mlp_vae.v1") and "config" (JSON: model, arch, input_dim, image, hidden, activation,
+latent, likelihood, sigma, beta, noise). arch "conv" is the convolutional encoder and decoder of
+models/arch.hpp on images of shape `image` ([channels, height, width]; rows are NCHW flattened). Parameter names are nn.Sequential state-dict names, so the
 modules here load a checkpoint with load_state_dict(strict=True); legacy names (fc1, fc21, ...,
 decoder.out) are renamed onto the v2 VAE first. Training checkpoints' Adam moments
 ("optimizer.exp_avg.*", "optimizer.exp_avg_sq.*") are skipped.
@@ -71,6 +72,7 @@ def _normalise(config):
     c.setdefault("sigma", 1.0)
     c.setdefault("beta", 1.0)
     c.setdefault("noise", "none")
+    c.setdefault("arch", "mlp")
 
     def positive_int(key):
         v = c.get(key)
@@ -96,11 +98,22 @@ def _normalise(config):
     if c["sigma"] <= 0:
         raise CheckpointError(f"bad model config: 'sigma' must be > 0, got {c['sigma']}")
     _parse_noise(c["noise"])
+    if c["arch"] not in ("mlp", "conv"):
+        raise CheckpointError(f"bad model config: 'arch' is {c['arch']!r}, expected mlp or conv")
+    if "image" not in c:  # checkpoints written before the shape was kept: a grey square, or one row
+        side = math.isqrt(c["input_dim"])
+        c["image"] = [1, side, side] if side * side == c["input_dim"] else [1, 1, c["input_dim"]]
+    im = c["image"]
+    if (not isinstance(im, list) or len(im) != 3 or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in im)
+            or im[0] * im[1] * im[2] != c["input_dim"]):
+        raise CheckpointError(f"bad model config: 'image' must be [channels, height, width] of input_dim values, got {im!r}")
+    if c["arch"] == "conv" and (im[1] % 4 or im[2] % 4 or c["model"] not in ("ae", "dae", "vae", "classifier")):
+        raise CheckpointError(f"bad model config: arch conv takes an ae, dae, vae or classifier on sides that are multiples of 4")
     if c["model"] in ("classifier", "cvae"):
         k = c.get("classes")
         if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 65536:
             raise CheckpointError(f"bad model config: 'classes' must be an integer in 2..65536, got {k!r}")
-        if not h and c["model"] == "classifier":
+        if not h and c["model"] == "classifier" and c["arch"] == "mlp":
             raise CheckpointError("bad model config: a classifier has at least one hidden layer")
     return c
 
@@ -178,6 +191,23 @@ def _mlp(sizes, activation, act_after_last):
     return nn.Sequential(*mods)
 
 
+def _conv_trunk(C, H, W):
+    """The conv arch's encoder up to its 256 features: Conv2d(C, 32, 4, 2, 1), ReLU, Conv2d(32, 64,
+    4, 2, 1), ReLU, Flatten, Linear(64 * H/4 * W/4, 256), ReLU (indices 0, 2, 5)."""
+    return [nn.Conv2d(C, 32, 4, 2, 1), nn.ReLU(), nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(), nn.Flatten(),
+            nn.Linear(64 * (H // 4) * (W // 4), 256), nn.ReLU()]
+
+
+def _conv_decoder(n_in, C, H, W):
+    """The conv arch's decoder: Linear(n_in, 256), ReLU, Linear(256, 64 * H/4 * W/4), ReLU,
+    Unflatten(64, H/4, W/4), ConvTranspose2d(64, 32, 4, 2, 1), ReLU, ConvTranspose2d(32, C, 4, 2, 1)
+    (indices 0, 2, 5, 7), then a Flatten to rows of C*H*W, as cuvae's rows are."""
+    h, w = H // 4, W // 4
+    return nn.Sequential(nn.Linear(n_in, 256), nn.ReLU(), nn.Linear(256, 64 * h * w), nn.ReLU(),
+                         nn.Unflatten(1, (64, h, w)), nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
+                         nn.ConvTranspose2d(32, C, 4, 2, 1), nn.Flatten())
+
+
 class _Model(nn.Module):
     """Shared likelihood code; subclasses supply encode, _decode_raw and pred."""
 
@@ -186,6 +216,12 @@ class _Model(nn.Module):
         self.config = config
         self.likelihood, self.sigma, self.beta = config["likelihood"], config["sigma"], config["beta"]
         self.noise = _parse_noise(config["noise"])
+        self.image = tuple(config["image"])
+        self.conv = config["arch"] == "conv"
+
+    def _images(self, x):
+        """Rows [B, D] as the conv arch's NCHW images; rows unchanged for an mlp."""
+        return x.reshape(-1, *self.image) if self.conv else x
 
     def _means(self, raw):
         return torch.sigmoid(raw) if self.likelihood == "bernoulli" else raw
@@ -217,18 +253,22 @@ class AE(_Model):
     def __init__(self, config):
         super().__init__(config)
         D, H, L, act = config["input_dim"], config["hidden"], config["latent"], config["activation"]
-        self.encoder = _mlp([D] + H + [L], act, act_after_last=False)
-        self.decoder = _mlp([L] + H[::-1] + [D], act, act_after_last=False)
+        if self.conv:
+            self.encoder = nn.Sequential(*_conv_trunk(*self.image), nn.Linear(256, L))
+            self.decoder = _conv_decoder(L, *self.image)
+        else:
+            self.encoder = _mlp([D] + H + [L], act, act_after_last=False)
+            self.decoder = _mlp([L] + H[::-1] + [D], act, act_after_last=False)
 
     def encode(self, x):
-        return self.encoder(x)
+        return self.encoder(self._images(x))
 
     def _decode_raw(self, z):
         return self.decoder(z)
 
     def pred(self, x, eps=None):
         """Decoder output before the sigmoid (logits, or Gaussian means)."""
-        return self.decoder(self.encoder(x))
+        return self.decoder(self.encode(x))
 
 
 class VAE(_Model):
@@ -237,14 +277,19 @@ class VAE(_Model):
     def __init__(self, config):
         super().__init__(config)
         D, H, L, act = config["input_dim"], config["hidden"], config["latent"], config["activation"]
-        self.encoder = _mlp([D] + H, act, act_after_last=True)
-        top = H[-1] if H else D
+        if self.conv:
+            self.encoder = nn.Sequential(*_conv_trunk(*self.image))
+            top = 256
+            self.decoder = _conv_decoder(L, *self.image)
+        else:
+            self.encoder = _mlp([D] + H, act, act_after_last=True)
+            top = H[-1] if H else D
+            self.decoder = _mlp([L] + H[::-1] + [D], act, act_after_last=False)
         self.fc_mu, self.fc_logvar = nn.Linear(top, L), nn.Linear(top, L)
-        self.decoder = _mlp([L] + H[::-1] + [D], act, act_after_last=False)
 
     def encode_dist(self, x):
         """(mu, logvar) of q(z|x)."""
-        h = self.encoder(x)
+        h = self.encoder(self._images(x))
         return self.fc_mu(h), self.fc_logvar(h)
 
     def encode(self, x):
@@ -302,17 +347,20 @@ class Classifier(_Model):
     def __init__(self, config):
         super().__init__(config)
         D, H, C, act = config["input_dim"], config["hidden"], config["classes"], config["activation"]
-        self.net = _mlp([D] + H + [C], act, act_after_last=False)
+        if self.conv:
+            self.net = nn.Sequential(*_conv_trunk(*self.image), nn.Linear(256, C))
+        else:
+            self.net = _mlp([D] + H + [C], act, act_after_last=False)
 
     def encode(self, x):
-        return self.net[:-1](x)
+        return self.net[:-1](self._images(x))
 
     def _decode_raw(self, z):
         raise CheckpointError("a classifier has no decoder")
 
     def pred(self, x, eps=None):
         """The logits [B, C]."""
-        return self.net(x)
+        return self.net(self._images(x))
 
     def forward(self, x, eps=None):
         return self.pred(x)

@@ -124,6 +124,8 @@ struct ParityCase {
   double beta;
   const char* noise;
   int batch;
+  const char* arch = "mlp";
+  ImageShape image{0, 0, 0};  // the conv arch's input shape
 };
 void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.name; }  // ctest names: no bytes
 class Parity : public ::testing::TestWithParam<ParityCase> {};
@@ -136,6 +138,7 @@ TEST_P(Parity, LossAndEveryGradientMatchPyTorch) {
   config.likelihood = parse_likelihood(c.likelihood);
   if (std::string(c.noise) != "none") config.noise = parse_noise(c.noise);
   if (has_classes(config)) config.classes = 10;
+  config.arch = c.arch, config.image = c.image;
   std::string out;
   EXPECT_EQ(run_parity(config, c.batch, out), 0) << out;
   EXPECT_THAT(out, HasSubstr("ok grad.")) << out;
@@ -155,7 +158,13 @@ INSTANTIATE_TEST_SUITE_P(
                       // cvae: [x | onehot(y)] into the encoder, [z | onehot(y)] into the decoder
                       ParityCase{"CvaeDefault", "cvae", 784, {400}, 20, "bernoulli", 1.0, "none", 32},
                       ParityCase{"CvaeDeepBetaGaussian", "cvae", 61, {45, 23}, 7, "gaussian", 0.5, "none", 9},
-                      ParityCase{"CvaeNoHidden", "cvae", 30, {}, 5, "bernoulli", 1.0, "none", 7}),
+                      ParityCase{"CvaeNoHidden", "cvae", 30, {}, 5, "bernoulli", 1.0, "none", 7},
+                      // --arch conv (models/arch.hpp): 28x28 grey, and 3 channels of 8x12
+                      ParityCase{"ConvVae", "vae", 784, {}, 20, "bernoulli", 1.0, "none", 6, "conv", {1, 28, 28}},
+                      ParityCase{"ConvVaeRgbGaussian", "vae", 288, {}, 5, "gaussian", 0.5, "none", 3, "conv", {3, 8, 12}},
+                      ParityCase{"ConvAe", "ae", 784, {}, 8, "bernoulli", 1.0, "none", 4, "conv", {1, 28, 28}},
+                      ParityCase{"ConvDae", "dae", 256, {}, 6, "bernoulli", 1.0, "mask:0.25", 3, "conv", {1, 16, 16}},
+                      ParityCase{"ConvClassifier", "classifier", 784, {}, 20, "bernoulli", 1.0, "none", 5, "conv", {1, 28, 28}}),
     [](const auto& tp) { return std::string(tp.param.name); });
 
 TrainOptions small_run(const fs::path& out, int epochs) {
