@@ -18,11 +18,15 @@ Trunk add_encoder_trunk(Stack& stack, ParamStore& params, const ModelConfig& c, 
     const int next = stack.add_mlp(params, prefix, in, c.hidden, c.activation);
     return {next, c.hidden.empty() ? in : c.hidden.back()};
   }
+  stack.add(params, prefix + ".5", add_conv_features(stack, params, c, prefix), kConvWidth, Activation::relu);
+  return {7, kConvWidth};
+}
+
+int add_conv_features(Stack& stack, ParamStore& params, const ModelConfig& c, const std::string& prefix) {
   const ImageShape im = input_image(c);
   stack.add_conv(params, prefix + ".0", conv4x4(im.channels, im.height, im.width, 32, false), Activation::relu);
   stack.add_conv(params, prefix + ".2", conv4x4(32, im.height / 2, im.width / 2, 64, false), Activation::relu);
-  stack.add(params, prefix + ".5", 64 * (im.height / 4) * (im.width / 4), kConvWidth, Activation::relu);
-  return {7, kConvWidth};
+  return 64 * (im.height / 4) * (im.width / 4);
 }
 
 void add_decoder(Stack& stack, ParamStore& params, const ModelConfig& c, int in) {

@@ -23,6 +23,10 @@ struct Trunk {
 };
 Trunk add_encoder_trunk(Stack& stack, ParamStore& params, const ModelConfig& c, const std::string& prefix, int in);
 
+// The conv arch's two convolutions (prefix.0, prefix.2) on the input images: the width of their
+// flattened output (64 * H/4 * W/4), which prefix.5 takes (a cvae's with the one-hot label beside).
+int add_conv_features(Stack& stack, ParamStore& params, const ModelConfig& c, const std::string& prefix);
+
 // The decoder from `in` values per row (the code, or a cvae's code and label) to input_dim values
 // (logits or means; the last layer without activation).
 void add_decoder(Stack& stack, ParamStore& params, const ModelConfig& c, int in);

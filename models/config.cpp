@@ -137,8 +137,8 @@ void validate(const ModelConfig& c, const std::string& what) {
   if (c.model != "dae" && c.noise.kind != NoiseKind::none) throw bad("--noise is for --model dae");
   if (c.arch == "conv") {
     const ImageShape im = input_image(c);
-    if (c.model != "ae" && c.model != "dae" && c.model != "vae" && c.model != "classifier")
-      throw bad("--arch conv is for an ae, a dae, a vae or a classifier, not a " + c.model);
+    if (c.model == "pca" || c.model == "linear-ae")
+      throw bad("--arch conv is for an ae, a dae, a vae, a cvae or a classifier, not a " + c.model);
     if (!c.hidden.empty()) throw bad("--hidden is for --arch mlp; the conv arch's layers are fixed");
     if (im.height < 4 || im.width < 4 || im.height % 4 || im.width % 4)
       throw bad("--arch conv takes images whose sides are multiples of 4 (two stride-2 convolutions and their "

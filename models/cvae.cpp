@@ -1,13 +1,22 @@
 // The conditional VAE on the op interface (see cvae.hpp).
 #include "models/cvae.hpp"
 
+#include "models/arch.hpp"
+
 namespace cuvae {
 
 Cvae::Cvae(const ModelConfig& config) : Model(config) {
   const ModelConfig& c = config_;
   const int D = c.input_dim, C = c.classes, L = c.latent;
-  encoder_.add_mlp(params_, "encoder", D + C, c.hidden, c.activation);
-  const int width = c.hidden.empty() ? D + C : c.hidden.back();
+  int width = 0;
+  if (c.arch == "conv") {
+    const int F = add_conv_features(conv_, params_, c, "encoder");
+    encoder_.add(params_, "encoder.5", F + C, kConvWidth, Activation::relu);
+    width = kConvWidth;
+  } else {
+    encoder_.add_mlp(params_, "encoder", D + C, c.hidden, c.activation);
+    width = c.hidden.empty() ? D + C : c.hidden.back();
+  }
   // Both head weights first, then both biases: each pair is adjacent and acts as one tensor (as the vae's).
   Layer head;
   head.weight = params_.add("fc_mu.weight", Shape{L, width}, width);
@@ -16,9 +25,7 @@ Cvae::Cvae(const ModelConfig& config) : Model(config) {
   params_.add("fc_logvar.bias", Shape{L}, width);
   head.count = 2, head.in = width, head.out = 2 * L, head.act = Activation::none;
   head_.add(head);
-  const int i = decoder_.add_mlp(params_, "decoder", L + C, {c.hidden.rbegin(), c.hidden.rend()}, c.activation);
-  decoder_.add(params_, "decoder." + std::to_string(i), c.hidden.empty() ? L + C : c.hidden.front(), D,
-               Activation::none);
+  add_decoder(decoder_, params_, c, L + C);
 }
 
 void Cvae::allocate(Backend& backend, std::int64_t max_batch) {
@@ -27,7 +34,12 @@ void Cvae::allocate(Backend& backend, std::int64_t max_batch) {
   if (!encoder_.empty()) encoder_.allocate(backend, max_batch);
   head_.allocate(backend, max_batch);
   decoder_.allocate(backend, max_batch);
-  input_ = Buffer(backend, Shape{max_batch, D + C});
+  if (conv()) {
+    conv_.allocate(backend, max_batch);
+    images_ = Buffer(backend, Shape{max_batch, D});
+    dinput_ = Buffer(backend, Shape{max_batch, conv_.out() + C}), dfeatures_ = Buffer(backend, Shape{max_batch, conv_.out()});
+  }
+  input_ = Buffer(backend, Shape{max_batch, label_at() + C});
   code_ = Buffer(backend, Shape{max_batch, L + C}), dcode_ = Buffer(backend, Shape{max_batch, L + C});
   eps_ = Buffer(backend, Shape{max_batch, L}), codes_ = Buffer(backend, Shape{max_batch, L});
   pixels_ = Buffer(backend, Shape{max_batch, D});
@@ -44,7 +56,11 @@ void Cvae::condition(Backend& backend, const Tensor& x, const Tensor& labels, co
                 labels.str());
   const Tensor into = images(b);
   if (x.data != into.data || x.row_stride() != into.row_stride()) backend.copy(x, into);  // the trainer's batch is there already
-  backend.one_hot(labels, input(b).cols_view(config_.input_dim, config_.classes));
+  if (conv()) {  // the convolutions' features where the images sit in the mlp's workspace
+    conv_.forward(backend, params_, into);
+    backend.copy(conv_.output(b), input(b).cols_view(0, conv_.out()));
+  }
+  backend.one_hot(labels, input(b).cols_view(label_at(), config_.classes));
 }
 
 void Cvae::encoder_forward(Backend& backend, std::int64_t b) {
@@ -85,7 +101,16 @@ void Cvae::train_step(Backend& backend, const Batch& batch, std::uint64_t seed) 
   }
   const Tensor dh = encoder_.grad_output(b);
   head_.backward(backend, params_, encoder_.output(b), encoder_.out_act(), ds, &dh);
-  encoder_.backward(backend, params_, input(b), Activation::none, dh, nullptr);
+  if (!conv()) {
+    encoder_.backward(backend, params_, input(b), Activation::none, dh, nullptr);
+    return;
+  }
+  // The gradient w.r.t. [features | onehot] (times ReLU' of the features); the features' columns
+  // flow on into the convolutions, made dense.
+  const Tensor din = dinput_.tensor().rows_view(0, b), dfeat = dfeatures_.tensor().rows_view(0, b);
+  encoder_.backward(backend, params_, input(b), conv_.out_act(), dh, &din);
+  backend.copy(din.cols_view(0, conv_.out()), dfeat);
+  conv_.backward(backend, params_, images(b), Activation::none, dfeat, nullptr);
 }
 
 void Cvae::eval_batch(Backend& backend, const Batch& batch, RngKey key, bool) {
@@ -129,14 +154,14 @@ void Cvae::importance_bound(Backend& backend, const Batch& batch, int K, RngKey 
                             const Tensor* elbo) {
   condition(backend, batch.x, batch.labels, "importance-weighted bound input");
   const std::int64_t n = batch.x.rows(), rows = n * K;
-  const int L = config_.latent, D = config_.input_dim, C = config_.classes;
+  const int L = config_.latent, C = config_.classes;
   check_iwae_rows(n, K);
   encoder_forward(backend, n);
   const Tensor s = stats(n), reps = iwae_stats_.tensor().rows_view(0, rows), xs = iwae_x_.tensor().rows_view(0, rows);
   backend.repeat_rows(s, K, reps);
   backend.repeat_rows(images(n), K, xs);
   const Tensor c = code(rows), z = c.cols_view(0, L), recon = iwae_recon_.tensor().rows_view(0, rows);
-  backend.repeat_rows(input(n).cols_view(D, C), K, c.cols_view(L, C));
+  backend.repeat_rows(input(n).cols_view(label_at(), C), K, c.cols_view(L, C));
   backend.reparameterize(reps.cols_view(0, L), reps.cols_view(L, L), key, false, eps(rows), z);
   decoder_.forward(backend, params_, c);
   backend.likelihood(config_.likelihood, static_cast<float>(config_.sigma), pred(rows), xs, nullptr, &recon,

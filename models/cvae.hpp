@@ -7,6 +7,9 @@
 // and the decoder read their whole, dense workspaces. Loss recon + beta * KL as the vae's.
 // State dict as the vae's, wider at the two inputs: encoder.0 [H, D + C], fc_mu and fc_logvar
 // [L, H], decoder.0 [H, L + C], decoder.2 [D, H] (the default 784+10-400-20+10).
+// --arch conv: the label joins the encoder after its convolutions (encoder.5 takes [the flattened
+// conv features | onehot(y)], F + C values) and the decoder at its input (decoder.0 [256, L + C]);
+// the images are then a dense workspace of their own (the convolutions read dense rows).
 #pragma once
 #include "models/layers.hpp"
 #include "models/model.hpp"
@@ -42,9 +45,11 @@ class Cvae final : public Model {
   // Views valid after a forward over b rows (tests).
   Tensor eps(std::int64_t b) const { return eps_.tensor().rows_view(0, b); }
   Tensor pred(std::int64_t b) const { return decoder_.output(b); }
-  Tensor input(std::int64_t b) const { return input_.tensor().rows_view(0, b); }  // [x | onehot(y)]
+  Tensor input(std::int64_t b) const { return input_.tensor().rows_view(0, b); }  // [x (conv: its features) | onehot(y)]
   Tensor code(std::int64_t b) const { return code_.tensor().rows_view(0, b); }    // [z | onehot(y)]
-  Tensor images(std::int64_t b) const { return input(b).cols_view(0, config_.input_dim); }
+  Tensor images(std::int64_t b) const {
+    return conv() ? images_.tensor().rows_view(0, b) : input(b).cols_view(0, config_.input_dim);
+  }
 
  private:
   // x into the input workspace (no copy when x is already there) and onehot(y) beside it.
@@ -53,9 +58,12 @@ class Cvae final : public Model {
   void forward(Backend& backend, const Batch& batch, RngKey key, bool at_step, bool with_grads, const char* what);
   Tensor stats(std::int64_t b) const { return head_.output(b); }  // [mu | logvar]
   Tensor hidden_out(std::int64_t b) const { return encoder_.empty() ? input(b) : encoder_.output(b); }
+  bool conv() const { return !conv_.empty(); }
+  int label_at() const { return conv() ? conv_.out() : config_.input_dim; }  // the first onehot column of input()
 
-  Stack encoder_, head_, decoder_;
+  Stack conv_, encoder_, head_, decoder_;  // conv_: --arch conv's convolutions, before the label joins
   Buffer input_, code_, dcode_, eps_, codes_, pixels_;
+  Buffer images_, dinput_, dfeatures_;  // conv: the dense images, d input(), its feature columns made dense
   Buffer iwae_stats_, iwae_x_, iwae_recon_;  // IWAE: repeated [mu | logvar], repeated x, per-row recon
 };
 

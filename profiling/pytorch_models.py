@@ -15,6 +15,7 @@ test inputs too (recon_noisy).
 Run (Debian's Python, which has torch):
   /usr/bin/python3 profiling/pytorch_models.py --model ae --hidden 512,256 --latent 32 --epochs 10
   /usr/bin/python3 profiling/pytorch_models.py --model dae --noise mask:0.25 --bench   # time one epoch
+  "$(profiling/torch_venv.sh)" profiling/pytorch_models.py --arch conv --epochs 10       # the conv VAE, PyTorch 2.15
 --bench: one warm-up epoch, then exactly one timed training epoch, no test pass.
 """
 import argparse, json, math, os, platform, sys, time
@@ -101,6 +102,8 @@ def figures(config, test_model, test, args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", choices=["ae", "linear-ae", "dae", "vae"], default="vae")
+    p.add_argument("--arch", choices=["mlp", "conv"], default="mlp",
+                   help="conv: cuvae's --arch conv (models/arch.hpp; the 28x28 images as 1x28x28)")
     p.add_argument("--data", default=DEFAULT_DATA)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=128)
@@ -124,13 +127,13 @@ def main():
     args = p.parse_args()
 
     linear = args.model == "linear-ae"
-    hidden = args.hidden if args.hidden is not None else ("none" if linear else "400")
+    hidden = args.hidden if args.hidden is not None else ("none" if linear or args.arch == "conv" else "400")
     config = {"model": args.model, "input_dim": 784,
               "hidden": [] if hidden == "none" else [int(h) for h in hidden.split(",")],
               "activation": args.activation or ("none" if linear else "relu"),
               "latent": args.latent, "likelihood": args.likelihood or ("gaussian" if linear else "bernoulli"),
               "sigma": args.sigma, "beta": args.beta,
-              "noise": args.noise or ("mask:0.25" if args.model == "dae" else "none")}
+              "noise": args.noise or ("mask:0.25" if args.model == "dae" else "none"), "arch": args.arch}
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
@@ -139,6 +142,8 @@ def main():
         train = train[:args.limit]
     test = None if args.bench else torch.from_numpy(load_idx_images(find_file(args.data, "t10k-images-idx3-ubyte")))
     config["input_dim"] = train.shape[1]
+    side = int(round(train.shape[1] ** 0.5))
+    config["image"] = [1, side, side] if side * side == train.shape[1] else [1, 1, train.shape[1]]
     model = cuvae_torch.model_from_config(config)
     noise = config["noise"]
     config["_noise"] = None if noise == "none" else (noise.split(":")[0], float(noise.split(":")[1]))

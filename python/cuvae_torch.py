@@ -107,8 +107,8 @@ def _normalise(config):
     if (not isinstance(im, list) or len(im) != 3 or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in im)
             or im[0] * im[1] * im[2] != c["input_dim"]):
         raise CheckpointError(f"bad model config: 'image' must be [channels, height, width] of input_dim values, got {im!r}")
-    if c["arch"] == "conv" and (im[1] % 4 or im[2] % 4 or c["model"] not in ("ae", "dae", "vae", "classifier")):
-        raise CheckpointError(f"bad model config: arch conv takes an ae, dae, vae or classifier on sides that are multiples of 4")
+    if c["arch"] == "conv" and (im[1] % 4 or im[2] % 4 or c["model"] in ("pca", "linear-ae")):
+        raise CheckpointError("bad model config: arch conv takes an ae, dae, vae, cvae or classifier on sides that are multiples of 4")
     if c["model"] in ("classifier", "cvae"):
         k = c.get("classes")
         if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 65536:
@@ -384,17 +384,27 @@ class CVAE(_Model):
         super().__init__(config)
         D, H, L, act = config["input_dim"], config["hidden"], config["latent"], config["activation"]
         self.classes = C = config["classes"]
-        self.encoder = _mlp([D + C] + H, act, act_after_last=True)
-        top = H[-1] if H else D + C
+        if self.conv:  # the label joins after the convolutions: encoder.5 takes [features | onehot]
+            trunk = _conv_trunk(*self.image)
+            trunk[5] = nn.Linear(trunk[5].in_features + C, 256)
+            self.encoder = nn.Sequential(*trunk)
+            top = 256
+            self.decoder = _conv_decoder(L + C, *self.image)
+        else:
+            self.encoder = _mlp([D + C] + H, act, act_after_last=True)
+            top = H[-1] if H else D + C
+            self.decoder = _mlp([L + C] + H[::-1] + [D], act, act_after_last=False)
         self.fc_mu, self.fc_logvar = nn.Linear(top, L), nn.Linear(top, L)
-        self.decoder = _mlp([L + C] + H[::-1] + [D], act, act_after_last=False)
 
     def one_hot(self, y, like):
         return F.one_hot(y.reshape(-1).long(), self.classes).to(like.dtype)
 
     def encode_dist(self, x, y):
         """(mu, logvar) of q(z | x, y)."""
-        h = self.encoder(torch.cat([x, self.one_hot(y, x)], dim=1))
+        if self.conv:
+            h = self.encoder[5:](torch.cat([self.encoder[:5](self._images(x)), self.one_hot(y, x)], dim=1))
+        else:
+            h = self.encoder(torch.cat([x, self.one_hot(y, x)], dim=1))
         return self.fc_mu(h), self.fc_logvar(h)
 
     def encode(self, x, y):

@@ -24,3 +24,6 @@ add_dependencies(test_pictures cuvae)
 # --data from the command line: image folders (make-shapes, RGB), .npy files, the cache, latent-map.
 cuvae_add_test(test_cli_data SOURCES test_cli_data.cpp LIBS cuvae_lib GTest::gmock LABEL cli)
 add_dependencies(test_cli_data cuvae)
+# --arch conv from the command line (models/arch.hpp), on the CPU and SIMT backends.
+cuvae_add_test(test_cli_conv SOURCES test_cli_conv.cpp LIBS cuvae_lib GTest::gmock LABEL cli)
+add_dependencies(test_cli_conv cuvae)

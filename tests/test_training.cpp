@@ -164,7 +164,9 @@ INSTANTIATE_TEST_SUITE_P(
                       ParityCase{"ConvVaeRgbGaussian", "vae", 288, {}, 5, "gaussian", 0.5, "none", 3, "conv", {3, 8, 12}},
                       ParityCase{"ConvAe", "ae", 784, {}, 8, "bernoulli", 1.0, "none", 4, "conv", {1, 28, 28}},
                       ParityCase{"ConvDae", "dae", 256, {}, 6, "bernoulli", 1.0, "mask:0.25", 3, "conv", {1, 16, 16}},
-                      ParityCase{"ConvClassifier", "classifier", 784, {}, 20, "bernoulli", 1.0, "none", 5, "conv", {1, 28, 28}}),
+                      ParityCase{"ConvClassifier", "classifier", 784, {}, 20, "bernoulli", 1.0, "none", 5, "conv", {1, 28, 28}},
+                      ParityCase{"ConvCvae", "cvae", 784, {}, 6, "bernoulli", 1.0, "none", 5, "conv", {1, 28, 28}},
+                      ParityCase{"ConvCvaeRgbGaussian", "cvae", 192, {}, 3, "gaussian", 0.5, "none", 3, "conv", {3, 8, 8}}),
     [](const auto& tp) { return std::string(tp.param.name); });
 
 TrainOptions small_run(const fs::path& out, int epochs) {
