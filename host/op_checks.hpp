@@ -13,6 +13,8 @@ void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const T
 // Conv2d / ConvTranspose2d (host/backend.hpp): the geometry (sizes >= 1, padding >= 0, an output of
 // at least one pixel, output_padding below the stride and only for a transposed one) and every shape.
 void conv_shape(const char* op, const ConvShape& s);
+// "Conv2d(3, 8, kernel 3x3, stride 1x1, padding 1x1) on 28x28", for messages.
+std::string conv_text(const ConvShape& s);
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, const Tensor& y);
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const ConvShape& s, const Tensor* dx,
                      const Tensor& dw, const Tensor& db);

@@ -24,22 +24,16 @@
 // column of ones appended to B (n == N), so the bias gradient is the same fixed-order sum as
 // the GEMM, with no extra kernel.
 #pragma once
+#include "kernels/epilogue.cuh"  // the activations, the epilogue kinds, the precision policies
 #include "kernels/portable.cuh"
-#include "kernels/sigmoid.cuh"
 
 #include <type_traits>
 
 namespace cuvae::kernels::gemm {
 inline namespace CUVAE_BUILD {  // GPU and SIMT builds apart (kernels/portable.cuh)
 
-// Matches cuvae::Activation (host/backend.hpp), which device code does not include.
-enum ActKind : int { kActNone = 0, kActRelu = 1, kActSigmoid = 2 };
-enum EpilogueKind : int {
-  kStore = 0,    // C = acc
-  kBiasAct = 1,  // C = act(acc + bias[n])                      (forward)
-  kDAct = 2,     // C = acc * act'(aux[m, n]), aux post-activation (dx)
-};
-
+// ActKind, EpilogueKind, activate, derivative_from_output and the precision policies Fp32, Tf32,
+// Bf16: kernels/epilogue.cuh (shared with kernels/conv.cuh).
 struct GemmParams {
   int M, N, K;
   const float* A; int lda;  // A(m,k) = kATrans ? A[k*lda + m] : A[m*lda + k]
@@ -55,18 +49,6 @@ struct GemmParams {
   float* workspace;
   unsigned* counters;
 };
-
-__device__ __forceinline__ float activate(int act, float v) {
-  if (act == kActRelu) return v > 0.f ? v : 0.f;
-  if (act == kActSigmoid) return stable_sigmoid(v);
-  return v;
-}
-// The activation's derivative written in terms of its output y = act(pre).
-__device__ __forceinline__ float derivative_from_output(int act, float y) {
-  if (act == kActRelu) return y > 0.f ? 1.f : 0.f;
-  if (act == kActSigmoid) return y * (1.f - y);
-  return 1.f;
-}
 
 // The epilogue of one output element; n == N is the ones column (row sums of A).
 __device__ __forceinline__ float epilogue_value(const GemmParams& p, int m, int n, float v) {
@@ -187,15 +169,6 @@ struct TileStage {
         for (int e = 0; e < kW; ++e) dj[e * kAlong] = P::convert(v[j][e]);
       }
     }
-  }
-};
-
-// Shared-memory policy of the SIMT kernels: FP32 as is (the tensor-core ones: Tf32, Bf16 below).
-struct Fp32 {
-  using Smem = float;
-  __device__ static __forceinline__ float convert(float v) { return v; }
-  __device__ static __forceinline__ void store4(float* d, float a, float b, float c, float e) {
-    *reinterpret_cast<float4*>(d) = make_float4(a, b, c, e);  // d 16-byte aligned (quad index % 4 == 0)
   }
 };
 
@@ -370,31 +343,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_tiled(GemmParam
 }
 
 // ---- v4, v5: tensor cores through nvcuda::wmma -------------------------------------------------
-// The FP32 operands are rounded to the MMA input type while staged into shared memory (master
-// weights stay FP32); accumulation is FP32. store4 writes four converted values with one wide
-// store (d aligned to 4 elements).
-struct Tf32 {
-  using Smem = float;
-  using Frag = nvcuda::wmma::precision::tf32;
-  static constexpr int kK = 8, kPad = 4;  // ldm: a multiple of 4 floats
-  __device__ static __forceinline__ float convert(float v) { return nvcuda::wmma::__float_to_tf32(v); }
-  __device__ static __forceinline__ void store4(float* d, float a, float b, float c, float e) {
-    *reinterpret_cast<float4*>(d) = make_float4(convert(a), convert(b), convert(c), convert(e));
-  }
-};
-struct Bf16 {
-  using Smem = __nv_bfloat16;
-  using Frag = __nv_bfloat16;
-  static constexpr int kK = 16, kPad = 8;  // ldm: a multiple of 8 halves
-  __device__ static __forceinline__ __nv_bfloat16 convert(float v) { return __float2bfloat16(v); }
-  __device__ static __forceinline__ unsigned pack(float lo, float hi) {
-    return static_cast<unsigned>(__bfloat16_as_ushort(convert(lo))) |
-           static_cast<unsigned>(__bfloat16_as_ushort(convert(hi))) << 16;
-  }
-  __device__ static __forceinline__ void store4(__nv_bfloat16* d, float a, float b, float c, float e) {
-    *reinterpret_cast<uint2*>(d) = make_uint2(pack(a, b), pack(c, e));  // 8 bytes, little-endian
-  }
-};
+// The FP32 operands are rounded to the MMA input type (Tf32, Bf16 of kernels/epilogue.cuh) while
+// staged into shared memory (master weights stay FP32); accumulation is FP32.
 
 // Shared memory of one gemm_wmma stage (the A and B tiles at depth BK), each tile rounded up to
 // 128 bytes. An operand is staged in its global layout: k-contiguous as [r][k] (ld BK + pad),

@@ -1,6 +1,7 @@
 // host/cuda/cuda_backend.cu: the CUDA backend (see cuda_backend.hpp): launchers for kernels/
-// (shape checks, grid choice, an NVTX range per op), the GEMMs through host/cuda/gemm.hpp, a
-// device memory arena, the step position on the device and the training step as a CUDA graph.
+// (shape checks, grid choice, an NVTX range per op), the GEMMs through host/cuda/gemm.hpp, the
+// convolutions through host/cuda/conv.hpp, a device memory arena, the step position on the
+// device and the training step as a CUDA graph.
 // One source, two builds (every difference is in host/cuda/device_api.hpp):
 //   nvcc, into cuvae_lib when CUVAE_CUDA=ON: the GPU backend;
 //   the host compiler, into cuvae_simt_backend (host/cuda/cuda_backend_simt.cpp includes this
@@ -27,6 +28,7 @@
 
 #include "host/cpu/ops.hpp"
 #include "host/cuda/arena.hpp"
+#include "host/cuda/conv.hpp"
 #include "host/cuda/device_api.hpp"
 #include "host/op_checks.hpp"
 #include "host/order.hpp"
@@ -123,7 +125,9 @@ class CudaBackend final : public Backend {
         info_(api::open_device(device)),
         label_(std::string(api::kSimulated ? "simt:" : "cuda:") + std::to_string(device)),
         arena_(label_, options.memory_limit_bytes ? options.memory_limit_bytes : default_limit()),
-        gemm_(stream_.get(), options.precision, options.gemm) {
+        gemm_(stream_.get(), options.precision, options.gemm),
+        conv_(stream_.get(), options.precision,
+              static_cast<float*>(arena_.allocate(Conv::kWorkspaceFloats * sizeof(float))), Conv::kWorkspaceFloats) {
     pos_ = static_cast<kd::StepPosition*>(arena_.allocate(sizeof(kd::StepPosition)));
     fault_ = static_cast<kd::DeviceFault*>(arena_.allocate(sizeof(kd::DeviceFault)));
     loss_arrived_ = static_cast<unsigned*>(arena_.allocate(sizeof(unsigned)));
@@ -302,18 +306,16 @@ class CudaBackend final : public Backend {
     gemm_.linear_backward(x, x_act, w, dy, dx, dw, db);
   }
 
-  // Conv2d / ConvTranspose2d: not on this backend yet (the implicit-GEMM kernels are being written).
+  // Conv2d / ConvTranspose2d: implicit GEMMs (host/cuda/conv.hpp, kernels/conv.cuh).
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, Activation act,
                       const Tensor& y) override {
-    (void)act;
-    checks::conv2d_forward(x, w, b, s, y);
-    throw Error("conv2d_forward: the CUDA backend has no convolutions yet; run with --device cpu");
+    const OpScope op("conv2d_forward", shapes_text({{"x", &x}, {"w", &w}, {"y", &y}}));
+    conv_.forward(x, w, b, s, act, y);
   }
   void conv2d_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const ConvShape& s,
                        const Tensor* dx, const Tensor& dw, const Tensor& db) override {
-    (void)x_act;
-    checks::conv2d_backward(x, w, dy, s, dx, dw, db);
-    throw Error("conv2d_backward: the CUDA backend has no convolutions yet; run with --device cpu");
+    const OpScope op("conv2d_backward", shapes_text({{"x", &x}, {"w", &w}, {"dy", &dy}, {"dx", dx}}));
+    conv_.backward(x, x_act, w, dy, s, dx, dw, db);
   }
 
   void reparameterize(const Tensor& mu, const Tensor& logvar, RngKey key, bool at_step, const Tensor& eps,
@@ -559,6 +561,7 @@ class CudaBackend final : public Backend {
   StreamHolder stream_;
   Arena arena_;
   Gemm gemm_;
+  Conv conv_;  // its split-K workspace is reserved from the arena at start-up (Conv::kWorkspaceFloats)
   kd::StepPosition* pos_ = nullptr;
   kd::DeviceFault* fault_ = nullptr;
   int* order_ = nullptr;
