@@ -1,6 +1,7 @@
 // kernels/epilogue.cuh: what the GEMM (kernels/gemm.cuh) and convolution (kernels/conv.cuh)
-// kernels share: the activations and their derivatives, the fused epilogue kinds, and the
-// shared-memory precision policies (FP32 as is; TF32 and BF16 rounding for the wmma kernels).
+// kernels share: the activations and their derivatives, the fused epilogue kinds, the
+// shared-memory precision policies (FP32 as is; TF32 and BF16 rounding for the wmma kernels), and
+// the FP32 kernels' register micro-tile step.
 // Device functions and types only (no __global__), so any number of translation units include it.
 #pragma once
 #include "kernels/portable.cuh"
@@ -63,6 +64,37 @@ struct Bf16 {
     *reinterpret_cast<uint2*>(d) = make_uint2(pack(a, b), pack(c, e));  // 8 bytes, little-endian
   }
 };
+
+// One staged k-step of an FP32 tiled kernel: for each of its BK rows k, this thread's TM values of
+// A (as[k * LDA + ty * TM ..], k-major) and TN of B (bs[k * LDB + tx * TN ..]) into registers, as
+// float4 where TM allows (TN always), and their outer product into the TM x TN accumulators.
+template <int BK, int TM, int TN, int LDA, int LDB>
+__device__ __forceinline__ void multiply_tile(const float* as, const float* bs, int ty, int tx, float (&acc)[TM][TN]) {
+  static_assert(TN % 4 == 0, "B's micro-tile rows are read as float4");
+#pragma unroll
+  for (int k = 0; k < BK; ++k) {
+    float ra[TM], rb[TN];
+    if constexpr (TM % 4 == 0) {
+#pragma unroll
+      for (int i = 0; i < TM; i += 4) {
+        const float4 q = *reinterpret_cast<const float4*>(&as[k * LDA + ty * TM + i]);
+        ra[i] = q.x, ra[i + 1] = q.y, ra[i + 2] = q.z, ra[i + 3] = q.w;
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < TM; ++i) ra[i] = as[k * LDA + ty * TM + i];
+    }
+#pragma unroll
+    for (int j = 0; j < TN; j += 4) {
+      const float4 q = *reinterpret_cast<const float4*>(&bs[k * LDB + tx * TN + j]);
+      rb[j] = q.x, rb[j + 1] = q.y, rb[j + 2] = q.z, rb[j + 3] = q.w;
+    }
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+      for (int j = 0; j < TN; ++j) acc[i][j] += ra[i] * rb[j];
+  }
+}
 
 }  // inline namespace CUVAE_BUILD
 }  // namespace cuvae::kernels::gemm

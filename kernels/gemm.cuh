@@ -295,24 +295,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), 2) gemm_tiled(GemmParam
     }
     const float* as = As[buf];
     const float* bs = Bs[buf];
-#pragma unroll
-    for (int k = 0; k < BK; ++k) {
-      float ra[TM], rb[TN];
-#pragma unroll
-      for (int i = 0; i < TM; i += 4) {
-        const float4 q = *reinterpret_cast<const float4*>(&as[k * LDA + ty * TM + i]);
-        ra[i] = q.x, ra[i + 1] = q.y, ra[i + 2] = q.z, ra[i + 3] = q.w;
-      }
-#pragma unroll
-      for (int j = 0; j < TN; j += 4) {
-        const float4 q = *reinterpret_cast<const float4*>(&bs[k * LDB + tx * TN + j]);
-        rb[j] = q.x, rb[j + 1] = q.y, rb[j + 2] = q.z, rb[j + 3] = q.w;
-      }
-#pragma unroll
-      for (int i = 0; i < TM; ++i)
-#pragma unroll
-        for (int j = 0; j < TN; ++j) acc[i][j] += ra[i] * rb[j];
-    }
+    multiply_tile<BK, TM, TN, LDA, LDB>(as, bs, ty, tx, acc);
     if (more) {
       // The other buffer was last read in k-step i-1, which every thread finished before the
       // barrier that ended it.

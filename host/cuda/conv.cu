@@ -6,8 +6,6 @@
 //     CUVAE_SIMT defined (cuvae_simt_backend).
 #include "host/cuda/conv.hpp"
 
-#include <nvtx3/nvToolsExt.h>
-
 #include <algorithm>
 #include <climits>
 #include <cstdint>
@@ -15,6 +13,7 @@
 #include <string>
 
 #include "host/error.hpp"
+#include "host/cuda/launch_support.hpp"
 #include "host/op_checks.hpp"
 #include "kernels/conv.cuh"
 
@@ -39,37 +38,6 @@ const char* kind_name(int kind) { return kind == kDown ? "down" : kind == kUp ? 
 // shape, so a layer sums in the same order on every run and every GPU.
 constexpr int kSplitChunk = 256, kMaxSplits = 64;
 constexpr int kReduceThreads = 256;
-
-// One NVTX range per pass, e.g. "conv.down 32x25088x16" (M x N x K).
-class NvtxRange {
- public:
-  NvtxRange(const char* what, long long M, long long N, long long K) {
-    char name[96];
-    std::snprintf(name, sizeof name, "conv.%s %lldx%lldx%lld", what, M, N, K);
-    nvtxRangePushA(name);
-  }
-  ~NvtxRange() { nvtxRangePop(); }
-  NvtxRange(const NvtxRange&) = delete;
-  NvtxRange& operator=(const NvtxRange&) = delete;
-};
-
-int act_kind(Activation a) {
-  switch (a) {
-    case Activation::none: return kg::kActNone;
-    case Activation::relu: return kg::kActRelu;
-    case Activation::sigmoid: return kg::kActSigmoid;
-  }
-  return kg::kActNone;
-}
-
-const char* precision_name(Precision p) {
-  switch (p) {
-    case Precision::fp32: return "fp32";
-    case Precision::tf32: return "tf32";
-    case Precision::bf16: return "bf16";
-  }
-  return "?";
-}
 
 long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
 
@@ -182,7 +150,7 @@ void Conv::run(int kind, const ConvShape& s, int batch, const float* big, const 
 
   if (kind == kDown) {
     const long long N = static_cast<long long>(batch) * p.h * p.w;
-    const NvtxRange range("down", M, N, p.Kw);
+    const NvtxRange range("conv.down", M, N, p.Kw);
     const dim3 grid(static_cast<unsigned>(ceil_div(N, t.bn)), static_cast<unsigned>(ceil_div(M, t.bm)));
     launch_pass<kc::Down>(tile, precision_, grid, p, stream_, what);
   } else if (kind == kUp) {
@@ -190,7 +158,7 @@ void Conv::run(int kind, const ConvShape& s, int batch, const float* big, const 
     const long long phases = static_cast<long long>(p.sh) * p.sw;
     if (phases > 65535) throw Error(what + ": stride " + std::to_string(p.sh) + "x" + std::to_string(p.sw) + " has more than 65535 phases");
     const long long N = static_cast<long long>(batch) * ceil_div(p.H, p.sh) * ceil_div(p.W, p.sw);
-    const NvtxRange range("up", M, N * phases, static_cast<long long>(p.S) * p.kh * p.kw);
+    const NvtxRange range("conv.up", M, N * phases, static_cast<long long>(p.S) * p.kh * p.kw);
     const dim3 grid(static_cast<unsigned>(ceil_div(N, t.bn)), static_cast<unsigned>(ceil_div(M, t.bm)),
                     static_cast<unsigned>(phases));
     launch_pass<kc::Up>(tile, precision_, grid, p, stream_, what);
@@ -205,7 +173,7 @@ void Conv::run(int kind, const ConvShape& s, int batch, const float* big, const 
     if (splits > 65535) throw Error(what + ": " + std::to_string(splits) + " splits");
     p.k_per_split = static_cast<int>(k_per_split);
     if (splits > 1) p.out = workspace_;
-    const NvtxRange range("wgrad", M, p.Kw, K);
+    const NvtxRange range("conv.wgrad", M, p.Kw, K);
     const dim3 grid(static_cast<unsigned>(ceil_div(p.Kw, t.bn)), static_cast<unsigned>(ceil_div(M, t.bm)),
                     static_cast<unsigned>(splits));
     launch_pass<kc::Wgrad>(tile, precision_, grid, p, stream_, what);

@@ -7,8 +7,6 @@
 //     custom there and GemmImpl::cublas throws.
 #include "host/cuda/gemm.hpp"
 
-#include <nvtx3/nvToolsExt.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -18,6 +16,7 @@
 #include <vector>
 
 #include "host/error.hpp"
+#include "host/cuda/launch_support.hpp"
 #include "host/op_checks.hpp"
 #include "kernels/gemm.cuh"
 
@@ -57,19 +56,6 @@ namespace kg = cuvae::kernels::gemm;
   } while (0)
 #endif
 
-// One NVTX range per launcher call, e.g. "gemm.forward 128x400x784" (M x N x K).
-class NvtxRange {
- public:
-  NvtxRange(const char* what, int M, int N, int K) {
-    char name[96];
-    std::snprintf(name, sizeof name, "%s %dx%dx%d", what, M, N, K);
-    nvtxRangePushA(name);
-  }
-  ~NvtxRange() { nvtxRangePop(); }
-  NvtxRange(const NvtxRange&) = delete;
-  NvtxRange& operator=(const NvtxRange&) = delete;
-};
-
 enum class Op { forward, backward_data, backward_weight };
 const char* op_name(Op op) {
   switch (op) {
@@ -78,24 +64,6 @@ const char* op_name(Op op) {
     case Op::backward_weight: return "gemm.backward_weight";
   }
   return "gemm";
-}
-
-int act_kind(Activation a) {
-  switch (a) {
-    case Activation::none: return kg::kActNone;
-    case Activation::relu: return kg::kActRelu;
-    case Activation::sigmoid: return kg::kActSigmoid;
-  }
-  return kg::kActNone;
-}
-
-const char* precision_name(Precision p) {
-  switch (p) {
-    case Precision::fp32: return "fp32";
-    case Precision::tf32: return "tf32";
-    case Precision::bf16: return "bf16";
-  }
-  return "?";
 }
 
 std::string shape_text(Op op, const kg::GemmParams& p) {
