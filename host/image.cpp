@@ -34,6 +34,21 @@ std::uint32_t load_be32(std::string_view s, std::size_t at) {
   return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
 }
 
+// The IHDR chunk's fields, read ourselves (the simplified API would silently convert colour to
+// gray), after the signature; an Error naming the file for bytes that do not start like a PNG.
+struct Ihdr {
+  std::uint32_t width = 0, height = 0;
+  int depth = 0, color = 0;
+};
+Ihdr read_ihdr(const std::string& where, std::string_view bytes) {
+  if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0)
+    throw Error(where + "not a PNG file (bad signature)");
+  if (bytes.size() < 33 || bytes.substr(12, 4) != "IHDR")
+    throw Error(where + "truncated or corrupt PNG: no IHDR chunk after the signature");
+  return {load_be32(bytes, 16), load_be32(bytes, 20), static_cast<unsigned char>(bytes[24]),
+          static_cast<unsigned char>(bytes[25])};
+}
+
 // Frees libpng's read state if we leave between begin_read and finish_read.
 struct PngImageGuard {
   png_image* img;
@@ -99,13 +114,8 @@ void write_png_grid(const std::filesystem::path& file, const float* images, int 
 }
 
 PngInfo png_info(const std::filesystem::path& file, std::string_view bytes) {
-  const std::string where = file.string() + ": ";
-  if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0)
-    throw Error(where + "not a PNG file (bad signature)");
-  if (bytes.size() < 33 || bytes.substr(12, 4) != "IHDR")
-    throw Error(where + "truncated or corrupt PNG: no IHDR chunk after the signature");
-  const int color = static_cast<unsigned char>(bytes[25]);
-  return {int(load_be32(bytes, 16)), int(load_be32(bytes, 20)), (color & 2) || color == 3 ? 3 : 1};
+  const Ihdr h = read_ihdr(file.string() + ": ", bytes);
+  return {int(h.width), int(h.height), (h.color & 2) || h.color == 3 ? 3 : 1};
 }
 
 PngImage read_png_gray(const std::filesystem::path& file) {
@@ -118,13 +128,9 @@ PngImage parse_png_gray(const std::filesystem::path& file, std::string_view byte
     throw Error(where + std::to_string(bytes.size()) + " bytes, larger than the " + std::to_string(kMaxPngFileBytes) +
                 "-byte limit");
   if (bytes.empty()) throw Error(where + "empty file");
-  if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8) != 0)
-    throw Error(where + "not a PNG file (bad signature)");
-  // Look at IHDR ourselves: the simplified API would silently convert colour to gray.
-  if (bytes.size() < 33 || bytes.substr(12, 4) != "IHDR")
-    throw Error(where + "truncated or corrupt PNG: no IHDR chunk after the signature");
-  const std::uint32_t w = load_be32(bytes, 16), h = load_be32(bytes, 20);
-  const int depth = static_cast<unsigned char>(bytes[24]), color = static_cast<unsigned char>(bytes[25]);
+  const Ihdr ihdr = read_ihdr(where, bytes);
+  const std::uint32_t w = ihdr.width, h = ihdr.height;
+  const int depth = ihdr.depth, color = ihdr.color;
   if (depth != 8 || color != 0)
     throw Error(where + "not an 8-bit grayscale PNG: bit depth " + std::to_string(depth) + ", color type " +
                 std::to_string(color) + " (expected bit depth 8, color type 0)");

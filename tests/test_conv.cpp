@@ -3,8 +3,6 @@
 // finite differences of a scalar loss, poisoned outputs, and the geometry and shape errors.
 #include <gmock/gmock.h>
 
-#include <functional>
-
 #include "host/cpu/ops.hpp"
 #include "reference_conv.hpp"
 #include "support.hpp"
@@ -13,6 +11,7 @@ namespace cuvae {
 namespace {
 
 using test::ConvCase;
+using test::error_of;
 using test::HostTensor;
 
 HostTensor weight_of(const ConvShape& s, std::uint64_t seed) {
@@ -94,14 +93,6 @@ TEST(ConvCpuGradients, MatchFiniteDifferences) {
 }
 
 TEST(ConvCpuErrors, GeometryAndShapes) {
-  auto error_of = [](const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(no error)");
-  };
   ConvShape s;
   s.in_c = 2, s.in_h = 3, s.in_w = 3, s.out_c = 4, s.kh = s.kw = 5;
   HostTensor x({1, 18}), w({4, 2, 5, 5}), b({4}), y({1, 4});

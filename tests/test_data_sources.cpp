@@ -24,6 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using test::error_of;
 using test::fresh_dir;
 
 // An image whose pixels are exact k/255 values, distinct per `seed`: what write_png_grid stores exactly.
@@ -45,15 +46,6 @@ std::string numbered(const char* prefix, int i) {
   s += std::to_string(i);
   s += ".png";
   return s;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 struct Loaded {
@@ -140,7 +132,8 @@ TEST(ImageFolder, ColourAndChannels) {
   EXPECT_EQ(a.channels, 3) << "one colour image makes the folder RGB";
   EXPECT_EQ(b.channels, 3);
   const bool colour_in_a = find_row(a, pattern({3, 6, 6}, 1)) == 0;
-  EXPECT_EQ(find_row(colour_in_a ? b : a, pattern({3, 6, 6}, 1)), -1) << "the colour image's planes, as written, in one split";
+  EXPECT_EQ(find_row(colour_in_a ? a : b, pattern({3, 6, 6}, 1)), 0) << "the colour image's planes, as written";
+  EXPECT_EQ(find_row(colour_in_a ? b : a, pattern({3, 6, 6}, 1)), -1) << "in one split only";
   const Dataset& grey = colour_in_a ? b : a;  // the split holding b.png
   const std::vector<float> g = pattern({1, 6, 6}, 2);
   for (int c = 0; c < 3; ++c)  // a grey image's planes are its copies
