@@ -1,5 +1,6 @@
-"""Training benchmark: one epoch of the MLP VAE (784-400-20, Adam, Fashion-MNIST) with cuvae and
-with PyTorch on the same device, threads, batch size and data; prints both and the ratio.
+"""Training benchmark: one epoch of the MLP VAE (784-400-20, Adam, Fashion-MNIST; --arch conv: the
+conv VAE) with cuvae and with PyTorch on the same device, threads, batch size and data; prints both
+and the ratio.
 
 Run with any Python 3 (this script needs only the standard library), after building cuvae:
   profiling/torch_venv.sh                                   # once: the PyTorch 2.15 baseline's venv
@@ -33,11 +34,11 @@ ROOT = os.path.dirname(HERE)
 N_TRAIN = 60000
 
 
-def cuvae_epoch(binary, device, threads, batch, data, extra=()):
+def cuvae_epoch(binary, device, threads, batch, data, extra=(), arch="mlp"):
     """(seconds of the second epoch, the first line cuvae printed)."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [binary, "train", "--device", device, "--threads", str(threads), "--epochs", "2",
-               "--batch-size", str(batch), "--test-limit", "512", "--no-progress", "--out", out, *extra]
+               "--batch-size", str(batch), "--test-limit", "512", "--no-progress", "--out", out, "--arch", arch, *extra]
         if data:
             cmd += ["--data", data]
         first = (bc.run(cmd).splitlines() or [""])[0]
@@ -46,11 +47,13 @@ def cuvae_epoch(binary, device, threads, batch, data, extra=()):
     return records[-1]["seconds"], first
 
 
-def pytorch_epoch(python, device, threads, batch, data, compile_mode):
-    """(seconds of the timed epoch, the libraries torch named) from pytorch_vae.py --bench."""
+def pytorch_epoch(python, device, threads, batch, data, compile_mode, arch="mlp"):
+    """(seconds of the timed epoch, the libraries torch named) from pytorch_vae.py --bench (the
+    conv VAE: pytorch_models.py --arch conv --bench)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "pt.json")
-        cmd = [python, os.path.join(HERE, "pytorch_vae.py"), "--bench", "--device", device,
+        script = ["pytorch_vae.py", "--device", device] if arch == "mlp" else ["pytorch_models.py", "--arch", arch]
+        cmd = [python, os.path.join(HERE, script[0]), *script[1:], "--bench",
                "--threads", str(threads), "--batch-size", str(batch), "--json", out]
         if data:
             cmd += ["--data", data]
@@ -72,6 +75,9 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, nargs="+", default=[128])
     p.add_argument("--data", default="")
+    p.add_argument("--arch", choices=["mlp", "conv"], default="mlp",
+                   help="mlp: the MLP VAE; conv: the conv VAE (cuvae --arch conv against pytorch_models.py "
+                        "--arch conv, eager only)")
     bc.add_baseline_args(p, default=(), default_text="on cpu torch torch-compile debian, on cuda torch torch-compile")
     p.add_argument("--compile", nargs="*", metavar="MODE",
                    help="torch.compile modes of the torch-compile baseline (default: default); "
@@ -94,6 +100,12 @@ def main():
         a.baselines.append("torch-compile")
     if a.no_pytorch:
         a.baselines = ["none"]
+    if a.arch == "conv" and a.device == "cuda" and "none" not in a.baselines and not a.no_pytorch:
+        p.error("--arch conv: the PyTorch conv baseline (pytorch_models.py) runs on the CPU only; "
+                "on cuda pass --no-pytorch")
+    if a.arch == "conv" and "torch-compile" in a.baselines:
+        print("bench_train: no torch.compile row for --arch conv (pytorch_models.py runs eager only)", flush=True)
+        a.baselines = [b for b in a.baselines if b != "torch-compile"] or ["none"]
     if a.device == "cuda" and "debian" in a.baselines:
         p.error("--baselines debian is CPU only (Debian's PyTorch 1.13 has no CUDA)")
     if a.device == "cuda" and not a.torch_python:
@@ -121,7 +133,7 @@ def main():
         """cuvae's epoch into row; False (and the row emitted) if it failed."""
         nonlocal cuvae_libs, failed
         try:
-            ours, first = cuvae_epoch(a.cuvae, a.device, a.threads, row["batch"], a.data)
+            ours, first = cuvae_epoch(a.cuvae, a.device, a.threads, row["batch"], a.data, arch=a.arch)
         except bc.RunFailed as e:
             failed = True
             emit(row, f"cuvae failed ({e})")
@@ -134,12 +146,12 @@ def main():
 
     for batch in a.batch_size:
         row = dict(device=a.device, batch=batch, threads=a.threads, cuvae_s=None, baseline=None)
-        todo = [(key, py, kind, lambda py=py, m=m: pytorch_epoch(py, a.device, a.threads, batch, a.data, m))
+        todo = [(key, py, kind, lambda py=py, m=m: pytorch_epoch(py, a.device, a.threads, batch, a.data, m, a.arch))
                 for key, py, m, kind in baselines
                 if m is None or not a.compile_batch_size or batch in a.compile_batch_size]
         if a.cublas_baseline:
             todo.append(("cuvae --gemm cublas", None, None,
-                         lambda: (cuvae_epoch(a.cuvae, a.device, a.threads, batch, a.data, ["--gemm", "cublas"])[0],
+                         lambda: (cuvae_epoch(a.cuvae, a.device, a.threads, batch, a.data, ["--gemm", "cublas"], a.arch)[0],
                                   cuvae_libs)))
         done = False
         for i, (key, python, kind, time_it) in enumerate(todo):

@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python"))
 sys.path.insert(0, HERE)
 import cuvae_torch  # noqa: E402
 from pytorch_vae import DEFAULT_DATA, find_file, load_idx_images  # noqa: E402
+from bench_common import torch_libs  # noqa: E402
 
 
 def corrupt(x, noise, gen):
@@ -156,7 +157,8 @@ def main():
     print(f"# torch {torch.__version__} threads {torch.get_num_threads()} {args.model} {config['input_dim']}-"
           f"{hidden}-{args.latent} {config['likelihood']} noise {noise} batch {args.batch_size} n_train {n_train}")
     meta = dict(vars(args), config={k: v for k, v in config.items() if not k.startswith("_")}, torch=torch.__version__,
-                num_threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine())
+                num_threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(),
+                libs=torch_libs(torch))
     result = {"config": meta, "epochs": []}
     step = 0
     if args.bench:

@@ -12,10 +12,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "host/cpu/fast/pool.hpp"
 #include "host/error.hpp"
 #include "host/tensor.hpp"
 
@@ -38,6 +40,9 @@ inline HostTensor random_tensor(Shape s, std::uint64_t seed, float lo = -1.f, fl
 }
 
 // Poison value for outputs: NaN, so an element a kernel never wrote fails the comparison.
+// A CPU thread pool for one call of a fast op: *test::pool(threads).
+inline std::unique_ptr<cpu::fast::Pool> pool(int threads) { return std::make_unique<cpu::fast::Pool>(threads); }
+
 inline HostTensor poisoned(Shape s) { return HostTensor(s, std::nanf("")); }
 
 inline ::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<double>& ref, double rtol,

@@ -130,7 +130,7 @@ TEST(FastMath, VectorisedLoopsGiveTheScalarBits) {
   test::HostTensor p = test::random_tensor({B, D}, 1, -40.f, 40.f), x = test::random_tensor({B, D}, 2, 0.f, 1.f);
   test::HostTensor g = test::poisoned({B, D}), rows({B}), term({1});
   const Tensor gt = g.t(), rt = rows.t();
-  cpu::fast::likelihood(1, Likelihood::bernoulli, 1.f, p.t(), x.t(), &gt, &rt, term.t());
+  cpu::fast::likelihood(*test::pool(1), Likelihood::bernoulli, 1.f, p.t(), x.t(), &gt, &rt, term.t());
   std::size_t differ = 0;
   for (std::size_t i = 0; i < g.v.size(); ++i) {
     const float l = p.v[i], e = exp_approx(-std::fabs(l));

@@ -21,26 +21,15 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) {
-    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    // OpenBLAS keeps one process-wide pool; this is the one setting of it we make (its OpenMP
-    // build sets the OpenMP thread count with it). The elementwise loops run on OpenMP threads
-    // only when OpenBLAS's own are OpenMP's too: an OpenMP pool beside OpenBLAS's spinning
-    // pthreads made 2-thread training 2.5x slower on 2 cores (measured). Which build runs is the
-    // loader's choice (cmake/CuvaeOpenBLAS.cmake links the pthread one by default; the OpenMP one
-    // has the same ABI), so OpenBLAS is asked.
-    openblas_set_num_threads(threads);
-    threads_ = threads;
-    loop_threads_ = cpu::fast::threaded() && openblas_get_parallel() == kOpenBlasOpenMP ? threads : 1;
-  }
+  // One pool runs every parallel loop, the GEMMs' blocks included, so OpenBLAS runs each call on
+  // the thread that makes it (host/cpu/fast/pool.hpp); only PCA's eigen-solver, outside training,
+  // uses OpenBLAS's own threads.
+  explicit CpuBackend(int threads) : pool_(threads) { openblas_set_num_threads(1); }
   Device device() const override { return Device::cpu; }
   // The OpenBLAS kernel family is worth seeing: an unrecognised CPU falls back to slow SSE3
   // kernels ("Prescott"); OPENBLAS_CORETYPE overrides the choice.
   std::string describe() const override {
-    const int parallel = openblas_get_parallel();
-    const char* pool = parallel == kOpenBlasOpenMP ? "openmp" : parallel == 1 ? "pthread" : "serial";
-    return "cpu (OpenBLAS " + std::string(openblas_get_corename()) + ", " + pool + ", " + std::to_string(threads_) +
-           " threads)";
+    return "cpu (OpenBLAS " + std::string(openblas_get_corename()) + ", " + std::to_string(pool_.threads()) + " threads)";
   }
 
   float* allocate(std::int64_t count) override {
@@ -88,49 +77,53 @@ class CpuBackend final : public Backend {
     std::copy(terms.data, terms.data + terms.numel(), history.data + terms.numel() * batch_);
   }
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y) override {
-    cpu::fast::linear_forward(loop_threads_, x, w, b, act, y);
+    cpu::fast::linear_forward(pool_, x, w, b, act, y);
   }
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, Activation act,
                       const Tensor& y) override {
-    cpu::conv2d_forward(x, w, b, s, act, y);
+    cpu::fast::conv2d_forward(pool_, x, w, b, s, act, y);
   }
   void conv2d_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const ConvShape& s,
                        const Tensor* dx, const Tensor& dw, const Tensor& db) override {
-    cpu::conv2d_backward(x, x_act, w, dy, s, dx, dw, db);
+    cpu::fast::conv2d_backward(pool_, x, x_act, w, dy, s, dx, dw, db);
   }
   void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
                        const Tensor& dw, const Tensor& db) override {
-    cpu::fast::linear_backward(loop_threads_, x, x_act, w, dy, dx, dw, db);
+    cpu::fast::linear_backward(pool_, x, x_act, w, dy, dx, dw, db);
   }
   void reparameterize(const Tensor& mu, const Tensor& logvar, RngKey key, bool at_step, const Tensor& eps,
                       const Tensor& z) override {
     if (at_step) key.stream += static_cast<std::uint64_t>(step_);
-    cpu::fast::reparameterize(loop_threads_, mu, logvar, key, eps, z);
+    cpu::fast::reparameterize(pool_, mu, logvar, key, eps, z);
   }
   void reparameterize_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
                                const Tensor& dlogvar) override {
-    cpu::fast::reparameterize_backward(loop_threads_, logvar, eps, dz, dmu, dlogvar);
+    cpu::fast::reparameterize_backward(pool_, logvar, eps, dz, dmu, dlogvar);
   }
   void likelihood(Likelihood kind, float sigma, const Tensor& pred, const Tensor& target, const Tensor* dpred,
                   const Tensor* rows, const Tensor& term) override {
-    cpu::fast::likelihood(loop_threads_, kind, sigma, pred, target, dpred, rows, term);
+    cpu::fast::likelihood(pool_, kind, sigma, pred, target, dpred, rows, term);
   }
   void kl_divergence(const Tensor& mu, const Tensor& logvar, Scalar weight, const Tensor* dmu, const Tensor* dlogvar,
                      const Tensor* rows, const Tensor& term) override {
-    cpu::fast::kl_divergence(loop_threads_, mu, logvar, value(weight), dmu, dlogvar, rows, term);
+    cpu::fast::kl_divergence(pool_, mu, logvar, value(weight), dmu, dlogvar, rows, term);
   }
   void corrupt(NoiseKind kind, Scalar level, const Tensor& x, RngKey key, bool at_step, const Tensor& out) override {
     if (at_step) key.stream += static_cast<std::uint64_t>(step_);
     cpu::corrupt(kind, value(level), x, key, out);
   }
   void adam_step(const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v) override {
-    cpu::fast::adam_step(loop_threads_, params, grads, m, v, scalars_);
+    cpu::fast::adam_step(pool_, params, grads, m, v, scalars_);
   }
   void sigmoid(const Tensor& x, const Tensor& y) override { cpu::sigmoid(x, y); }
   void copy(const Tensor& src, const Tensor& dst) override { cpu::copy(src, dst); }
-  void normal(RngKey key, const Tensor& out) override { cpu::fast::normal(loop_threads_, key, out); }
+  void normal(RngKey key, const Tensor& out) override { cpu::fast::normal(pool_, key, out); }
   void pca_fit(const Tensor& x, int K, const Tensor& mean, const Tensor& components,
                const Tensor& variance) override {
+    struct BlasThreads {  // OpenBLAS's threads for the one call, back to 1 however it ends
+      explicit BlasThreads(int n) { openblas_set_num_threads(n); }
+      ~BlasThreads() { openblas_set_num_threads(1); }
+    } blas(pool_.threads());
     cpu::pca_fit(x, K, mean, components, variance);
   }
   // softmax cross-entropy
@@ -142,10 +135,10 @@ class CpuBackend final : public Backend {
   void one_hot(const Tensor& labels, const Tensor& out) override { cpu::one_hot(labels, out); }
 
   // IWAE
-  void repeat_rows(const Tensor& src, int K, const Tensor& dst) override { cpu::fast::repeat_rows(loop_threads_, src, K, dst); }
+  void repeat_rows(const Tensor& src, int K, const Tensor& dst) override { cpu::fast::repeat_rows(pool_, src, K, dst); }
   void iwae_bound(const Tensor& recon, const Tensor& eps, const Tensor& z, const Tensor& logvar, int K,
                   const Tensor& bound, const Tensor* elbo) override {
-    cpu::fast::iwae_bound(loop_threads_, recon, eps, z, logvar, K, bound, elbo);
+    cpu::fast::iwae_bound(pool_, recon, eps, z, logvar, K, bound, elbo);
   }
 
  private:
@@ -154,9 +147,7 @@ class CpuBackend final : public Backend {
     return s.slot == StepScalar::none ? s.value : reinterpret_cast<const float*>(&scalars_)[static_cast<int>(s.slot)];
   }
 
-  static constexpr int kOpenBlasOpenMP = 2;  // openblas_get_parallel(): 0 serial, 1 pthreads, 2 OpenMP
-  int threads_ = 1;
-  int loop_threads_ = 1;  // threads of the fast ops' loops (1: the pthread OpenBLAS, or no OpenMP)
+  cpu::fast::Pool pool_;
   std::int64_t step_ = 1, batch_ = 0, epoch_ = 1;
   Schedule schedule_;
   StepScalars scalars_ = step_scalars(Schedule{}, 1, 1);

@@ -13,11 +13,6 @@ namespace cuvae::cpu {
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y);
 void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
                      const Tensor& dw, const Tensor& db);
-// Conv2d / ConvTranspose2d (host/cpu/conv.cpp): im2col and OpenBLAS sgemm, image by image.
-void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, Activation act,
-                    const Tensor& y);
-void conv2d_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const ConvShape& s,
-                     const Tensor* dx, const Tensor& dw, const Tensor& db);
 void reparameterize(const Tensor& mu, const Tensor& logvar, RngKey key, const Tensor& eps, const Tensor& z);
 void reparameterize_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
                              const Tensor& dlogvar);

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "host/cpu/fast/fast.hpp"
-#include "host/cpu/fast/parallel.hpp"
+#include "host/cpu/fast/pool.hpp"
 #include "host/cpu/fast/vecmath.hpp"
 #include "host/op_checks.hpp"
 
@@ -33,13 +33,13 @@ CUVAE_VECTOR_CLONES void adam_range(float* __restrict__ p, const float* __restri
 
 }  // namespace
 
-void adam_step(int threads, const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
+void adam_step(Pool& pool, const Tensor& params, const Tensor& grads, const Tensor& m, const Tensor& v,
                const StepScalars& s) {
   checks::same_shape("adam_step", params, grads);
   checks::same_shape("adam_step", params, m);
   checks::same_shape("adam_step", params, v);
   const StepScalars a = s;
-  for_chunks(threads, params.numel(), kChunkElements, [&](std::int64_t i0, std::int64_t i1) {
+  for_chunks(pool, params.numel(), kChunkElements, [&](std::int64_t i0, std::int64_t i1) {
     adam_range(params.data, grads.data, m.data, v.data, a, i0, i1);
   });
 }

@@ -2,7 +2,7 @@
 // same numbers as cpu::normal, element for element), the reparameterization and its backward over
 // row chunks, with exp_approx.
 #include "host/cpu/fast/fast.hpp"
-#include "host/cpu/fast/parallel.hpp"
+#include "host/cpu/fast/pool.hpp"
 #include "host/cpu/fast/vecmath.hpp"
 #include "host/op_checks.hpp"
 
@@ -44,11 +44,11 @@ CUVAE_VECTOR_CLONES void reparameterize_backward_rows(const Tensor& logvar, cons
 
 }  // namespace
 
-void normal(int threads, RngKey key, const Tensor& out) {
+void normal(Pool& pool, RngKey key, const Tensor& out) {
   checks::dense("normal", "out", out);
   const std::int64_t n = out.numel(), groups = (n + 3) / 4;
   // Box-Muller costs tens of times an element of the other ops: chunks of 1024 groups.
-  for_chunks(threads, groups, 1024, [&](std::int64_t g0, std::int64_t g1) {
+  for_chunks(pool, groups, 1024, [&](std::int64_t g0, std::int64_t g1) {
     for (std::int64_t g = g0; g < g1; ++g) {
       const float4 v = philox_normal4(key, static_cast<std::uint64_t>(g));
       for (unsigned k = 0; k < 4 && g * 4 + k < n; ++k) out.data[g * 4 + k] = float4_at(v, k);
@@ -56,17 +56,17 @@ void normal(int threads, RngKey key, const Tensor& out) {
   });
 }
 
-void reparameterize(int threads, const Tensor& mu, const Tensor& logvar, RngKey key, const Tensor& eps, const Tensor& z) {
+void reparameterize(Pool& pool, const Tensor& mu, const Tensor& logvar, RngKey key, const Tensor& eps, const Tensor& z) {
   checks::reparameterize(mu, logvar, eps, z);
-  normal(threads, key, eps);
-  for_chunks(threads, z.rows(), rows_per_chunk(z.cols()),
+  normal(pool, key, eps);
+  for_chunks(pool, z.rows(), rows_per_chunk(z.cols()),
              [&](std::int64_t b0, std::int64_t b1) { reparameterize_rows(mu, logvar, eps, z, b0, b1); });
 }
 
-void reparameterize_backward(int threads, const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
+void reparameterize_backward(Pool& pool, const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
                              const Tensor& dlogvar) {
   checks::reparameterize_backward(logvar, eps, dz, dmu, dlogvar);
-  for_chunks(threads, dz.rows(), rows_per_chunk(dz.cols()), [&](std::int64_t b0, std::int64_t b1) {
+  for_chunks(pool, dz.rows(), rows_per_chunk(dz.cols()), [&](std::int64_t b0, std::int64_t b1) {
     reparameterize_backward_rows(logvar, eps, dz, dmu, dlogvar, b0, b1);
   });
 }

@@ -1,13 +1,14 @@
-// Fast CPU linear layer (see fast.hpp): OpenBLAS sgemm (threaded by OpenBLAS itself) and the
-// passes around it over row chunks: the bias written first and the product added to it, then the
-// activation; the bias gradient over column chunks (each column summed over the rows in row
-// order, as the reference), the activation derivative over row chunks.
+// Fast CPU linear layer (see fast.hpp): single-threaded OpenBLAS sgemm on blocks of rows (forward,
+// input gradient) or of weight columns (weight gradient), the blocks on the backend's pool; each
+// block's passes right after its GEMM: the bias written first and the product added to it, then
+// the activation; the activation derivative. The bias gradient over column chunks (each column
+// summed over the rows in row order, as the reference).
 #include <cblas.h>
 
 #include <algorithm>
 
 #include "host/cpu/fast/fast.hpp"
-#include "host/cpu/fast/parallel.hpp"
+#include "host/cpu/fast/pool.hpp"
 #include "host/cpu/fast/vecmath.hpp"
 #include "host/op_checks.hpp"
 
@@ -67,34 +68,50 @@ CUVAE_VECTOR_CLONES void derivative_rows(const Tensor& x, Activation act, const 
   }
 }
 
+// Rows of y per GEMM block: whole batches up to 64 rows, else about a sixteenth of the batch
+// (multiples of 16). Fixed by the shape, never by the thread count.
+std::int64_t block_rows(std::int64_t B) {
+  if (B <= 64) return std::max<std::int64_t>(B, 1);
+  return std::max<std::int64_t>(64, ((B + 15) / 16 + 15) / 16 * 16);
+}
+// Columns of dw per weight-gradient block.
+constexpr std::int64_t kWeightColumns = 64;
+
 }  // namespace
 
-void linear_forward(int threads, const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y) {
+void linear_forward(Pool& pool, const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y) {
   checks::linear_forward(x, w, b, y);
-  const int B = static_cast<int>(x.shape[0]), in = static_cast<int>(x.shape[1]), out = static_cast<int>(w.shape[0]);
-  const int ldx = static_cast<int>(x.row_stride()), ldy = static_cast<int>(y.row_stride());
-  for_chunks(threads, B, rows_per_chunk(out), [&](std::int64_t r0, std::int64_t r1) { bias_rows(y, b.data, r0, r1); });
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, out, in, 1.f, x.data, ldx, w.data, in, 1.f, y.data, ldy);
-  if (act == Activation::none) return;
-  for_chunks(threads, B, rows_per_chunk(out),
-             [&](std::int64_t r0, std::int64_t r1) { activation_rows(y, act, r0, r1); });
+  const std::int64_t B = x.shape[0], in = x.shape[1], out = w.shape[0];
+  const std::int64_t ldx = x.row_stride(), ldy = y.row_stride();
+  // Each block of rows: the bias, the product added to it, the activation, while in cache.
+  for_chunks(pool, B, block_rows(B), [&](std::int64_t r0, std::int64_t r1) {
+    bias_rows(y, b.data, r0, r1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(r1 - r0), int(out), int(in), 1.f, x.data + r0 * ldx,
+                int(ldx), w.data, int(in), 1.f, y.data + r0 * ldy, int(ldy));
+    if (act != Activation::none) activation_rows(y, act, r0, r1);
+  });
 }
 
-void linear_backward(int threads, const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
+void linear_backward(Pool& pool, const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
                      const Tensor& dw, const Tensor& db) {
   checks::linear_backward(x, w, dy, dx, dw, db);
-  const int B = static_cast<int>(x.shape[0]), in = static_cast<int>(x.shape[1]), out = static_cast<int>(w.shape[0]);
-  const int ldx = static_cast<int>(x.row_stride()), ldy = static_cast<int>(dy.row_stride());
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, B, 1.f, dy.data, ldy, x.data, ldx, 0.f, dw.data, in);
+  const std::int64_t B = x.shape[0], in = x.shape[1], out = w.shape[0];
+  const std::int64_t ldx = x.row_stride(), ldy = dy.row_stride();
+  // dw = dy^T x by blocks of its columns: each element is one sum over the whole batch.
+  for_chunks(pool, in, kWeightColumns, [&](std::int64_t c0, std::int64_t c1) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(out), int(c1 - c0), int(B), 1.f, dy.data, int(ldy),
+                x.data + c0, int(ldx), 0.f, dw.data + c0, int(in));
+  });
   // Column chunks of at least 64 columns (a few cache lines of each row).
-  for_chunks(threads, out, std::max<std::int64_t>(64, kChunkElements / std::max(B, 1)),
+  for_chunks(pool, out, std::max<std::int64_t>(64, kChunkElements / std::max<std::int64_t>(B, 1)),
              [&](std::int64_t c0, std::int64_t c1) { bias_gradient_columns(dy, db.data, c0, c1); });
   if (!dx) return;
-  const int ldd = static_cast<int>(dx->row_stride());
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, in, out, 1.f, dy.data, ldy, w.data, in, 0.f, dx->data, ldd);
-  if (x_act == Activation::none) return;
-  for_chunks(threads, B, rows_per_chunk(in),
-             [&](std::int64_t r0, std::int64_t r1) { derivative_rows(x, x_act, *dx, r0, r1); });
+  const std::int64_t ldd = dx->row_stride();
+  for_chunks(pool, B, block_rows(B), [&](std::int64_t r0, std::int64_t r1) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(r1 - r0), int(in), int(out), 1.f, dy.data + r0 * ldy,
+                int(ldy), w.data, int(in), 0.f, dx->data + r0 * ldd, int(ldd));
+    if (x_act != Activation::none) derivative_rows(x, x_act, *dx, r0, r1);
+  });
 }
 
 }  // namespace cuvae::cpu::fast

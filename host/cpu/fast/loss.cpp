@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "host/cpu/fast/fast.hpp"
-#include "host/cpu/fast/parallel.hpp"
+#include "host/cpu/fast/pool.hpp"
 #include "host/cpu/fast/vecmath.hpp"
 #include "host/op_checks.hpp"
 
@@ -116,22 +116,22 @@ void finish(const std::vector<double>& sums, const Tensor* rows, const Tensor& t
 
 }  // namespace
 
-void likelihood(int threads, Likelihood kind, float sigma, const Tensor& pred, const Tensor& target, const Tensor* dpred,
+void likelihood(Pool& pool, Likelihood kind, float sigma, const Tensor& pred, const Tensor& target, const Tensor* dpred,
                 const Tensor* rows, const Tensor& term) {
   checks::likelihood(kind, sigma, pred, target, dpred, rows, term);
   const std::int64_t B = pred.rows();
   std::vector<double> sums(static_cast<std::size_t>(B));
-  for_chunks(threads, B, rows_per_chunk(pred.cols()),
+  for_chunks(pool, B, rows_per_chunk(pred.cols()),
              [&](std::int64_t b0, std::int64_t b1) { likelihood_rows(kind, sigma, pred, target, dpred, b0, b1, sums.data()); });
   finish(sums, rows, term);
 }
 
-void kl_divergence(int threads, const Tensor& mu, const Tensor& logvar, float weight, const Tensor* dmu,
+void kl_divergence(Pool& pool, const Tensor& mu, const Tensor& logvar, float weight, const Tensor* dmu,
                    const Tensor* dlogvar, const Tensor* rows, const Tensor& term) {
   checks::kl_divergence(mu, logvar, dmu, dlogvar, rows, term);
   const std::int64_t B = mu.rows();
   std::vector<double> sums(static_cast<std::size_t>(B));
-  for_chunks(threads, B, rows_per_chunk(mu.cols()),
+  for_chunks(pool, B, rows_per_chunk(mu.cols()),
              [&](std::int64_t b0, std::int64_t b1) { kl_rows(mu, logvar, weight, dmu, dlogvar, b0, b1, sums.data()); });
   finish(sums, rows, term);
 }
