@@ -15,7 +15,9 @@
 
 namespace cuvae {
 
-enum class Activation { none, relu, sigmoid };
+// leaky_relu: v for v > 0, else kLeakyReluSlope * v (torch.nn.LeakyReLU's default slope).
+enum class Activation { none, relu, sigmoid, leaky_relu };
+inline constexpr float kLeakyReluSlope = 0.01f;
 std::string_view to_string(Activation a);
 
 // Reconstruction likelihoods: Bernoulli from logits (cross-entropy), Gaussian with a fixed sigma.
