@@ -15,7 +15,9 @@
 
 namespace cuvae {
 
-enum class Activation { none, relu, sigmoid };
+// leaky_relu: v for v > 0, else kLeakyReluSlope * v (torch.nn.LeakyReLU's default slope).
+enum class Activation { none, relu, sigmoid, leaky_relu };
+inline constexpr float kLeakyReluSlope = 0.01f;
 std::string_view to_string(Activation a);
 
 // Reconstruction likelihoods: Bernoulli from logits (cross-entropy), Gaussian with a fixed sigma.
@@ -100,6 +102,24 @@ class Backend {
   // dx (if given) = the gradient w.r.t. x times act'(x), x = x_act(previous pre-activation).
   virtual void conv2d_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const ConvShape& s,
                                const Tensor* dx, const Tensor& dw, const Tensor& db) = 0;
+
+  // BatchNorm2d on NCHW rows x [B, C*H*W] (C = gamma.numel()) then act (any Activation; conv64
+  // uses leaky_relu); y [B, C*H*W]; every per-channel tensor has C elements. All dense. training:
+  // the batch's mean and biased variance per channel over (B, H, W), saved to save_mean /
+  // save_invstd (1 / sqrt(var + eps)) for the backward pass, and running_mean / running_var updated
+  // with `momentum` ((1 - momentum) running + momentum batch, the unbiased variance, as PyTorch);
+  // B * H*W must be at least 2. Otherwise the running statistics normalise and nothing is updated
+  // (save_* untouched). y = act(gamma (x - mean) invstd + beta). Sums in a fixed order.
+  virtual void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool training,
+                                   float momentum, float eps, const Tensor& running_mean, const Tensor& running_var,
+                                   const Tensor& save_mean, const Tensor& save_invstd, Activation act,
+                                   const Tensor& y) = 0;
+  // Training-mode backward: dy is the gradient w.r.t. the activation's output y (the forward's
+  // output, for the activation's derivative); writes dx [B, C*H*W] (the gradient w.r.t. x),
+  // dgamma [C] and dbeta [C] (overwritten), from the forward's save_mean and save_invstd.
+  virtual void batchnorm2d_backward(const Tensor& x, const Tensor& y, Activation act, const Tensor& dy,
+                                    const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                                    const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) = 0;
 
   // mu, logvar, z [B, L]; eps [B, L] dense. eps[b, l] = Philox normal (key, element b*L + l), where
   // with at_step the position's step is added to key.stream; z = mu + eps * exp(0.5 * logvar).

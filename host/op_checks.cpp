@@ -1,7 +1,11 @@
 // Shape checks shared by every backend (see op_checks.hpp).
 #include "host/op_checks.hpp"
 
+#include <cmath>
 #include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <utility>
 
 namespace cuvae::checks {
 namespace {
@@ -90,6 +94,54 @@ void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const C
              dw.data && db.data,
          op, conv_text(s) + ": shapes disagree: x " + x.str() + ", w " + w.str() + ", dy " + dy.str() + ", dx " + opt(dx) +
                  ", dw " + dw.str() + ", db " + db.str());
+}
+
+// BatchNorm2d: the per-channel tensors [C] and the channel planes of x's rows.
+namespace {
+void batchnorm_shapes(const char* op, const Tensor& x, const Tensor& gamma,
+                      std::initializer_list<std::pair<const char*, const Tensor*>> planes,
+                      std::initializer_list<std::pair<const char*, const Tensor*>> channels) {
+  rank2(op, "x", x), dense(op, "x", x);
+  for (const auto& [name, t] : planes) rank2(op, name, *t), dense(op, name, *t);
+  for (const auto& [name, t] : channels) dense(op, name, *t);
+  const std::int64_t C = gamma.numel();
+  bool ok = C >= 1 && gamma.data && x.cols() % C == 0;
+  for (const auto& [name, t] : planes) ok = ok && t->shape == x.shape;
+  for (const auto& [name, t] : channels) ok = ok && t->numel() == C && t->data;
+  if (ok) return;
+  std::string text = "shapes disagree: x " + x.str() + " with " + std::to_string(C) + " channels";
+  for (const auto& [name, t] : planes) text += std::string(", ") + name + " " + t->str();
+  for (const auto& [name, t] : channels) text += std::string(", ") + name + " " + t->str();
+  expect(false, op, text + " (want [B, C*H*W] and [C])");
+}
+// PyTorch's "Expected more than 1 value per channel when training": the unbiased variance divides by B*H*W - 1.
+void batchnorm_values(const char* op, const Tensor& x, std::int64_t C) {
+  expect(x.rows() * (x.cols() / C) >= 2, op,
+         "expected more than 1 value per channel when training, got x " + x.str() + " with " + std::to_string(C) +
+             " channels");
+}
+}  // namespace
+
+void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool training, float momentum,
+                         float eps, const Tensor& running_mean, const Tensor& running_var, const Tensor& save_mean,
+                         const Tensor& save_invstd, const Tensor& y) {
+  const char* op = "batchnorm2d_forward";
+  batchnorm_shapes(op, x, gamma, {{"y", &y}},
+                   {{"gamma", &gamma}, {"beta", &beta}, {"running_mean", &running_mean}, {"running_var", &running_var},
+                    {"save_mean", &save_mean}, {"save_invstd", &save_invstd}});
+  expect(momentum >= 0.f && momentum <= 1.f, op, "momentum " + std::to_string(momentum) + " must be in [0, 1]");
+  expect(eps > 0.f && std::isfinite(eps), op, "eps " + std::to_string(eps) + " must be a positive number");
+  if (training) batchnorm_values(op, x, gamma.numel());
+}
+
+void batchnorm2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                          const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx, const Tensor& dgamma,
+                          const Tensor& dbeta) {
+  const char* op = "batchnorm2d_backward";
+  batchnorm_shapes(op, x, gamma, {{"y", &y}, {"dy", &dy}, {"dx", &dx}},
+                   {{"gamma", &gamma}, {"save_mean", &save_mean}, {"save_invstd", &save_invstd}, {"dgamma", &dgamma},
+                    {"dbeta", &dbeta}});
+  batchnorm_values(op, x, gamma.numel());
 }
 
 void reparameterize(const Tensor& mu, const Tensor& logvar, const Tensor& eps, const Tensor& z) {

@@ -18,6 +18,15 @@ std::string conv_text(const ConvShape& s);
 void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, const Tensor& y);
 void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const ConvShape& s, const Tensor* dx,
                      const Tensor& dw, const Tensor& db);
+// BatchNorm2d (host/backend.hpp): x, y (dy, dx) [B, C*H*W] with C = gamma.numel() dividing the
+// columns, every per-channel tensor C elements, all dense; momentum in [0, 1], eps > 0; training
+// (and the backward) need more than one value per channel (B * H*W >= 2), as PyTorch.
+void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool training, float momentum,
+                         float eps, const Tensor& running_mean, const Tensor& running_var, const Tensor& save_mean,
+                         const Tensor& save_invstd, const Tensor& y);
+void batchnorm2d_backward(const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor& gamma,
+                          const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx, const Tensor& dgamma,
+                          const Tensor& dbeta);
 void reparameterize(const Tensor& mu, const Tensor& logvar, const Tensor& eps, const Tensor& z);
 void reparameterize_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
                              const Tensor& dlogvar);

@@ -93,6 +93,7 @@ std::string_view to_string(Activation a) {
     case Activation::none: return "none";
     case Activation::relu: return "relu";
     case Activation::sigmoid: return "sigmoid";
+    case Activation::leaky_relu: return "leaky_relu";
   }
   return "?";
 }

@@ -11,7 +11,8 @@ namespace cuvae::kernels::gemm {
 inline namespace CUVAE_BUILD {  // GPU and SIMT builds apart (kernels/portable.cuh)
 
 // Matches cuvae::Activation (host/backend.hpp), which device code does not include.
-enum ActKind : int { kActNone = 0, kActRelu = 1, kActSigmoid = 2 };
+enum ActKind : int { kActNone = 0, kActRelu = 1, kActSigmoid = 2, kActLeakyRelu = 3 };
+constexpr float kLeakyReluSlope = 0.01f;  // = cuvae::kLeakyReluSlope (checked in host/cuda/launch_support.hpp)
 enum EpilogueKind : int {
   kStore = 0,    // C = acc
   kBiasAct = 1,  // C = act(acc + bias[n])                      (forward)
@@ -21,12 +22,14 @@ enum EpilogueKind : int {
 __device__ __forceinline__ float activate(int act, float v) {
   if (act == kActRelu) return v > 0.f ? v : 0.f;
   if (act == kActSigmoid) return stable_sigmoid(v);
+  if (act == kActLeakyRelu) return v > 0.f ? v : kLeakyReluSlope * v;
   return v;
 }
 // The activation's derivative written in terms of its output y = act(pre).
 __device__ __forceinline__ float derivative_from_output(int act, float y) {
   if (act == kActRelu) return y > 0.f ? 1.f : 0.f;
   if (act == kActSigmoid) return y * (1.f - y);
+  if (act == kActLeakyRelu) return y > 0.f ? 1.f : kLeakyReluSlope;  // slope > 0: y has the sign of pre
   return 1.f;
 }
 

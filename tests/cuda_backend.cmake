@@ -4,7 +4,7 @@
 #   test_<family>_cuda  the GPU backend inside cuvae_lib (CUVAE_CUDA=ON); every case skips
 #                       ("no CUDA device") on a machine without a usable GPU. Label `gpu`.
 # One label each (see cmake/CuvaeTest.cmake).
-set(_cuvae_backend_tests ops ops_labels adam_kernel data_kernels cuda_training conv_kernels)  # ops_labels: one_hot, softmax_xent
+set(_cuvae_backend_tests ops ops_labels adam_kernel data_kernels cuda_training conv_kernels batchnorm_kernels)  # ops_labels: one_hot, softmax_xent
 foreach(family IN LISTS _cuvae_backend_tests)
   cuvae_add_kernel_test(test_${family} SOURCES test_${family}.cpp
                         LIBS cuvae_simt_backend cuvae_app GTest::gmock)

@@ -1,6 +1,8 @@
 # Op tests against the CPU reference (double loops, finite differences).
 cuvae_add_test(test_linear SOURCES test_linear.cpp LIBS cuvae_lib GTest::gmock LABEL ops)
 cuvae_add_test(test_conv SOURCES test_conv.cpp LIBS cuvae_lib GTest::gmock LABEL ops)
+# BatchNorm2d (host/cpu/batchnorm.cpp): double loops, finite differences, PyTorch (tests/python/batchnorm_reference.py).
+cuvae_add_test(test_batchnorm SOURCES test_batchnorm.cpp LIBS cuvae_lib GTest::gmock LABEL ops)
 cuvae_add_test(test_adam SOURCES test_adam.cpp LIBS cuvae_lib LABEL ops)
 cuvae_add_test(test_pca SOURCES test_pca.cpp LIBS cuvae_datasets LABEL ops)
 if(CUVAE_CUDA)

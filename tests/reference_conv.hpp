@@ -12,11 +12,13 @@ namespace cuvae::test {
 inline double act_ref(Activation a, double v) {
   if (a == Activation::relu) return v > 0 ? v : 0;
   if (a == Activation::sigmoid) return 1 / (1 + std::exp(-v));
+  if (a == Activation::leaky_relu) return v > 0 ? v : double(kLeakyReluSlope) * v;
   return v;
 }
 inline double act_derivative_from_output(Activation a, double y) {
   if (a == Activation::relu) return y > 0 ? 1 : 0;
   if (a == Activation::sigmoid) return y * (1 - y);
+  if (a == Activation::leaky_relu) return y > 0 ? 1 : double(kLeakyReluSlope);
   return 1;
 }
 

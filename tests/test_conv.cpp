@@ -80,6 +80,25 @@ TEST_P(ConvCpu, SameBitsForAnyThreadCount) {
         << c.name << " output " << i << ": 1 and 3 threads differ";
 }
 
+// leaky_relu (the conv64 blocks' activation) on one geometry: forward, and dx through act'(x) with
+// x a leaky ReLU's output (negative values, exact zeros).
+TEST(ConvCpuLeakyRelu, ForwardAndBackwardMatchDoubleLoops) {
+  const ConvCase c = test::conv_cases()[2];  // k3_s2_p1
+  const ConvShape& s = c.s;
+  HostTensor x = test::random_tensor({c.batch, s.in_dim()}, 11), w = weight_of(s, 12), b = test::random_tensor({s.out_c}, 13);
+  for (std::size_t i = 0; i < x.v.size(); ++i) x.v[i] = i % 3 == 0 ? 0.f : x.v[i] > 0 ? x.v[i] : kLeakyReluSlope * x.v[i];
+  HostTensor y = test::poisoned({c.batch, s.out_dim()});
+  cpu::fast::conv2d_forward(*test::pool(2), x.t(), w.t(), b.t(), s, Activation::leaky_relu, y.t());
+  EXPECT_TRUE(test::all_close(y.v, test::conv_forward_ref(s, c.batch, x.v, w.v, b.v, Activation::leaky_relu), 1e-5, "y"));
+  HostTensor dy = test::random_tensor({c.batch, s.out_dim()}, 14);
+  HostTensor dx = test::poisoned(x.shape), dw = test::poisoned(w.shape), db = test::poisoned({s.out_c});
+  Tensor dxt = dx.t();
+  cpu::fast::conv2d_backward(*test::pool(2), x.t(), Activation::leaky_relu, w.t(), dy.t(), s, &dxt, dw.t(), db.t());
+  const test::ConvGrads g = test::conv_backward_ref(s, c.batch, x.v, Activation::leaky_relu, w.v, dy.v);
+  EXPECT_TRUE(test::all_close(dx.v, g.dx, 1e-5, "dx"));
+  EXPECT_TRUE(test::all_close(dw.v, g.dw, 1e-5, "dw"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Geometries, ConvCpu, ::testing::ValuesIn(test::conv_cases()),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 

@@ -137,6 +137,25 @@ TEST_P(ConvKernels, TensorCorePrecisionsWithinTolerance) {
 INSTANTIATE_TEST_SUITE_P(Geometries, ConvKernels, ::testing::ValuesIn(test::conv_cases()),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
+// leaky_relu in the fused epilogues (forward: bias + act; dx: times act'(x)) on one Conv2d and one
+// ConvTranspose2d geometry (each pass kind writes with both epilogues), x a leaky ReLU's output.
+TEST(CUVAE_DEVICE_SUITE(ConvKernelsLeakyRelu), ForwardAndBackwardMatchDoubleLoops) {
+  auto dev = CUVAE_DEVICE_OR_SKIP();
+  for (const int k : {2, 8}) {  // k3_s2_p1, t_k3_s2_p1_op1
+    const ConvCase c = test::conv_cases()[static_cast<std::size_t>(k)];
+    HostTensor x = test::random_tensor({c.batch, c.s.in_dim()}, 21);
+    for (std::size_t i = 0; i < x.v.size(); ++i) x.v[i] = i % 3 == 0 ? 0.f : x.v[i] > 0 ? x.v[i] : kLeakyReluSlope * x.v[i];
+    const HostTensor w = weight_of(c.s, 22), b = test::random_tensor({c.s.out_c}, 23);
+    const HostTensor dy = test::random_tensor({c.batch, c.s.out_dim()}, 24);
+    const Forward f = forward_on(*dev, c, x, w, b, Activation::leaky_relu);
+    EXPECT_TRUE(test::all_close(f.y, test::conv_forward_ref(c.s, c.batch, x.v, w.v, b.v, Activation::leaky_relu), 1e-5,
+                                std::string(c.name) + " y"));
+    const Grads g = backward_on(*dev, c, x, Activation::leaky_relu, w, dy, true);
+    const test::ConvGrads ref = test::conv_backward_ref(c.s, c.batch, x.v, Activation::leaky_relu, w.v, dy.v);
+    EXPECT_TRUE(test::all_close(g.dx, ref.dx, 1e-5, std::string(c.name) + " dx"));
+  }
+}
+
 TEST(CUVAE_DEVICE_SUITE(ConvKernelErrors), ShapesAreCheckedFirst) {
   auto dev = CUVAE_DEVICE_OR_SKIP();
   const ConvCase c = test::conv_cases()[1];

@@ -131,7 +131,9 @@ Run linear_forward_case(Activation act) {
 Run linear_backward_case(Activation act, bool with_dx) {
   return [act, with_dx](int threads) {
     const std::int64_t B = 129, in = 331, out = 157;  // 3 chunks of dx's rows, 2 of db's columns
-    HostTensor x = input({B, in}, 4, 0.05f, 0.95f), w = input({out, in}, 5), dy = input({B, out}, 6);
+    // a leaky ReLU's output has negative values (derivative kLeakyReluSlope), the others' do not
+    HostTensor x = input({B, in}, 4, act == Activation::leaky_relu ? -0.95f : 0.05f, 0.95f), w = input({out, in}, 5),
+               dy = input({B, out}, 6);
     if (act == Activation::relu)
       for (std::size_t i = 0; i < x.v.size(); i += 3) x.v[i] = 0.f;  // a ReLU's output has zeros
     HostTensor dx = test::poisoned({B, in}), dw = test::poisoned({out, in}), db = test::poisoned({out});
@@ -142,6 +144,15 @@ Run linear_backward_case(Activation act, bool with_dx) {
       cpu::fast::linear_backward(*test::pool(threads), x.t(), act, w.t(), dy.t(), dxp, dw.t(), db.t());
     std::vector<Output> outs{{"dw", dw.v}, {"db", db.v}};
     if (with_dx) outs.push_back({"dx", dx.v});
+    return outs;
+  };
+}
+
+// leaky_relu, both passes in one row: the forward's y, and the backward's gradients (dx through act').
+Run linear_leaky_relu_case() {
+  return [](int threads) {
+    std::vector<Output> outs = linear_forward_case(Activation::leaky_relu)(threads);
+    for (Output& o : linear_backward_case(Activation::leaky_relu, true)(threads)) outs.push_back(std::move(o));
     return outs;
   };
 }
@@ -271,6 +282,7 @@ INSTANTIATE_TEST_SUITE_P(
                       FastCase{"LinearBackwardRelu", false, linear_backward_case(Activation::relu, true)},
                       FastCase{"LinearBackwardSigmoid", false, linear_backward_case(Activation::sigmoid, true)},
                       FastCase{"LinearBackwardNoDx", false, linear_backward_case(Activation::none, false)},
+                      FastCase{"LinearLeakyRelu", false, linear_leaky_relu_case()},
                       FastCase{"LikelihoodBernoulli", false, likelihood_case(Likelihood::bernoulli, true)},
                       FastCase{"LikelihoodBernoulliTermOnly", false, likelihood_case(Likelihood::bernoulli, false)},
                       FastCase{"LikelihoodGaussian", false, likelihood_case(Likelihood::gaussian, true)},

@@ -112,7 +112,10 @@ void fill(std::vector<float>& v, std::uint32_t seed, Activation act = Activation
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   for (float& e : v) {
     const float r = u(rng);
-    e = act == Activation::relu ? std::max(r, 0.f) : act == Activation::sigmoid ? 1.f / (1.f + std::exp(-3.f * r)) : r;
+    e = act == Activation::relu         ? std::max(r, 0.f)
+        : act == Activation::sigmoid    ? 1.f / (1.f + std::exp(-3.f * r))
+        : act == Activation::leaky_relu ? (r > 0.f ? r : kLeakyReluSlope * r)
+                                        : r;
   }
 }
 
@@ -209,16 +212,14 @@ std::string label(Precision p, int version, int split, Layer s) {
 // add shapes run fewer launches there.
 constexpr bool kSanitized = cuvae::simt::san::active;
 
-// Forward with each activation, dx with each x activation, dw/db: one (precision, version, split).
-// all_acts false: relu only (both fused epilogues, a third of the launches).
-void check_all_gemms(Precision prec, GemmImpl impl, int version, int split, Layer shape, bool all_acts = true) {
+// Forward with each of `acts`, dx with it as the x activation, dw/db: one (precision, version, split).
+void check_gemms(Precision prec, GemmImpl impl, int version, int split, Layer shape, const std::vector<Activation>& acts) {
   SCOPED_TRACE(label(prec, version, split, shape));
   Gemm gemm(nullptr, prec, impl);
   if (impl == GemmImpl::custom) gemm.force_kernel(version, split);
   const double tol = tolerance(prec);
   std::uint32_t seed = 1000;
-  for (Activation act : {Activation::none, Activation::relu, Activation::sigmoid}) {
-    if (!all_acts && act != Activation::relu) continue;
+  for (Activation act : acts) {
     SCOPED_TRACE("activation " + std::string(to_string(act)));
     LayerData d(shape, act, act, seed += 10);
     d.y.poison();
@@ -232,6 +233,11 @@ void check_all_gemms(Precision prec, GemmImpl impl, int version, int split, Laye
     EXPECT_TRUE(matches("dw", d.dw.download(), d.dw_ref, shape.in, tol));
     EXPECT_TRUE(matches("db", d.db.download(), d.db_ref, shape.out, tol));
   }
+}
+// none, relu and sigmoid; all_acts false: relu only (both fused epilogues, a third of the launches).
+void check_all_gemms(Precision prec, GemmImpl impl, int version, int split, Layer shape, bool all_acts = true) {
+  check_gemms(prec, impl, version, split, shape,
+              all_acts ? std::vector{Activation::none, Activation::relu, Activation::sigmoid} : std::vector{Activation::relu});
 }
 
 // Odd sizes, none a multiple of a tile or of 4 (scalar loads); and one with every dimension a
@@ -303,6 +309,16 @@ TEST_F(GEMM_SUITE, MultiStepRaggedKEveryVersion) {
       for (Precision p : {Precision::tf32, Precision::bf16})
         for (int v : {4, 5}) check_all_gemms(p, GemmImpl::custom, v, split, shape, !kSanitized);
     }
+}
+
+// leaky_relu in the shared epilogue (kernels/epilogue.cuh): forward and dx, each kernel family once
+// (and cuBLASLt's unfused path on a GPU).
+TEST_F(GEMM_SUITE, LeakyReluEpilogues) {
+  for (int v : {1, 2, 3}) check_gemms(Precision::fp32, GemmImpl::custom, v, 1, kOdd, {Activation::leaky_relu});
+  check_gemms(Precision::tf32, GemmImpl::custom, 4, 1, kOdd, {Activation::leaky_relu});
+#if defined(CUVAE_GEMM_TEST_GPU)
+  check_gemms(Precision::fp32, GemmImpl::cublas, 0, 0, kOdd, {Activation::leaky_relu});
+#endif
 }
 
 // The launcher's own choice of version and split-K at a VAE shape.

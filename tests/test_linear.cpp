@@ -14,6 +14,7 @@ using test::HostTensor;
 double act_d(Activation a, double v) {
   if (a == Activation::relu) return v > 0 ? v : 0;
   if (a == Activation::sigmoid) return 1 / (1 + std::exp(-v));
+  if (a == Activation::leaky_relu) return v > 0 ? v : double(kLeakyReluSlope) * v;
   return v;
 }
 
@@ -42,7 +43,8 @@ TEST_P(LinearTest, BackwardMatchesDoubleLoop) {
   const Activation x_act = GetParam();
   const int B = 37, in = 53, out = 29;
   HostTensor x = test::random_tensor({B, in}, 4), w = test::random_tensor({out, in}, 5), dy = test::random_tensor({B, out}, 6);
-  if (x_act == Activation::relu) for (int i = 0; i < B * in; i += 3) x[i] = 0.f;  // relu outputs have zeros
+  if (x_act == Activation::relu || x_act == Activation::leaky_relu)
+    for (int i = 0; i < B * in; i += 3) x[i] = 0.f;  // relu outputs have zeros (leaky_relu's: negatives too)
   if (x_act == Activation::sigmoid) for (float& v : x.v) v = 0.5f + 0.45f * v;    // sigmoid outputs lie in (0, 1)
   HostTensor dx = test::poisoned({B, in}), dw = test::poisoned({out, in}), db = test::poisoned({out});
   Tensor dxt = dx.t();
@@ -53,7 +55,10 @@ TEST_P(LinearTest, BackwardMatchesDoubleLoop) {
       double acc = 0;
       for (int c = 0; c < out; ++c) acc += double(dy[r * out + c]) * w[c * in + k];
       double xv = x[r * in + k];
-      double d = x_act == Activation::relu ? (xv > 0) : x_act == Activation::sigmoid ? xv * (1 - xv) : 1;
+      double d = x_act == Activation::relu        ? (xv > 0)
+                 : x_act == Activation::sigmoid    ? xv * (1 - xv)
+                 : x_act == Activation::leaky_relu ? (xv > 0 ? 1 : double(kLeakyReluSlope))
+                                                   : 1;
       rdx[r * in + k] = acc * d;
     }
   for (int c = 0; c < out; ++c) {
@@ -70,7 +75,7 @@ TEST_P(LinearTest, BackwardMatchesDoubleLoop) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Activations, LinearTest,
-                         ::testing::Values(Activation::none, Activation::relu, Activation::sigmoid),
+                         ::testing::Values(Activation::none, Activation::relu, Activation::sigmoid, Activation::leaky_relu),
                          [](const ::testing::TestParamInfo<Activation>& p) { return std::string(to_string(p.param)); });
 
 // Two stacked layers: u -> x = relu(u) -> y = sigmoid(x w^T + b); L = sum(G * y). The backward

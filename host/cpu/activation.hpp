@@ -9,6 +9,7 @@ inline float activate(Activation a, float v) {
   switch (a) {
     case Activation::relu: return v > 0.f ? v : 0.f;
     case Activation::sigmoid: return stable_sigmoid(v);
+    case Activation::leaky_relu: return v > 0.f ? v : kLeakyReluSlope * v;
     case Activation::none: break;
   }
   return v;
@@ -19,6 +20,7 @@ inline float derivative_from_output(Activation a, float y) {
   switch (a) {
     case Activation::relu: return y > 0.f ? 1.f : 0.f;
     case Activation::sigmoid: return y * (1.f - y);
+    case Activation::leaky_relu: return y > 0.f ? 1.f : kLeakyReluSlope;  // slope > 0: y has the sign of pre
     case Activation::none: break;
   }
   return 1.f;

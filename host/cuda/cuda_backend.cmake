@@ -6,7 +6,7 @@
 #     It holds the GEMM and convolution launchers too, and defines CUVAE_SIMT for its users, which selects the
 #     SIMT declarations of host/cuda/cuda_backend.hpp and gemm.hpp (their own inline namespace, so
 #     a test may link both builds).
-# Why wrapper .cpp files (cuda_backend_simt.cpp, gemm_simt.cpp, conv_simt.cpp) that #include the .cu files: a
+# Why wrapper .cpp files (cuda_backend_simt.cpp, gemm_simt.cpp, conv_simt.cpp, batchnorm_simt.cpp) that #include the .cu files: a
 # source file's LANGUAGE property is one per directory, not per target, so cuda_backend.cu cannot
 # be CUDA in cuvae_host and C++ here; a one-line wrapper is a C++ source in its own right.
 if(CUVAE_CUDA)
@@ -23,7 +23,8 @@ endif()
 add_library(cuvae_simt_backend STATIC
   ${CMAKE_CURRENT_LIST_DIR}/cuda_backend_simt.cpp
   ${CMAKE_CURRENT_LIST_DIR}/gemm_simt.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/conv_simt.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/conv_simt.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/batchnorm_simt.cpp)
 target_compile_definitions(cuvae_simt_backend PUBLIC CUVAE_SIMT=1)
 target_link_libraries(cuvae_simt_backend PUBLIC cuvae_host cuvae_simt CUDA::nvtx3)
 cuvae_warnings(cuvae_simt_backend)

@@ -1,6 +1,6 @@
 // host/cuda/cuda_backend.cu: the CUDA backend (see cuda_backend.hpp): launchers for kernels/
 // (shape checks, grid choice, an NVTX range per op), the GEMMs through host/cuda/gemm.hpp, the
-// convolutions through host/cuda/conv.hpp, a device memory arena, the step position on the
+// convolutions through host/cuda/conv.hpp, BatchNorm2d through host/cuda/batchnorm.hpp, a device memory arena, the step position on the
 // device and the training step as a CUDA graph.
 // One source, two builds (every difference is in host/cuda/device_api.hpp):
 //   nvcc, into cuvae_lib when CUVAE_CUDA=ON: the GPU backend;
@@ -28,6 +28,7 @@
 
 #include "host/cpu/ops.hpp"
 #include "host/cuda/arena.hpp"
+#include "host/cuda/batchnorm.hpp"
 #include "host/cuda/conv.hpp"
 #include "host/cuda/device_api.hpp"
 #include "host/op_checks.hpp"
@@ -316,6 +317,21 @@ class CudaBackend final : public Backend {
                        const Tensor* dx, const Tensor& dw, const Tensor& db) override {
     const OpScope op("conv2d_backward", shapes_text({{"x", &x}, {"w", &w}, {"dy", &dy}, {"dx", dx}}));
     conv_.backward(x, x_act, w, dy, s, dx, dw, db);
+  }
+
+  // BatchNorm2d: host/cuda/batchnorm.hpp, kernels/batchnorm.cuh.
+  void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool training, float momentum,
+                           float eps, const Tensor& running_mean, const Tensor& running_var, const Tensor& save_mean,
+                           const Tensor& save_invstd, Activation act, const Tensor& y) override {
+    const OpScope op("batchnorm2d_forward", shapes_text({{"x", &x}, {"gamma", &gamma}}));
+    cuda::batchnorm2d_forward(stream(), x, gamma, beta, training, momentum, eps, running_mean, running_var, save_mean,
+                              save_invstd, act, y);
+  }
+  void batchnorm2d_backward(const Tensor& x, const Tensor& y, Activation act, const Tensor& dy, const Tensor& gamma,
+                            const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx, const Tensor& dgamma,
+                            const Tensor& dbeta) override {
+    const OpScope op("batchnorm2d_backward", shapes_text({{"x", &x}, {"gamma", &gamma}}));
+    cuda::batchnorm2d_backward(stream(), x, y, act, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
   }
 
   void reparameterize(const Tensor& mu, const Tensor& logvar, RngKey key, bool at_step, const Tensor& eps,

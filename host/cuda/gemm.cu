@@ -369,13 +369,13 @@ struct Gemm::Impl {
     CUVAE_GEMM_CUBLAS_CHECK(cublasLtMatmul(lt, plan.desc, &one, s.a, plan.a, s.b, plan.b, &zero, s.c, plan.c, s.c, plan.c,
                                            &plan.algo, lt_workspace, kLtWorkspaceBytes, stream),
                             what);
-    // What cuBLASLt cannot fuse: sigmoid, act'(x), and any epilogue it had no algorithm for.
+    // What cuBLASLt cannot fuse: sigmoid, leaky_relu, act'(x), and any epilogue it had no algorithm for.
     const long long count = static_cast<long long>(p.M) * p.N;
     const int threads = 256, blocks = ceil_div(count, threads);
     switch (op) {
       case Op::forward:
         if (!plan.fused) cuvae::launch(kg::bias_act_inplace, dim3(blocks), dim3(threads), 0, stream, p.C, p.M, p.N, p.bias, p.act);
-        else if (p.act == kg::kActSigmoid)
+        else if (p.act == kg::kActSigmoid || p.act == kg::kActLeakyRelu)
           cuvae::launch(kg::bias_act_inplace, dim3(blocks), dim3(threads), 0, stream, p.C, p.M, p.N,
                         static_cast<const float*>(nullptr), p.act);
         break;

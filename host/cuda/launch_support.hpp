@@ -25,11 +25,13 @@ class NvtxRange {
 };
 
 // cuvae::Activation as the kernels' epilogue code (kernels/epilogue.cuh).
+static_assert(kernels::gemm::kLeakyReluSlope == cuvae::kLeakyReluSlope, "one leaky_relu slope for every backend");
 inline int act_kind(Activation a) {
   switch (a) {
     case Activation::none: return kernels::gemm::kActNone;
     case Activation::relu: return kernels::gemm::kActRelu;
     case Activation::sigmoid: return kernels::gemm::kActSigmoid;
+    case Activation::leaky_relu: return kernels::gemm::kActLeakyRelu;
   }
   return kernels::gemm::kActNone;
 }

@@ -37,6 +37,9 @@ CUVAE_VECTOR_CLONES void activation_rows(const Tensor& y, Activation act, std::i
     } else if (act == Activation::sigmoid) {
 #pragma omp simd
       for (std::int64_t c = 0; c < n; ++c) row[c] = sigmoid_approx(row[c]);
+    } else if (act == Activation::leaky_relu) {
+#pragma omp simd
+      for (std::int64_t c = 0; c < n; ++c) row[c] = row[c] > 0.f ? row[c] : kLeakyReluSlope * row[c];
     }
   }
 }
@@ -64,6 +67,9 @@ CUVAE_VECTOR_CLONES void derivative_rows(const Tensor& x, Activation act, const 
     } else if (act == Activation::sigmoid) {
 #pragma omp simd
       for (std::int64_t c = 0; c < n; ++c) d[c] *= y[c] * (1.f - y[c]);
+    } else if (act == Activation::leaky_relu) {
+#pragma omp simd
+      for (std::int64_t c = 0; c < n; ++c) d[c] *= y[c] > 0.f ? 1.f : kLeakyReluSlope;
     }
   }
 }
