@@ -1,3 +1,6 @@
+# cuvae runs OpenBLAS on one thread (the CPU backend's own pool cuts the GEMMs into blocks; see
+# host/cpu/fast/pool.hpp), so the build variant matters only for PCA's eigen-solver. The notes
+# below on the OpenMP build date from before that pool.
 # The OpenBLAS build that cuvae links, named explicitly rather than through Debian's alternatives
 # (which pick whichever variant is installed with the highest priority):
 #   pthread  (default) libopenblas0-pthread: OpenBLAS's own threads run the GEMMs; the CPU
