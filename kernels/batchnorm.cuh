@@ -8,6 +8,7 @@
 // Pure device code (nvcc for the GPU, the host compiler for the SIMT runtime).
 // Launcher: host/cuda/batchnorm.cu. Reference: host/cpu/batchnorm.cpp. Tests: tests/test_batchnorm_kernels.cpp.
 #pragma once
+#include "kernels/block_sum.cuh"
 #include "kernels/epilogue.cuh"  // activate, derivative_from_output
 #include "kernels/portable.cuh"
 
@@ -41,16 +42,11 @@ __device__ __forceinline__ long long value_at(const BatchNormParams& p, int c, i
   return (static_cast<long long>(b) * p.channels + c) * p.plane + (i - b * p.plane);
 }
 
-// The block's sum of one double per thread in a fixed tree (as kernels/loss.cuh's, which this
-// header cannot include: its latent.cuh defines kernels), returned to every thread; s is free again after.
+// The block's sum of one double per thread (block_tree_sum's fixed tree), returned to every
+// thread; s is free again after.
 template <int T>
 __device__ __forceinline__ double block_sum(double* s, int t, double v) {
-  s[t] = v;
-  __syncthreads();
-  for (int stride = T / 2; stride > 0; stride >>= 1) {
-    if (t < stride) s[t] += s[t + stride];
-    __syncthreads();
-  }
+  block_tree_sum<T>(s, t, v);
   const double sum = s[0];
   __syncthreads();
   return sum;

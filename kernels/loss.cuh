@@ -6,6 +6,7 @@
 // comes last. Pure device code (nvcc for the GPU, the host compiler for the SIMT runtime).
 // Launchers: host/cuda/cuda_backend.cu. Reference: host/cpu/loss.cpp. Tests: tests/ops/.
 #pragma once
+#include "kernels/block_sum.cuh"
 #include "kernels/latent.cuh"
 #include "kernels/portable.cuh"
 #include "kernels/sigmoid.cuh"
@@ -14,17 +15,6 @@ namespace cuvae::kernels::loss {
 inline namespace CUVAE_BUILD {
 
 using latent::View;
-
-// Sums a per-thread partial over a block of kThreads in a fixed tree (no atomics); the sum ends in s[0].
-template <int kThreads>
-__device__ __forceinline__ void block_tree_sum(double* s, int t, double v) {
-  s[t] = v;
-  __syncthreads();
-  for (int stride = kThreads / 2; stride > 0; stride >>= 1) {
-    if (t < stride) s[t] += s[t + stride];
-    __syncthreads();
-  }
-}
 
 // The end of every loss kernel: block b's row sum (in s[0]) goes to row_sums[b] (and rows[b]
 // when given); the last block to arrive (an arrival count, zero before and left zero) sums the

@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(kThreads)
   // sum_j exp(l_j - m) in double, in a fixed tree.
   double s = 0.0;
   for (int j = t; j < C; j += kThreads) s += static_cast<double>(expf(__fsub_rn(l[j], m)));
-  loss::block_tree_sum<kThreads>(part, t, s);
+  block_tree_sum<kThreads>(part, t, s);
   s = part[0];
   const float nan = __int_as_float(0x7fc00000);
   if (dlogits.data) {
@@ -82,7 +82,7 @@ __global__ void __launch_bounds__(kThreads)
   __threadfence();
   double v = 0.0;
   for (long long i = t; i < static_cast<long long>(gridDim.x); i += kThreads) v += __ldcg(row_sums + i);
-  loss::block_tree_sum<kThreads>(part, t, v);
+  block_tree_sum<kThreads>(part, t, v);
   if (t == 0) {
     terms[0] = static_cast<float>(part[0]);
     terms[1] = static_cast<float>(atomicAdd(correct, 0u));

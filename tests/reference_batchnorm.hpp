@@ -17,6 +17,7 @@ struct BatchNormCase {
   long long plane() const { return static_cast<long long>(h) * w; }
   long long cols() const { return channels * plane(); }
 };
+inline void PrintTo(const BatchNormCase& c, std::ostream* os) { *os << c.name; }
 
 // C no multiple of anything, H*W = 1, 7x7 and 14x14, B = 1, 2 and 5; one channel of more than 2048
 // values (the launcher's larger block). Small: the SIMT runtime runs every case.

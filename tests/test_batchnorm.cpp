@@ -15,9 +15,6 @@
 #include "reference_batchnorm.hpp"
 
 namespace cuvae {
-namespace test {
-inline void PrintTo(const BatchNormCase& c, std::ostream* os) { *os << c.name; }
-}  // namespace test
 namespace {
 
 using test::BatchNormCase;

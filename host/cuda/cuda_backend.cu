@@ -1,7 +1,7 @@
 // host/cuda/cuda_backend.cu: the CUDA backend (see cuda_backend.hpp): launchers for kernels/
 // (shape checks, grid choice, an NVTX range per op), the GEMMs through host/cuda/gemm.hpp, the
-// convolutions through host/cuda/conv.hpp, BatchNorm2d through host/cuda/batchnorm.hpp, a device memory arena, the step position on the
-// device and the training step as a CUDA graph.
+// convolutions through host/cuda/conv.hpp, BatchNorm2d through host/cuda/batchnorm.hpp, a device
+// memory arena, the step position on the device and the training step as a CUDA graph.
 // One source, two builds (every difference is in host/cuda/device_api.hpp):
 //   nvcc, into cuvae_lib when CUVAE_CUDA=ON: the GPU backend;
 //   the host compiler, into cuvae_simt_backend (host/cuda/cuda_backend_simt.cpp includes this

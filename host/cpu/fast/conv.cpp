@@ -102,6 +102,13 @@ void small_to_matrix(const ConvShape& s, const float* rows, std::int64_t ld, std
     for (std::int64_t c = 0; c < C; ++c) std::copy_n(rows + i * ld + c * hw, hw, m + c * n * hw + i * hw);
 }
 
+// Its inverse: the matrix [small_c, n * hw] back into the images' rows (`ld` apart).
+void matrix_to_small(const ConvShape& s, const float* m, std::int64_t n, float* rows, std::int64_t ld) {
+  const std::int64_t hw = std::int64_t(s.small_h()) * s.small_w(), C = s.small_c();
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t c = 0; c < C; ++c) std::copy_n(m + c * n * hw + i * hw, hw, rows + i * ld + c * hw);
+}
+
 // The chunk [first, first + n) of a batch, and the scratch of the thread that runs it.
 struct Chunk {
   std::int64_t first = 0, n = 0;
@@ -178,8 +185,7 @@ void conv2d_forward(Pool& pool, const Tensor& x, const Tensor& w, const Tensor& 
       for (std::int64_t i = 0; i < ch.n; ++i) im2col(s, x.data + (ch.first + i) * in, ch.cols + i * hw * K);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.f, w.data, int(K), ch.cols,
                   int(K), 0.f, ch.small, int(N));  // small [M, N] = W cols^T
-      for (std::int64_t i = 0; i < ch.n; ++i)
-        for (std::int64_t c = 0; c < M; ++c) std::copy_n(ch.small + c * N + i * hw, hw, yc + i * out + c * hw);
+      matrix_to_small(s, ch.small, ch.n, yc, out);
     }
     bias_activate(b.data, act, s.out_c, plane, yc, out, ch.n);
   });
@@ -219,8 +225,7 @@ void conv2d_backward(Pool& pool, const Tensor& x, Activation x_act, const Tensor
     if (s.transposed) {  // dx = down(dy): W times the unfolded dy
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.f, w.data, int(K), ch.cols,
                   int(K), 0.f, ch.small, int(N));
-      for (std::int64_t i = 0; i < ch.n; ++i)
-        for (std::int64_t k = 0; k < M; ++k) std::copy_n(ch.small + k * N + i * hw, hw, dxc + i * in + k * hw);
+      matrix_to_small(s, ch.small, ch.n, dxc, in);
     } else {  // dx = up(dy): W^T dy, folded into each image
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(N), int(K), int(M), 1.f, ch.small, int(N), w.data,
                   int(K), 0.f, ch.cols, int(K));
