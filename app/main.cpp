@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
       ->check(cli::non_negative());
   train->add_option("--lr-decay", t.lr_decay, "Learning-rate decay per epoch (ExponentialLR gamma)")
       ->check(cli::number(0, 1, true));
-  auto* o_arch = train->add_option("--arch", arch, "Layers: mlp (--hidden sizes) or conv (two conv layers and a dense one, mirrored)")
+  auto* o_arch = train->add_option("--arch", arch, "Layers: mlp (--hidden sizes), conv (two conv layers and a dense one, mirrored) or conv64 (five conv + BatchNorm blocks, mirrored; latent 128)")
                      ->check(cli::parsed(cuvae::parse_arch, "ARCH"));
   auto* o_latent = train->add_option("--latent", t.model.latent, "Latent dimensions (PCA: components)")
                        ->check(cli::integer(1, cuvae::kMaxLatent));
@@ -327,14 +327,15 @@ int main(int argc, char** argv) {
       // The model's defaults, then the flags given (linear-ae: no hidden layer, gaussian; dae: mask:0.25).
       cuvae::ModelConfig c = cuvae::default_config(model);
       if (o_arch->count()) c.arch = cuvae::parse_arch(arch);
-      if (c.arch == "conv" && o_hidden->count())
-        throw cuvae::UsageError("--hidden is for --arch mlp; the conv arch's layers are fixed (models/arch.hpp)");
-      if (c.arch == "conv") c.hidden.clear();
+      if (c.arch != "mlp" && o_hidden->count())
+        throw cuvae::UsageError("--hidden is for --arch mlp; the " + c.arch + " arch's layers are fixed (models/arch.hpp)");
+      if (c.arch != "mlp") c.hidden.clear();
       if (o_hidden->count()) c.hidden = cuvae::parse_hidden(hidden);
       if (o_act->count()) c.activation = cuvae::parse_activation(activation);
       if (o_lik->count()) c.likelihood = cuvae::parse_likelihood(likelihood);
       if (o_noise->count()) c.noise = cuvae::parse_noise(noise);
       c.latent = t.model.latent, c.sigma = t.model.sigma, c.beta = t.model.beta;
+      if (c.arch == "conv64" && !o_latent->count()) c.latent = cuvae::kConv64Latent;
       c.classes = t.model.classes;
       if (cuvae::is_classifier(c) && o_latent->count())  // cvae: is_classifier
         throw cuvae::UsageError("--latent is not for a classifier: its features are its last hidden layer (--hidden)");

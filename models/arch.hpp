@@ -5,6 +5,14 @@
 //   decoder  Linear(in, 256), ReLU, Linear(256, 64 * H/4 * W/4), ReLU, Unflatten(64, H/4, W/4),
 //            ConvTranspose2d(64, 32, 4, 2, 1), ReLU, ConvTranspose2d(32, C, 4, 2, 1)
 //                                                              (decoder.0, .2, .5, .7)
+// conv64, PyTorch-VAE's VanillaVAE for 64x64 images (sides multiples of 32; s = side / 32):
+//   encoder  five blocks encoder.{i}: Conv2d(in, c_i, 3, 2, 1) (.0), BatchNorm2d(c_i) (.1), LeakyReLU,
+//            c = 32, 64, 128, 256, 512; Flatten (512 * s * s values)
+//   decoder  decoder_input Linear(in, 512 * s * s) (no activation), Unflatten; four blocks decoder.{i}:
+//            ConvTranspose2d(c, c', 3, 2, 1, output_padding 1), BatchNorm2d, LeakyReLU down to 32;
+//            final_layer: one more such block 32 -> 32 (.0, .1), Conv2d(32, C, 3, 1, 1) (.3), the logits
+//   (the vae's heads fc_mu, fc_logvar; after the blocks and a Flatten (.5), a classifier's net.6 and an
+//   ae's encoder.6).
 // Names are nn.Sequential's numbering, so a checkpoint loads into the same PyTorch modules.
 #pragma once
 #include <string>

@@ -29,8 +29,9 @@ void Autoencoder::allocate(Backend& backend, std::int64_t max_batch) {
 
 void Autoencoder::forward(Backend& backend, const Tensor& input, const Tensor& target, bool with_grads) {
   const std::int64_t b = input.rows();
-  encoder_.forward(backend, params_, input);
-  decoder_.forward(backend, params_, encoder_.output(b));
+  const Mode mode = with_grads ? Mode::train : Mode::eval;
+  encoder_.forward(backend, params_, input, mode);
+  decoder_.forward(backend, params_, encoder_.output(b), mode);
   const Tensor dpred = decoder_.grad_output(b);
   backend.likelihood(config_.likelihood, static_cast<float>(config_.sigma), decoder_.output(b), target,
                      with_grads ? &dpred : nullptr, nullptr, terms_.tensor().rows_view(0, 1));
@@ -77,13 +78,13 @@ Metrics Autoencoder::metrics(std::span<const double> clean, std::span<const doub
 
 Tensor Autoencoder::encode(Backend& backend, const Tensor& x) {
   check_batch(x, config_.input_dim, "encode input");
-  encoder_.forward(backend, params_, x);
+  encoder_.forward(backend, params_, x, Mode::eval);
   return encoder_.output(x.rows());
 }
 
 Tensor Autoencoder::decode(Backend& backend, const Tensor& z) {
   check_batch(z, config_.latent, "decode input");
-  decoder_.forward(backend, params_, z);
+  decoder_.forward(backend, params_, z, Mode::eval);
   const Tensor out = decoder_.output(z.rows());
   if (config_.likelihood == Likelihood::gaussian) return out;  // the means themselves
   const Tensor px = pixels_.tensor().rows_view(0, z.rows());

@@ -135,18 +135,20 @@ void check_tensors(const std::filesystem::path& file, const SafetensorsFile& f, 
   std::vector<std::string> prefixes = {""};
   if (ck.train && model->trained_by_gradient()) prefixes.insert(prefixes.end(), kMomentPrefix, kMomentPrefix + 2);
   std::set<std::string> expected;
-  for (const std::string& prefix : prefixes)
-    for (const ParamInfo& p : model->params().infos()) {
-      const std::string name = prefix + (ck.legacy ? legacy_name(p.name, ck.config.hidden.size()) : p.name);
-      expected.insert(name);
-      const TensorRecord* t = f.find(name);
-      if (!t) throw Error(file.string() + ": tensor '" + name + "' is missing");
-      if (t->shape != dims(p.shape)) {
-        std::string got = "[";
-        for (std::size_t i = 0; i < t->shape.size(); ++i) got += (i ? ", " : "") + std::to_string(t->shape[i]);
-        throw Error(file.string() + ": tensor '" + name + "' has shape " + got + "], expected " + p.shape.str());
-      }
+  auto check = [&](const std::string& name, const Shape& shape) {
+    expected.insert(name);
+    const TensorRecord* t = f.find(name);
+    if (!t) throw Error(file.string() + ": tensor '" + name + "' is missing");
+    if (t->shape != dims(shape)) {
+      std::string got = "[";
+      for (std::size_t i = 0; i < t->shape.size(); ++i) got += (i ? ", " : "") + std::to_string(t->shape[i]);
+      throw Error(file.string() + ": tensor '" + name + "' has shape " + got + "], expected " + shape.str());
     }
+  };
+  for (const std::string& prefix : prefixes)
+    for (const ParamInfo& p : model->params().infos())
+      check(prefix + (ck.legacy ? legacy_name(p.name, ck.config.hidden.size()) : p.name), p.shape);
+  for (const ParamInfo& p : model->params().buffer_infos()) check(p.name, p.shape);  // BatchNorm's running statistics
   for (const TensorRecord& t : f.tensors) {
     if (!expected.count(t.name))
       throw Error(file.string() + ": unexpected tensor '" + printable(t.name) + "' (not a parameter of the " +
@@ -178,6 +180,9 @@ void save_checkpoint(const std::filesystem::path& file, Backend& backend, const 
   backend.to_host(values.data(), params.values());
   std::vector<TensorView> views;
   for (const ParamInfo& p : params.infos()) views.push_back({p.name, dims(p.shape), values.data() + p.offset});
+  std::vector<float> buffers(static_cast<std::size_t>(params.buffer_total()));
+  if (!buffers.empty()) backend.to_host(buffers.data(), params.buffers());
+  for (const ParamInfo& p : params.buffer_infos()) views.push_back({p.name, dims(p.shape), buffers.data() + p.offset});
   std::map<std::string, std::string> meta;
   meta["format"] = kFormat;
   meta["config"] = to_json(model.config()).dump();
@@ -255,6 +260,14 @@ Checkpoint load_checkpoint(const std::filesystem::path& file, const CheckpointFi
     backend.to_device(dst, host.data());
   };
   gather("", params.values());
+  if (params.buffer_total() > 0) {
+    std::vector<float> buffers(static_cast<std::size_t>(params.buffer_total()));
+    for (const ParamInfo& p : params.buffer_infos()) {
+      const TensorRecord* t = f.find(p.name);
+      std::copy(t->data.begin(), t->data.end(), buffers.begin() + p.offset);
+    }
+    backend.to_device(params.buffers(), buffers.data());
+  }
   if (ck.train && model.trained_by_gradient()) {
     gather(kMomentPrefix[0], params.adam_m());
     gather(kMomentPrefix[1], params.adam_v());

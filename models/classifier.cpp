@@ -7,7 +7,7 @@ namespace cuvae {
 
 Classifier::Classifier(const ModelConfig& config) : Model(config) {
   const ModelConfig& c = config_;
-  CUVAE_CHECK(c.arch == "conv" || !c.hidden.empty(), "a classifier needs a hidden layer");  // validate() says so first
+  CUVAE_CHECK(c.arch != "mlp" || !c.hidden.empty(), "a classifier needs a hidden layer");  // validate() says so first
   const Trunk t = add_encoder_trunk(features_, params_, c, "net", c.input_dim);
   head_.add(params_, "net." + std::to_string(t.next), t.width, c.classes, Activation::none);
 }
@@ -24,8 +24,9 @@ void Classifier::forward(Backend& backend, const Batch& batch, bool with_grads) 
   if (batch.labels.data == nullptr || batch.labels.rows() != b)
     throw Error("classifier batch " + x.str() + ": needs its labels [" + std::to_string(b) + ", 1], got " +
                 batch.labels.str());
-  features_.forward(backend, params_, x);
-  head_.forward(backend, params_, features_.output(b));
+  const Mode mode = with_grads ? Mode::train : Mode::eval;
+  features_.forward(backend, params_, x, mode);
+  head_.forward(backend, params_, features_.output(b), mode);
   const Tensor dlogits = head_.grad_output(b);
   backend.softmax_xent(logits(b), batch.labels, with_grads ? &dlogits : nullptr, nullptr, terms_.tensor());
 }
@@ -50,7 +51,7 @@ Metrics Classifier::metrics(std::span<const double> clean, std::span<const doubl
 
 Tensor Classifier::encode(Backend& backend, const Tensor& x) {
   check_batch(x, config_.input_dim, "encode input");
-  features_.forward(backend, params_, x);
+  features_.forward(backend, params_, x, Mode::eval);
   return features_.output(x.rows());
 }
 

@@ -124,6 +124,22 @@ void validate(const ModelConfig& c, const std::string& what) {
     throw bad("image shape " + c.image.str() + " holds " + std::to_string(c.image.dim()) + " values, not the input size " +
               std::to_string(c.input_dim));
   if (c.hidden.size() > kMaxHiddenLayers) throw bad("more than " + std::to_string(kMaxHiddenLayers) + " hidden layers");
+  // The architecture before the sizes it fixes (conv64 on 28x28 names the image, not the latent).
+  if (c.arch == "conv" || c.arch == "conv64") {
+    const ImageShape im = input_image(c);
+    const bool c64 = c.arch == "conv64";
+    const int m = c64 ? 32 : 4;  // the sides two (five) stride-2 convolutions halve exactly
+    if (c.model == "pca" || c.model == "linear-ae")
+      throw bad("--arch " + c.arch + " is for an ae, a dae, a vae, a cvae or a classifier, not a " + c.model);
+    if (!c.hidden.empty()) throw bad("--hidden is for --arch mlp; the " + c.arch + " arch's layers are fixed");
+    if (im.height < m || im.width < m || im.height % m || im.width % m)
+      throw bad("--arch " + c.arch + " takes images whose sides are multiples of " + std::to_string(m) +
+                (c64 ? " (five stride-2 convolutions and their transposes; 64x64 as PyTorch-VAE's), not "
+                     : " (two stride-2 convolutions and their transposes), not ") +
+                std::to_string(im.height) + "x" + std::to_string(im.width));
+  } else if (c.arch != "mlp") {
+    throw bad("--arch '" + c.arch + "': unknown architecture (want one of " + kArchNames + ")");
+  }
   // (a classifier has no code: its latent is unused, encode() gives its last hidden layer)
   if (c.latent < 1 || c.latent > (is_classifier(c) ? kMaxLatent : c.input_dim))  // cvae: is_classifier
     throw bad("--latent " + std::to_string(c.latent) + " must lie in 1.." + std::to_string(c.input_dim) +
@@ -135,17 +151,6 @@ void validate(const ModelConfig& c, const std::string& what) {
   if (!(c.beta >= 0) || !std::isfinite(c.beta)) throw bad("--beta must be a non-negative number");
   if (c.model == "dae" && c.noise.kind == NoiseKind::none) throw bad("a dae needs --noise (e.g. mask:0.25)");
   if (c.model != "dae" && c.noise.kind != NoiseKind::none) throw bad("--noise is for --model dae");
-  if (c.arch == "conv") {
-    const ImageShape im = input_image(c);
-    if (c.model == "pca" || c.model == "linear-ae")
-      throw bad("--arch conv is for an ae, a dae, a vae, a cvae or a classifier, not a " + c.model);
-    if (!c.hidden.empty()) throw bad("--hidden is for --arch mlp; the conv arch's layers are fixed");
-    if (im.height < 4 || im.width < 4 || im.height % 4 || im.width % 4)
-      throw bad("--arch conv takes images whose sides are multiples of 4 (two stride-2 convolutions and their "
-                "transposes), not " + std::to_string(im.height) + "x" + std::to_string(im.width));
-  } else if (c.arch != "mlp") {
-    throw bad("--arch '" + c.arch + "': unknown architecture (want one of " + kArchNames + ")");
-  }
   if (has_classes(c)) {
     if (is_classifier(c) && c.hidden.empty() && c.arch == "mlp")  // cvae: is_classifier
       throw bad("a classifier needs a hidden layer (its features), not --hidden none");
@@ -157,18 +162,24 @@ void validate(const ModelConfig& c, const std::string& what) {
 }
 
 std::string parse_arch(std::string_view text) {
-  if (text == "mlp" || text == "conv") return std::string(text);
+  if (text == "mlp" || text == "conv" || text == "conv64") return std::string(text);
   throw Error("--arch '" + std::string(text) + "': unknown architecture (want one of " + kArchNames + ")");
 }
 
 int code_size(const ModelConfig& c) {  // cvae: is_classifier
   if (!is_classifier(c)) return c.latent;
-  return c.arch == "conv" ? kConvFeatures : c.hidden.empty() ? c.latent : c.hidden.back();
+  return c.arch != "mlp" ? conv_features(c) : c.hidden.empty() ? c.latent : c.hidden.back();
+}
+
+int conv_features(const ModelConfig& c) {
+  if (c.arch == "conv") return kConvFeatures;
+  const ImageShape im = input_image(c);
+  return kConv64Channels[4] * (im.height / 32) * (im.width / 32);
 }
 
 std::string sizes_text(const ModelConfig& c) {
-  if (c.arch == "conv")  // "conv 1x28x28-256-20"
-    return "conv " + input_image(c).str() + "-" + std::to_string(kConvFeatures) + "-" +
+  if (c.arch != "mlp")  // "conv 1x28x28-256-20", "conv64 3x64x64-2048-128"
+    return c.arch + " " + input_image(c).str() + "-" + std::to_string(conv_features(c)) + "-" +
            std::to_string(has_classes(c) ? c.classes : c.latent);
   if (c.model == "cvae")  // cvae: "784+10-400-20+10" (the one-hot condition beside the images and the code)
     return std::to_string(c.input_dim) + "+" + std::to_string(c.classes) + "-" + hidden_to_string(c.hidden) + "-" +

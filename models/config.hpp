@@ -38,6 +38,9 @@ struct ModelConfig {
 
 // The conv arch's features: its dense hidden layer (models/arch.hpp's kConvWidth).
 inline constexpr int kConvFeatures = 256;
+// conv64: the channels of its five stride-2 blocks (PyTorch-VAE's VanillaVAE), and its default latent.
+inline constexpr int kConv64Channels[5] = {32, 64, 128, 256, 512};
+inline constexpr int kConv64Latent = 128;
 
 // Size limits of every config, from the command line or a checkpoint.
 inline constexpr int kMaxInputDim = 1 << 24;
@@ -48,7 +51,7 @@ inline constexpr int kMaxClasses = 65536;
 
 // Known model names, for --model's help and errors.
 inline constexpr const char* kModelNames = "pca, ae, linear-ae, dae, vae, classifier, cvae";
-inline constexpr const char* kArchNames = "mlp, conv";
+inline constexpr const char* kArchNames = "mlp, conv, conv64";
 
 // True for a model with class count `classes` (the classifier; cvae: the conditional VAE).
 inline bool has_classes(const ModelConfig& c) { return c.model == "classifier" || c.model == "cvae"; }
@@ -57,7 +60,10 @@ inline bool is_classifier(const ModelConfig& c) { return c.model == "classifier"
 // The shape of the model's input images: c.image when set, else a grey square of input_dim pixels
 // (or one row of them).
 inline ImageShape input_image(const ModelConfig& c) { return c.image.channels ? c.image : square_image_shape(c.input_dim); }
-// "mlp" or "conv", else an Error naming --arch.
+// "mlp", "conv" or "conv64", else an Error naming --arch.
+// The width of a convolutional encoder's features (a cvae's, before the label joins; a classifier's,
+// its encode()): conv, its dense layer of 256; conv64, its last block flattened (512 * H/32 * W/32).
+int conv_features(const ModelConfig& c);
 std::string parse_arch(std::string_view text);
 // The columns of the model's encode(): its code size (latent), a classifier's features (its last
 // hidden layer).

@@ -53,8 +53,8 @@ class Cvae final : public Model {
 
  private:
   // x into the input workspace (no copy when x is already there) and onehot(y) beside it.
-  void condition(Backend& backend, const Tensor& x, const Tensor& labels, const char* what);
-  void encoder_forward(Backend& backend, std::int64_t b);
+  void condition(Backend& backend, const Tensor& x, const Tensor& labels, Mode mode, const char* what);
+  void encoder_forward(Backend& backend, std::int64_t b, Mode mode);
   void forward(Backend& backend, const Batch& batch, RngKey key, bool at_step, bool with_grads, const char* what);
   Tensor stats(std::int64_t b) const { return head_.output(b); }  // [mu | logvar]
   Tensor hidden_out(std::int64_t b) const { return encoder_.empty() ? input(b) : encoder_.output(b); }

@@ -27,6 +27,19 @@ void Stack::add_conv(ParamStore& params, const std::string& name, const ConvShap
   layers_.push_back(cuvae::add_conv(params, name, shape, act));
 }
 
+void Stack::add_batchnorm(ParamStore& params, const std::string& name, int channels, Activation act) {
+  CUVAE_CHECK(!layers_.empty() && channels > 0 && layers_.back().out % channels == 0,
+              name + ": a BatchNorm2d of " + std::to_string(channels) + " channels after " +
+                  (layers_.empty() ? std::string("nothing") : "a layer of " + std::to_string(layers_.back().out)));
+  Layer l;
+  l.weight = params.add(name + ".weight", Shape{channels}, 0, 1.f);
+  l.bias = params.add(name + ".bias", Shape{channels}, 0, 0.f);
+  l.running = params.add_buffer(name + ".running_mean", Shape{channels}, 0.f);
+  params.add_buffer(name + ".running_var", Shape{channels}, 1.f);
+  l.in = l.out = layers_.back().out, l.act = act, l.channels = channels;
+  layers_.push_back(l);
+}
+
 void Stack::add(ParamStore& params, const std::string& name, int in, int out, Activation act) {
   CUVAE_CHECK(layers_.empty() || layers_.back().out == in, name + ": input " + std::to_string(in) +
                                                                " after a layer of " + std::to_string(layers_.back().out));
@@ -45,20 +58,26 @@ int Stack::add_mlp(ParamStore& params, const std::string& prefix, int in, const 
 
 void Stack::allocate(Backend& backend, std::int64_t max_batch) {
   CUVAE_CHECK(max_batch > 0, "max_batch " + std::to_string(max_batch));
-  acts_.clear(), grads_.clear();
+  acts_.clear(), grads_.clear(), mean_.clear(), invstd_.clear();
   for (const Layer& l : layers_) {
     acts_.emplace_back(backend, Shape{max_batch, l.out});
     grads_.emplace_back(backend, Shape{max_batch, l.out});
+    mean_.emplace_back(), invstd_.emplace_back();
+    if (l.channels) mean_.back() = Buffer(backend, Shape{l.channels}), invstd_.back() = Buffer(backend, Shape{l.channels});
   }
 }
 
-void Stack::forward(Backend& backend, const ParamStore& params, const Tensor& x) {
+void Stack::forward(Backend& backend, const ParamStore& params, const Tensor& x, Mode mode) {
   const std::int64_t b = x.rows();
   Tensor h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
     Tensor y = acts_[i].tensor().rows_view(0, b);
-    if (l.is_conv)
+    if (l.channels) {
+      backend.batchnorm2d_forward(h, params.value(l.weight), params.value(l.bias), mode == Mode::train,
+                                  kBatchNormMomentum, kBatchNormEps, params.buffer(l.running),
+                                  params.buffer(l.running + 1), mean_[i].tensor(), invstd_[i].tensor(), l.act, y);
+    } else if (l.is_conv)
       backend.conv2d_forward(h, params.value(l.weight), params.value(l.bias), l.conv, l.act, y);
     else
       backend.linear_forward(h, params.value_span(l.weight, l.count), params.value_span(l.bias, l.count), l.act, y);
@@ -77,7 +96,12 @@ void Stack::backward(Backend& backend, const ParamStore& params, const Tensor& x
     const Activation input_act = first ? x_act : layers_[i - 1].act;
     Tensor prev = first ? Tensor{} : grads_[i - 1].tensor().rows_view(0, b);
     const Tensor* out = first ? dx : &prev;
-    if (l.is_conv)
+    if (l.channels) {  // g is already the gradient w.r.t. the pre-activation (the next layer applied act')
+      CUVAE_CHECK(out != nullptr, "a BatchNorm2d as a stack's first layer");
+      backend.batchnorm2d_backward(input, acts_[i].tensor().rows_view(0, b), Activation::none, g,
+                                   params.value(l.weight), mean_[i].tensor(), invstd_[i].tensor(), *out,
+                                   params.grad(l.weight), params.grad(l.bias));
+    } else if (l.is_conv)
       backend.conv2d_backward(input, input_act, params.value(l.weight), g, l.conv, out, params.grad(l.weight),
                               params.grad(l.bias));
     else

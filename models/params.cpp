@@ -1,6 +1,7 @@
 // ParamStore: flat parameter, gradient and Adam-moment buffers (see params.hpp).
 #include "models/params.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace cuvae {
@@ -14,12 +15,26 @@ std::uint64_t name_hash(const std::string& name) {
 }
 }  // namespace
 
-std::size_t ParamStore::add(std::string name, Shape shape, std::int64_t fan_in) {
+std::size_t ParamStore::add(std::string name, Shape shape, std::int64_t fan_in, float fill) {
   CUVAE_CHECK(values_.data() == nullptr, "ParamStore::add(" + name + ") after allocate()");
-  CUVAE_CHECK(!find(name), "duplicate parameter " + name);
-  infos_.push_back(ParamInfo{std::move(name), shape, total_, fan_in});
+  CUVAE_CHECK(!find(name) && !has_buffer(name), "duplicate parameter " + name);
+  infos_.push_back(ParamInfo{std::move(name), shape, total_, fan_in, fill});
   total_ += shape.numel();
   return infos_.size() - 1;
+}
+
+std::size_t ParamStore::add_buffer(std::string name, Shape shape, float fill) {
+  CUVAE_CHECK(values_.data() == nullptr, "ParamStore::add_buffer(" + name + ") after allocate()");
+  CUVAE_CHECK(!find(name) && !has_buffer(name), "duplicate buffer " + name);
+  buffer_infos_.push_back(ParamInfo{std::move(name), shape, buffer_total_, 0, fill});
+  buffer_total_ += shape.numel();
+  return buffer_infos_.size() - 1;
+}
+
+bool ParamStore::has_buffer(std::string_view name) const {
+  for (const ParamInfo& b : buffer_infos_)
+    if (b.name == name) return true;
+  return false;
 }
 
 void ParamStore::allocate(Backend& backend) {
@@ -31,12 +46,29 @@ void ParamStore::allocate(Backend& backend) {
   backend.fill(grads_, 0.f);
   backend.fill(m_, 0.f);
   backend.fill(v_, 0.f);
+  if (buffer_total_ == 0) return;
+  buffers_ = Buffer(backend, Shape{buffer_total_});
+  std::vector<float> host(static_cast<std::size_t>(buffer_total_));
+  for (const ParamInfo& b : buffer_infos_)
+    std::fill_n(host.begin() + b.offset, b.shape.numel(), b.fill);
+  backend.to_device(buffers_, host.data());
+}
+
+Tensor ParamStore::buffer(std::size_t i) const {
+  CUVAE_CHECK(i < buffer_infos_.size() && buffers_.data(), "buffer index " + std::to_string(i));
+  Tensor t = buffers_.tensor();
+  t.data = buffers_.data() + buffer_infos_[i].offset;
+  t.shape = buffer_infos_[i].shape;
+  return t;
 }
 
 void ParamStore::init_uniform(Backend& backend, std::uint64_t seed) {
   std::vector<float> host(static_cast<std::size_t>(total_));
   for (const ParamInfo& p : infos_) {
-    if (p.fan_in <= 0) continue;  // not drawn (PCA's tensors are fitted)
+    if (p.fan_in <= 0) {  // not drawn (PCA's tensors are fitted; BatchNorm's weight and bias)
+      std::fill_n(host.begin() + p.offset, p.shape.numel(), p.fill);
+      continue;
+    }
     const float bound = 1.f / std::sqrt(static_cast<float>(p.fan_in));
     const RngKey key = rng_key(seed, RngPurpose::init, name_hash(p.name));
     const std::int64_t n = p.shape.numel();

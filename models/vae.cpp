@@ -33,11 +33,11 @@ void Vae::allocate(Backend& backend, std::int64_t max_batch) {
   iwae_recon_ = Buffer(backend, Shape{max_batch});
 }
 
-Tensor Vae::posterior(Backend& backend, const Tensor& x, RngKey key, bool at_step) {
+Tensor Vae::posterior(Backend& backend, const Tensor& x, RngKey key, bool at_step, Mode mode) {
   const std::int64_t b = x.rows();
   const int L = config_.latent;
-  if (!encoder_.empty()) encoder_.forward(backend, params_, x);
-  head_.forward(backend, params_, hidden_out(x));
+  if (!encoder_.empty()) encoder_.forward(backend, params_, x, mode);
+  head_.forward(backend, params_, hidden_out(x), mode);
   const Tensor s = stats(b), z = z_.tensor().rows_view(0, b);
   backend.reparameterize(s.cols_view(0, L), s.cols_view(L, L), key, at_step, eps(b), z);
   return z;
@@ -46,7 +46,8 @@ Tensor Vae::posterior(Backend& backend, const Tensor& x, RngKey key, bool at_ste
 void Vae::forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, bool with_grads) {
   const std::int64_t b = x.rows();
   const int L = config_.latent;
-  decoder_.forward(backend, params_, posterior(backend, x, key, at_step));
+  const Mode mode = with_grads ? Mode::train : Mode::eval;
+  decoder_.forward(backend, params_, posterior(backend, x, key, at_step, mode), mode);
   const Tensor s = stats(b), mu = s.cols_view(0, L), logvar = s.cols_view(L, L);
   const Tensor dpred = decoder_.grad_output(b), ds = head_.grad_output(b);
   const Tensor dmu = ds.cols_view(0, L), dlogvar = ds.cols_view(L, L);
@@ -87,8 +88,8 @@ Metrics Vae::metrics(std::span<const double> clean, std::span<const double>) con
 
 Tensor Vae::encode(Backend& backend, const Tensor& x) {
   check_batch(x, config_.input_dim, "encode input");
-  if (!encoder_.empty()) encoder_.forward(backend, params_, x);
-  head_.forward(backend, params_, hidden_out(x));
+  if (!encoder_.empty()) encoder_.forward(backend, params_, x, Mode::eval);
+  head_.forward(backend, params_, hidden_out(x), Mode::eval);
   // mu is a column view of the head's [mu | logvar]; the codes are packed dense (in z_, free
   // outside a training step), so every caller (decode, downloads) gets a plain [b, latent].
   const Tensor codes = z_.tensor().rows_view(0, x.rows());
@@ -98,12 +99,12 @@ Tensor Vae::encode(Backend& backend, const Tensor& x) {
 
 Tensor Vae::encode_sample(Backend& backend, const Tensor& x, RngKey key) {
   check_batch(x, config_.input_dim, "encode input");
-  return posterior(backend, x, key, false);
+  return posterior(backend, x, key, false, Mode::eval);
 }
 
 Tensor Vae::decode(Backend& backend, const Tensor& z) {
   check_batch(z, config_.latent, "decode input");
-  decoder_.forward(backend, params_, z);
+  decoder_.forward(backend, params_, z, Mode::eval);
   const Tensor out = decoder_.output(z.rows());
   if (config_.likelihood == Likelihood::gaussian) return out;
   const Tensor px = pixels_.tensor().rows_view(0, z.rows());
@@ -119,14 +120,14 @@ void Vae::importance_bound(Backend& backend, const Batch& batch, int K, RngKey k
   const std::int64_t n = x.rows(), rows = n * K;
   const int L = config_.latent;
   check_iwae_rows(n, K);
-  if (!encoder_.empty()) encoder_.forward(backend, params_, x);
-  head_.forward(backend, params_, hidden_out(x));
+  if (!encoder_.empty()) encoder_.forward(backend, params_, x, Mode::eval);
+  head_.forward(backend, params_, hidden_out(x), Mode::eval);
   const Tensor s = stats(n), reps = iwae_stats_.tensor().rows_view(0, rows), xs = iwae_x_.tensor().rows_view(0, rows);
   backend.repeat_rows(s, K, reps);
   backend.repeat_rows(x, K, xs);
   const Tensor z = z_.tensor().rows_view(0, rows), recon = iwae_recon_.tensor().rows_view(0, rows);
   backend.reparameterize(reps.cols_view(0, L), reps.cols_view(L, L), key, false, eps(rows), z);
-  decoder_.forward(backend, params_, z);
+  decoder_.forward(backend, params_, z, Mode::eval);
   backend.likelihood(config_.likelihood, static_cast<float>(config_.sigma), pred(rows), xs, nullptr, &recon,
                      terms_.tensor().rows_view(0, 1));
   backend.iwae_bound(recon, eps(rows), z, s.cols_view(L, L), K, bound, elbo);

@@ -36,7 +36,7 @@ class Vae final : public Model {
  private:
   void forward(Backend& backend, const Tensor& x, RngKey key, bool at_step, bool with_grads);
   // The encoder, the heads and z = mu + sigma eps into z_ (eps keyed as reparameterize's).
-  Tensor posterior(Backend& backend, const Tensor& x, RngKey key, bool at_step);
+  Tensor posterior(Backend& backend, const Tensor& x, RngKey key, bool at_step, Mode mode);
   Tensor stats(std::int64_t b) const { return head_.output(b); }  // [mu | logvar]
   Tensor hidden_out(const Tensor& x) const { return encoder_.empty() ? x : encoder_.output(x.rows()); }
 

@@ -11,7 +11,9 @@ Usage (python/ on sys.path)::
 A checkpoint is a safetensors file with metadata "format" ("cuvae.model.v2", or the legacy
 "cuvae.mlp_vae.v1") and "config" (JSON: model, arch, input_dim, image, hidden, activation,
 latent, likelihood, sigma, beta, noise). arch "conv" is the convolutional encoder and decoder of
-models/arch.hpp on images of shape `image` ([channels, height, width]; rows are NCHW flattened). Parameter names are nn.Sequential state-dict names, so the
+models/arch.hpp on images of shape `image` ([channels, height, width]; rows are NCHW flattened);
+"conv64" is PyTorch-VAE's VanillaVAE (BatchNorm2d and LeakyReLU blocks; its running statistics
+are buffers in the file; num_batches_tracked, which cuvae does not keep, loads as 0). Parameter names are nn.Sequential state-dict names, so the
 modules here load a checkpoint with load_state_dict(strict=True); legacy names (fc1, fc21, ...,
 decoder.out) are renamed onto the v2 VAE first. Training checkpoints' Adam moments
 ("optimizer.exp_avg.*", "optimizer.exp_avg_sq.*") are skipped.
@@ -98,8 +100,8 @@ def _normalise(config):
     if c["sigma"] <= 0:
         raise CheckpointError(f"bad model config: 'sigma' must be > 0, got {c['sigma']}")
     _parse_noise(c["noise"])
-    if c["arch"] not in ("mlp", "conv"):
-        raise CheckpointError(f"bad model config: 'arch' is {c['arch']!r}, expected mlp or conv")
+    if c["arch"] not in ("mlp", "conv", "conv64"):
+        raise CheckpointError(f"bad model config: 'arch' is {c['arch']!r}, expected mlp, conv or conv64")
     if "image" not in c:  # checkpoints written before the shape was kept: a grey square, or one row
         side = math.isqrt(c["input_dim"])
         c["image"] = [1, side, side] if side * side == c["input_dim"] else [1, 1, c["input_dim"]]
@@ -109,6 +111,8 @@ def _normalise(config):
         raise CheckpointError(f"bad model config: 'image' must be [channels, height, width] of input_dim values, got {im!r}")
     if c["arch"] == "conv" and (im[1] % 4 or im[2] % 4 or c["model"] in ("pca", "linear-ae")):
         raise CheckpointError("bad model config: arch conv takes an ae, dae, vae, cvae or classifier on sides that are multiples of 4")
+    if c["arch"] == "conv64" and (im[1] % 32 or im[2] % 32 or c["model"] in ("pca", "linear-ae")):
+        raise CheckpointError("bad model config: arch conv64 takes an ae, dae, vae, cvae or classifier on sides that are multiples of 32")
     if c["model"] in ("classifier", "cvae"):
         k = c.get("classes")
         if isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= 65536:
@@ -198,6 +202,11 @@ def _conv_trunk(C, H, W):
             nn.Linear(64 * (H // 4) * (W // 4), 256), nn.ReLU()]
 
 
+def _conv64_features(image):
+    """The width of conv64's flattened encoder output for images [C, H, W]."""
+    return CONV64_CHANNELS[-1] * (image[1] // 32) * (image[2] // 32)
+
+
 def _conv_decoder(n_in, C, H, W):
     """The conv arch's decoder: Linear(n_in, 256), ReLU, Linear(256, 64 * H/4 * W/4), ReLU,
     Unflatten(64, H/4, W/4), ConvTranspose2d(64, 32, 4, 2, 1), ReLU, ConvTranspose2d(32, C, 4, 2, 1)
@@ -206,6 +215,39 @@ def _conv_decoder(n_in, C, H, W):
     return nn.Sequential(nn.Linear(n_in, 256), nn.ReLU(), nn.Linear(256, 64 * h * w), nn.ReLU(),
                          nn.Unflatten(1, (64, h, w)), nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
                          nn.ConvTranspose2d(32, C, 4, 2, 1), nn.Flatten())
+
+
+CONV64_CHANNELS = (32, 64, 128, 256, 512)
+
+
+def _conv64_block(c_in, c_out, transposed):
+    """A conv64 block: Conv2d(c_in, c_out, 3, 2, 1) or ConvTranspose2d(..., output_padding=1)
+    (index 0), BatchNorm2d (1), LeakyReLU (2)."""
+    conv = nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=1) if transposed else nn.Conv2d(c_in, c_out, 3, 2, 1)
+    return nn.Sequential(conv, nn.BatchNorm2d(c_out), nn.LeakyReLU())
+
+
+def _conv64_trunk(C, H, W):
+    """conv64's encoder (PyTorch-VAE's VanillaVAE): five stride-2 blocks 32, 64, 128, 256, 512 and a
+    Flatten (index 5) to 512 * H/32 * W/32 features."""
+    mods, c = [], C
+    for h in CONV64_CHANNELS:
+        mods.append(_conv64_block(c, h, False))
+        c = h
+    return mods + [nn.Flatten()]
+
+
+def _attach_conv64_decoder(model, n_in, C, H, W):
+    """conv64's decoder as the model's own modules, named as VanillaVAE names them: decoder_input
+    Linear(n_in, 512 * h * w) without activation, decoder = four ConvTranspose2d blocks down to 32
+    channels, final_layer = one more block 32 -> 32 and Conv2d(32, C, 3, 1, 1) (index 3)."""
+    h, w, top = H // 32, W // 32, CONV64_CHANNELS[-1]
+    model.decoder_input = nn.Linear(n_in, top * h * w)
+    chans = CONV64_CHANNELS[::-1]
+    model.decoder = nn.Sequential(*[_conv64_block(chans[i], chans[i + 1], True) for i in range(4)])
+    model.final_layer = nn.Sequential(nn.ConvTranspose2d(32, 32, 3, 2, 1, output_padding=1), nn.BatchNorm2d(32),
+                                      nn.LeakyReLU(), nn.Conv2d(32, C, 3, 1, 1))
+    model._unflat = (top, h, w)
 
 
 class _Model(nn.Module):
@@ -217,11 +259,19 @@ class _Model(nn.Module):
         self.likelihood, self.sigma, self.beta = config["likelihood"], config["sigma"], config["beta"]
         self.noise = _parse_noise(config["noise"])
         self.image = tuple(config["image"])
-        self.conv = config["arch"] == "conv"
+        self.conv = config["arch"] != "mlp"
+        self.conv64 = config["arch"] == "conv64"
 
     def _images(self, x):
         """Rows [B, D] as the conv arch's NCHW images; rows unchanged for an mlp."""
         return x.reshape(-1, *self.image) if self.conv else x
+
+    def _run_decoder(self, z):
+        """The decoder's output rows (logits or means) for codes z."""
+        if not self.conv64:
+            return self.decoder(z)
+        h = self.decoder_input(z).reshape(-1, *self._unflat)
+        return self.final_layer(self.decoder(h)).flatten(1)
 
     def _means(self, raw):
         return torch.sigmoid(raw) if self.likelihood == "bernoulli" else raw
@@ -253,7 +303,11 @@ class AE(_Model):
     def __init__(self, config):
         super().__init__(config)
         D, H, L, act = config["input_dim"], config["hidden"], config["latent"], config["activation"]
-        if self.conv:
+        if self.conv64:
+            trunk = _conv64_trunk(*self.image)
+            self.encoder = nn.Sequential(*trunk, nn.Linear(_conv64_features(self.image), L))
+            _attach_conv64_decoder(self, L, *self.image)
+        elif self.conv:
             self.encoder = nn.Sequential(*_conv_trunk(*self.image), nn.Linear(256, L))
             self.decoder = _conv_decoder(L, *self.image)
         else:
@@ -264,11 +318,11 @@ class AE(_Model):
         return self.encoder(self._images(x))
 
     def _decode_raw(self, z):
-        return self.decoder(z)
+        return self._run_decoder(z)
 
     def pred(self, x, eps=None):
         """Decoder output before the sigmoid (logits, or Gaussian means)."""
-        return self.decoder(self.encode(x))
+        return self._run_decoder(self.encode(x))
 
 
 class VAE(_Model):
@@ -277,7 +331,11 @@ class VAE(_Model):
     def __init__(self, config):
         super().__init__(config)
         D, H, L, act = config["input_dim"], config["hidden"], config["latent"], config["activation"]
-        if self.conv:
+        if self.conv64:
+            self.encoder = nn.Sequential(*_conv64_trunk(*self.image))
+            top = _conv64_features(self.image)
+            _attach_conv64_decoder(self, L, *self.image)
+        elif self.conv:
             self.encoder = nn.Sequential(*_conv_trunk(*self.image))
             top = 256
             self.decoder = _conv_decoder(L, *self.image)
@@ -296,7 +354,7 @@ class VAE(_Model):
         return self.encode_dist(x)[0]
 
     def _decode_raw(self, z):
-        return self.decoder(z)
+        return self._run_decoder(z)
 
     def _sample(self, x, eps):
         mu, logvar = self.encode_dist(x)
@@ -306,12 +364,12 @@ class VAE(_Model):
 
     def pred(self, x, eps=None):
         """Decoder output before the sigmoid at z = mu + eps * exp(logvar / 2)."""
-        return self.decoder(self._sample(x, eps)[0])
+        return self._run_decoder(self._sample(x, eps)[0])
 
     def loss_terms(self, x_in, target, eps=None):
         """{'recon', 'kl', 'loss' = recon + beta * kl}, each summed over the batch."""
         z, mu, logvar = self._sample(x_in, eps)
-        recon = self._recon(self.decoder(z), target)
+        recon = self._recon(self._run_decoder(z), target)
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
         return {"recon": recon, "kl": kl, "loss": recon + self.beta * kl}
 
@@ -347,7 +405,9 @@ class Classifier(_Model):
     def __init__(self, config):
         super().__init__(config)
         D, H, C, act = config["input_dim"], config["hidden"], config["classes"], config["activation"]
-        if self.conv:
+        if self.conv64:
+            self.net = nn.Sequential(*_conv64_trunk(*self.image), nn.Linear(_conv64_features(self.image), C))
+        elif self.conv:
             self.net = nn.Sequential(*_conv_trunk(*self.image), nn.Linear(256, C))
         else:
             self.net = _mlp([D] + H + [C], act, act_after_last=False)
@@ -384,7 +444,11 @@ class CVAE(_Model):
         super().__init__(config)
         D, H, L, act = config["input_dim"], config["hidden"], config["latent"], config["activation"]
         self.classes = C = config["classes"]
-        if self.conv:  # the label joins after the convolutions: encoder.5 takes [features | onehot]
+        if self.conv64:  # the label joins after the blocks: fc_mu and fc_logvar take [features | onehot]
+            self.encoder = nn.Sequential(*_conv64_trunk(*self.image))
+            top = _conv64_features(self.image) + C
+            _attach_conv64_decoder(self, L + C, *self.image)
+        elif self.conv:  # the label joins after the convolutions: encoder.5 takes [features | onehot]
             trunk = _conv_trunk(*self.image)
             trunk[5] = nn.Linear(trunk[5].in_features + C, 256)
             self.encoder = nn.Sequential(*trunk)
@@ -401,7 +465,9 @@ class CVAE(_Model):
 
     def encode_dist(self, x, y):
         """(mu, logvar) of q(z | x, y)."""
-        if self.conv:
+        if self.conv64:
+            h = torch.cat([self.encoder(self._images(x)), self.one_hot(y, x)], dim=1)
+        elif self.conv:
             h = self.encoder[5:](torch.cat([self.encoder[:5](self._images(x)), self.one_hot(y, x)], dim=1))
         else:
             h = self.encoder(torch.cat([x, self.one_hot(y, x)], dim=1))
@@ -412,7 +478,7 @@ class CVAE(_Model):
 
     def decode(self, z, y):
         """Pixel means of p(x | z, y)."""
-        return self._means(self.decoder(torch.cat([z, self.one_hot(y, z)], dim=1)))
+        return self._means(self._run_decoder(torch.cat([z, self.one_hot(y, z)], dim=1)))
 
     def _sample(self, x, y, eps):
         mu, logvar = self.encode_dist(x, y)
@@ -423,7 +489,7 @@ class CVAE(_Model):
     def pred(self, x, y, eps=None):
         """Decoder output before the sigmoid at z = mu + eps * exp(logvar / 2), given y."""
         z = self._sample(x, y, eps)[0]
-        return self.decoder(torch.cat([z, self.one_hot(y, z)], dim=1))
+        return self._run_decoder(torch.cat([z, self.one_hot(y, z)], dim=1))
 
     def forward(self, x, y, eps=None):
         return self._means(self.pred(x, y, eps))
@@ -431,7 +497,7 @@ class CVAE(_Model):
     def loss_terms(self, x_in, target, y, eps=None):
         """{'recon', 'kl', 'loss' = recon + beta * kl}, each summed over the batch."""
         z, mu, logvar = self._sample(x_in, y, eps)
-        recon = self._recon(self.decoder(torch.cat([z, self.one_hot(y, z)], dim=1)), target)
+        recon = self._recon(self._run_decoder(torch.cat([z, self.one_hot(y, z)], dim=1)), target)
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
         return {"recon": recon, "kl": kl, "loss": recon + self.beta * kl}
 
@@ -488,6 +554,9 @@ def load_tensors(model, tensors, path="<checkpoint>", rename=None, file_name=Non
             raise CheckpointError(f"{path}: tensor '{label}' has shape {list(t.shape)}, expected {list(want[v2].shape)}")
         state[v2] = t.to(want[v2].dtype)
     for v2 in want:
+        if v2 not in state and v2.endswith(".num_batches_tracked"):
+            state[v2] = want[v2]  # cuvae keeps no step count per BatchNorm2d (with momentum 0.1 torch uses none)
+            continue
         if v2 not in state:
             raise CheckpointError(f"{path}: tensor '{file_name(v2)}' is missing (shape {list(want[v2].shape)})")
     model.load_state_dict(state, strict=True)

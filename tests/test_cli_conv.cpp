@@ -1,8 +1,9 @@
 // `--arch conv` from the command line: a conv vae, ae and classifier trained on small images on the
 // CPU and the CUDA backend's kernels (SIMT), their checkpoints' config and 4-D weights, eval and
-// sample on them, and the errors of sizes and flags the architecture cannot take.
+// sample on them, and the errors of sizes and flags the architecture cannot take; --arch conv64.
 #include <gmock/gmock.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "datasets/npy.hpp"
@@ -55,6 +56,49 @@ TEST_F(ConvCli, ModelsTrainEvalAndSampleOnCpuAndSimt) {
   EXPECT_THAT(c.out, HasSubstr("classifier conv 1x8x8-256-8"));
 }
 
+// conv64 (BatchNorm2d + LeakyReLU blocks) on make-shapes' 32x32 colour images: a vae on both
+// backends, its running statistics in the checkpoint (moved by training), eval and sample from
+// them; a cvae and a classifier on the CPU.
+TEST_F(ConvCli, Conv64ModelsTrainOnCpuAndSimt) {
+  const std::string shapes = (work_dir() / "shapes").string();
+  const test::Result m = test::run_cuvae("make-shapes --out " + shapes + " --count 40 --size 32 --seed 3");
+  ASSERT_EQ(m.code, 0) << m.err;
+  const std::string data = "--data " + shapes + " --cache none --test-fraction 0.2 --channels 3";
+  for (const char* device : {"cpu", "simt"}) {
+    SCOPED_TRACE(device);
+    const std::string run = (work_dir() / (std::string("c64_") + device)).string(), ck = run + "/checkpoint.safetensors";
+    const test::Result t = test::run_cuvae("train --arch conv64 --latent 8 --epochs 1 --batch-size 16 " + data + " --out " + run +
+                                           " --device " + device + " --threads 2 --no-progress");
+    ASSERT_EQ(t.code, 0) << t.out << t.err;
+    EXPECT_THAT(t.out, HasSubstr("vae conv64 3x32x32-512-8"));
+    const SafetensorsFile f = read_safetensors(ck);
+    EXPECT_EQ(f.at("encoder.0.0.weight").shape, (std::vector<std::int64_t>{32, 3, 3, 3}));
+    EXPECT_EQ(f.at("encoder.4.1.running_var").shape, (std::vector<std::int64_t>{512}));
+    EXPECT_EQ(f.at("decoder_input.weight").shape, (std::vector<std::int64_t>{512, 8}));
+    EXPECT_EQ(f.at("decoder.0.0.weight").shape, (std::vector<std::int64_t>{512, 256, 3, 3}));  // [in, out, kh, kw]
+    EXPECT_EQ(f.at("final_layer.3.weight").shape, (std::vector<std::int64_t>{3, 32, 3, 3}));
+    EXPECT_EQ(f.find("optimizer.exp_avg.encoder.0.1.running_mean"), nullptr);  // buffers: no Adam moments
+    const std::vector<float>& var = f.at("encoder.0.1.running_var").data;
+    EXPECT_TRUE(std::any_of(var.begin(), var.end(), [](float v) { return v != 1.f; })) << "running stats updated";
+    const test::Result e = test::run_cuvae("eval " + ck + " " + data + " --device " + device);
+    ASSERT_EQ(e.code, 0) << e.err;
+    EXPECT_THAT(e.out, HasSubstr("over 8 images"));
+    const test::Result s = test::run_cuvae("sample " + ck + " --count 4 --out " + run + "/s.png --device " + device);
+    ASSERT_EQ(s.code, 0) << s.err;
+  }
+  for (const char* model : {"cvae", "classifier"}) {
+    const test::Result t = test::run_cuvae(std::string("train --arch conv64 --model ") + model + " --epochs 1 --batch-size 16 " + data +
+                                           " --out " + (work_dir() / model).string() + " --device cpu --threads 2 --no-progress");
+    ASSERT_EQ(t.code, 0) << model << ": " << t.out << t.err;
+  }
+  // A size the five stride-2 blocks cannot take: one line naming it.
+  const test::Result odd = test::run_cuvae("train --arch conv64 " + ConvCli::data() + " --epochs 1 --device cpu --no-progress --out " +
+                                           (work_dir() / "odd64").string());
+  EXPECT_EQ(odd.code, 2);
+  EXPECT_EQ(odd.err, "cuvae: error: --model vae: --arch conv64 takes images whose sides are multiples of 32 (five stride-2 "
+                     "convolutions and their transposes; 64x64 as PyTorch-VAE's), not 8x8\n");
+}
+
 TEST_F(ConvCli, SizesAndFlagsItCannotTake) {
   std::vector<float> x(20 * 6 * 10, 0.25f);
   const std::int64_t shape[3] = {20, 6, 10};
@@ -73,7 +117,7 @@ TEST_F(ConvCli, SizesAndFlagsItCannotTake) {
   EXPECT_THAT(pca.err, HasSubstr("--arch conv is for an ae, a dae, a vae, a cvae or a classifier, not a pca"));
   const test::Result arch = test::run_cuvae("train --arch resnet " + data());
   EXPECT_EQ(arch.code, 2);
-  EXPECT_THAT(arch.err, HasSubstr("--arch 'resnet': unknown architecture (want one of mlp, conv)"));
+  EXPECT_THAT(arch.err, HasSubstr("--arch 'resnet': unknown architecture (want one of mlp, conv, conv64)"));
 }
 
 }  // namespace
