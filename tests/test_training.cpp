@@ -429,6 +429,18 @@ TEST(Checkpoint, BatchNormRunningStatisticsRoundTrip) {
   EXPECT_EQ(eval_terms(*loaded), terms);
   backend->to_device(loaded->params().buffers(), fresh.data());
   EXPECT_NE(eval_terms(*loaded), terms) << "evaluation normalises by the running statistics";
+  // A file without one of them is refused, naming it.
+  std::vector<TensorView> views;
+  for (const TensorRecord& t : f.tensors)
+    if (t.name != "encoder.2.1.running_var") views.push_back({t.name, t.shape, t.data.data()});
+  const fs::path partial = file.parent_path() / "partial.safetensors";
+  write_safetensors(partial, views, f.metadata);
+  try {
+    read_checkpoint_header(partial);
+    ADD_FAILURE() << "a checkpoint without a running variance was read";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), partial.string() + ": tensor 'encoder.2.1.running_var' is missing");
+  }
 }
 
 TEST(Checkpoint, AnotherModelsCheckpointIsRefused) {
