@@ -30,6 +30,19 @@ from pytorch_vae import DEFAULT_DATA, find_file, load_idx_images  # noqa: E402
 from bench_common import torch_libs  # noqa: E402
 
 
+def load_npy_images(path):
+    """Rows [N, C*H*W] float32 in [0, 1] and the image shape [C, H, W] of an .npy file as cuvae reads
+    it: [N, H, W] or [N, C, H, W], uint8 (divided by 255) or float32."""
+    import numpy as np
+    a = np.load(path)
+    if a.ndim == 3:
+        a = a[:, None]
+    if a.ndim != 4:
+        raise SystemExit(f"{path}: want [N, H, W] or [N, C, H, W] images, got shape {list(a.shape)}")
+    x = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
+    return torch.from_numpy(x.reshape(a.shape[0], -1)), list(a.shape[1:])
+
+
 def corrupt(x, noise, gen):
     kind, level = noise
     if kind == "mask":
@@ -103,16 +116,19 @@ def figures(config, test_model, test, args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", choices=["ae", "linear-ae", "dae", "vae"], default="vae")
-    p.add_argument("--arch", choices=["mlp", "conv"], default="mlp",
-                   help="conv: cuvae's --arch conv (models/arch.hpp; the 28x28 images as 1x28x28)")
+    p.add_argument("--arch", choices=["mlp", "conv", "conv64"], default="mlp",
+                   help="conv: cuvae's --arch conv (models/arch.hpp; the 28x28 images as 1x28x28); conv64: "
+                        "PyTorch-VAE's VanillaVAE (needs --npy images with sides multiples of 32)")
     p.add_argument("--data", default=DEFAULT_DATA)
+    p.add_argument("--npy", help="a folder with train.npy and test.npy ([N, C, H, W] uint8, or float32 in [0, 1]), "
+                                 "as cuvae --data reads it, instead of the IDX --data")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-decay", type=float, default=1.0)
     p.add_argument("--l2", type=float, default=0.0, help="torch.optim.Adam's weight_decay (an L2 term in the gradient)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="decoupled weight decay (AdamW)")
-    p.add_argument("--latent", type=int, default=20)
+    p.add_argument("--latent", type=int, default=None, help="default 20; conv64: 128")
     p.add_argument("--hidden", default=None, help='e.g. "400", "512,256" or "none" (default: the model\'s)')
     p.add_argument("--activation", default=None, choices=["relu", "none"])
     p.add_argument("--likelihood", default=None, choices=["bernoulli", "gaussian"])
@@ -128,7 +144,9 @@ def main():
     args = p.parse_args()
 
     linear = args.model == "linear-ae"
-    hidden = args.hidden if args.hidden is not None else ("none" if linear or args.arch == "conv" else "400")
+    hidden = args.hidden if args.hidden is not None else ("none" if linear or args.arch != "mlp" else "400")
+    if args.latent is None:
+        args.latent = 128 if args.arch == "conv64" else 20
     config = {"model": args.model, "input_dim": 784,
               "hidden": [] if hidden == "none" else [int(h) for h in hidden.split(",")],
               "activation": args.activation or ("none" if linear else "relu"),
@@ -138,13 +156,18 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    train = torch.from_numpy(load_idx_images(find_file(args.data, "train-images-idx3-ubyte")))
+    if args.npy:
+        train, image = load_npy_images(os.path.join(args.npy, "train.npy"))
+        test = None if args.bench else load_npy_images(os.path.join(args.npy, "test.npy"))[0]
+        config["image"] = image
+    else:
+        train = torch.from_numpy(load_idx_images(find_file(args.data, "train-images-idx3-ubyte")))
+        test = None if args.bench else torch.from_numpy(load_idx_images(find_file(args.data, "t10k-images-idx3-ubyte")))
+        side = int(round(train.shape[1] ** 0.5))
+        config["image"] = [1, side, side] if side * side == train.shape[1] else [1, 1, train.shape[1]]
     if args.limit > 0:
         train = train[:args.limit]
-    test = None if args.bench else torch.from_numpy(load_idx_images(find_file(args.data, "t10k-images-idx3-ubyte")))
     config["input_dim"] = train.shape[1]
-    side = int(round(train.shape[1] ** 0.5))
-    config["image"] = [1, side, side] if side * side == train.shape[1] else [1, 1, train.shape[1]]
     model = cuvae_torch.model_from_config(config)
     noise = config["noise"]
     config["_noise"] = None if noise == "none" else (noise.split(":")[0], float(noise.split(":")[1]))

@@ -84,6 +84,36 @@ TEST_P(BatchNormCpu, BackwardMatchesDoubleLoops) {
   }
 }
 
+// The CPU backend runs the channels on its pool: the same bits as the plain loops for any thread
+// count, training forward (with the running statistics) and backward.
+TEST_P(BatchNormCpu, ChannelsOnThePoolGiveTheSameBits) {
+  const BatchNormCase& c = GetParam();
+  BatchNormInputs in(c, 4);
+  const Forward ref = forward(c, in, true, Activation::leaky_relu);
+  HostTensor dx_ref = test::poisoned(in.x.shape), dg_ref = test::poisoned({c.channels}), db_ref = test::poisoned({c.channels});
+  HostTensor y = ref.y, sm = ref.save_mean, si = ref.save_invstd;
+  cpu::batchnorm2d_backward(in.x.t(), y.t(), Activation::leaky_relu, in.dy.t(), in.gamma.t(), sm.t(), si.t(), dx_ref.t(),
+                            dg_ref.t(), db_ref.t());
+  for (int threads : {1, 2, 3}) {
+    SCOPED_TRACE(threads);
+    Forward f{test::poisoned(in.x.shape), test::poisoned({c.channels}), test::poisoned({c.channels}), in.running_mean,
+              in.running_var};
+    cpu::batchnorm2d_forward(in.x.t(), in.gamma.t(), in.beta.t(), true, kMomentum, kEps, f.running_mean.t(),
+                             f.running_var.t(), f.save_mean.t(), f.save_invstd.t(), Activation::leaky_relu, f.y.t(),
+                             test::pool(threads).get());
+    EXPECT_EQ(f.y.v, ref.y.v);
+    EXPECT_EQ(f.save_invstd.v, ref.save_invstd.v);
+    EXPECT_EQ(f.running_var.v, ref.running_var.v);
+    EXPECT_EQ(f.running_mean.v, ref.running_mean.v);
+    HostTensor dx = test::poisoned(in.x.shape), dg = test::poisoned({c.channels}), db = test::poisoned({c.channels});
+    cpu::batchnorm2d_backward(in.x.t(), y.t(), Activation::leaky_relu, in.dy.t(), in.gamma.t(), sm.t(), si.t(), dx.t(),
+                              dg.t(), db.t(), test::pool(threads).get());
+    EXPECT_EQ(dx.v, dx_ref.v);
+    EXPECT_EQ(dg.v, dg_ref.v);
+    EXPECT_EQ(db.v, db_ref.v);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormCpu, ::testing::ValuesIn(test::batchnorm_cases()),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "host/cpu/activation.hpp"
+#include "host/cpu/fast/pool.hpp"
 #include "host/cpu/ops.hpp"
 #include "host/op_checks.hpp"
 
@@ -19,16 +20,25 @@ void for_channel(std::int64_t B, std::int64_t C, std::int64_t plane, std::int64_
     for (std::int64_t p = 0, k = (b * C + c) * plane; p < plane; ++p, ++k) f(k);
 }
 
+// body(c) for every channel, on the pool's threads when there is one.
+template <class F>
+void for_each_channel(fast::Pool* pool, std::int64_t C, F&& body) {
+  if (pool)
+    pool->run(C, [&](std::int64_t c, int) { body(c); });
+  else
+    for (std::int64_t c = 0; c < C; ++c) body(c);
+}
+
 }  // namespace
 
 void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool training, float momentum,
                          float eps, const Tensor& running_mean, const Tensor& running_var, const Tensor& save_mean,
-                         const Tensor& save_invstd, Activation act, const Tensor& y) {
+                         const Tensor& save_invstd, Activation act, const Tensor& y, fast::Pool* pool) {
   checks::batchnorm2d_forward(x, gamma, beta, training, momentum, eps, running_mean, running_var, save_mean,
                               save_invstd, y);
   const std::int64_t B = x.rows(), C = gamma.numel(), plane = x.cols() / C, n = B * plane;
   const double m = momentum;
-  for (std::int64_t c = 0; c < C; ++c) {
+  for_each_channel(pool, C, [&](std::int64_t c) {
     double mean = 0, invstd = 0;
     if (training) {
       double sum = 0, squares = 0;
@@ -49,15 +59,15 @@ void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& bet
     for_channel(B, C, plane, c, [&](std::int64_t k) {
       y.data[k] = activate(act, static_cast<float>((x.data[k] - mean) * scale + shift));
     });
-  }
+  });
 }
 
 void batchnorm2d_backward(const Tensor& x, const Tensor& y, Activation act, const Tensor& dy, const Tensor& gamma,
                           const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx, const Tensor& dgamma,
-                          const Tensor& dbeta) {
+                          const Tensor& dbeta, fast::Pool* pool) {
   checks::batchnorm2d_backward(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
   const std::int64_t B = x.rows(), C = gamma.numel(), plane = x.cols() / C, n = B * plane;
-  for (std::int64_t c = 0; c < C; ++c) {
+  for_each_channel(pool, C, [&](std::int64_t c) {
     const double mean = save_mean.data[c], invstd = save_invstd.data[c];
     // g = dL/d(pre-activation) = dy act'(y); xhat = (x - mean) invstd.
     auto g = [&](std::int64_t k) { return double(dy.data[k]) * derivative_from_output(act, y.data[k]); };
@@ -73,7 +83,7 @@ void batchnorm2d_backward(const Tensor& x, const Tensor& y, Activation act, cons
     for_channel(B, C, plane, c, [&](std::int64_t k) {
       dx.data[k] = static_cast<float>(k_scale * (g(k) - mean_g - xhat(k) * mean_gx));
     });
-  }
+  });
 }
 
 }  // namespace cuvae::cpu

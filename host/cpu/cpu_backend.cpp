@@ -141,17 +141,17 @@ class CpuBackend final : public Backend {
     cpu::fast::iwae_bound(pool_, recon, eps, z, logvar, K, bound, elbo);
   }
 
-  // BatchNorm2d (host/cpu/batchnorm.cpp)
+  // BatchNorm2d (host/cpu/batchnorm.cpp), its channels on the pool
   void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool training, float momentum,
                            float eps, const Tensor& running_mean, const Tensor& running_var, const Tensor& save_mean,
                            const Tensor& save_invstd, Activation act, const Tensor& y) override {
     cpu::batchnorm2d_forward(x, gamma, beta, training, momentum, eps, running_mean, running_var, save_mean, save_invstd,
-                             act, y);
+                             act, y, &pool_);
   }
   void batchnorm2d_backward(const Tensor& x, const Tensor& y, Activation act, const Tensor& dy, const Tensor& gamma,
                             const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx, const Tensor& dgamma,
                             const Tensor& dbeta) override {
-    cpu::batchnorm2d_backward(x, y, act, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+    cpu::batchnorm2d_backward(x, y, act, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, &pool_);
   }
 
  private:

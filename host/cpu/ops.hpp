@@ -9,17 +9,22 @@
 #include "host/cpu/pca.hpp"
 
 namespace cuvae::cpu {
+namespace fast {
+class Pool;
+}
 
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y);
 void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
                      const Tensor& dw, const Tensor& db);
 // BatchNorm2d (host/cpu/batchnorm.cpp): plain loops, per-channel sums in float64 in a fixed order.
+// With a pool, the channels are its tasks: each channel is one task's whole work, so the result is
+// the same bits as without it, for any thread count.
 void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool training, float momentum,
                          float eps, const Tensor& running_mean, const Tensor& running_var, const Tensor& save_mean,
-                         const Tensor& save_invstd, Activation act, const Tensor& y);
+                         const Tensor& save_invstd, Activation act, const Tensor& y, fast::Pool* pool = nullptr);
 void batchnorm2d_backward(const Tensor& x, const Tensor& y, Activation act, const Tensor& dy, const Tensor& gamma,
                           const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx, const Tensor& dgamma,
-                          const Tensor& dbeta);
+                          const Tensor& dbeta, fast::Pool* pool = nullptr);
 void reparameterize(const Tensor& mu, const Tensor& logvar, RngKey key, const Tensor& eps, const Tensor& z);
 void reparameterize_backward(const Tensor& logvar, const Tensor& eps, const Tensor& dz, const Tensor& dmu,
                              const Tensor& dlogvar);
