@@ -46,6 +46,9 @@ void add_run_flags(CLI::App& cmd, cuvae::RunOptions& run) {
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   cmd.add_option("--gemm", run.cuda.gemm, "GPU GEMMs: custom (our kernels), cublas (cuBLASLt) or auto (the faster per shape)")
       ->check(CLI::IsMember({"custom", "cublas", "auto"}));
+  cmd.add_option("--conv", run.cuda.conv,
+                 "GPU convolutions: custom (our implicit-GEMM kernels), cudnn (cuDNN 9) or auto (cuDNN on a GPU at fp32/tf32)")
+      ->check(CLI::IsMember({"custom", "cudnn", "auto"}));
   cmd.add_flag("!--no-graph", run.cuda.graphs, "GPU: launch every op instead of replaying each step as a CUDA graph");
 }
 

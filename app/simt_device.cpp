@@ -10,6 +10,7 @@ std::unique_ptr<Backend> make_simt_backend(const CudaRunOptions& cuda) {
   CudaOptions o;
   o.precision = cuda::parse_precision(cuda.precision);
   o.gemm = cuda::parse_gemm_impl(cuda.gemm);
+  o.conv = cuda::parse_conv_impl(cuda.conv);  // cudnn: the backend refuses it (no cuDNN on the SIMT device)
   o.graphs = cuda.graphs;
   if (o.gemm == cuda::GemmImpl::cublas) throw Error("--device simt --gemm cublas: the SIMT device has no cuBLAS");
   return make_cuda_backend(0, o);

@@ -3,7 +3,8 @@
 
 #include <string>
 
-#include "host/cuda/gemm.hpp"  // the flags' parsers (header only: any build)
+#include "host/cuda/conv.hpp"  // the flags' parsers (header only: any build)
+#include "host/cuda/gemm.hpp"
 #ifdef CUVAE_HAVE_CUDA
 #include "host/cuda/cuda_backend.hpp"
 #endif
@@ -23,6 +24,7 @@ std::unique_ptr<Backend> make_backend(std::string_view device, int threads, std:
   // Checked in every build, so a bad value is an error even where the CPU runs.
   const cuda::Precision precision = cuda::parse_precision(cuda.precision);
   [[maybe_unused]] const cuda::GemmImpl gemm = cuda::parse_gemm_impl(cuda.gemm);
+  [[maybe_unused]] const cuda::ConvImpl conv = cuda::parse_conv_impl(cuda.conv);
   if (device != "auto" && device != "cuda" && device != "cpu")
     throw Error("--device '" + std::string(device) + "': expected auto, cpu or cuda");
   if (device != "cpu") {
@@ -32,6 +34,7 @@ std::unique_ptr<Backend> make_backend(std::string_view device, int threads, std:
       CudaOptions o;
       o.precision = precision;
       o.gemm = gemm;
+      o.conv = conv;
       o.graphs = cuda.graphs;
       return make_cuda_backend(0, o);
     }

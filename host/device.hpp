@@ -14,6 +14,7 @@ namespace cuvae {
 struct CudaRunOptions {
   std::string precision = "fp32";  // --precision fp32|tf32|bf16: GEMM inputs (fp32 accumulation)
   std::string gemm = "custom";     // --gemm custom|cublas|auto: our kernels, cuBLASLt, or the faster per shape
+  std::string conv = "custom";     // --conv custom|cudnn|auto: our implicit-GEMM kernels, cuDNN, or cuDNN on a GPU
   bool graphs = true;              // --no-graph: launch every op instead of replaying each step as a CUDA graph
 };
 

@@ -137,6 +137,13 @@ TEST_F(ConvCli, SizesAndFlagsItCannotTake) {
                                            (work_dir() / "pca").string());
   EXPECT_EQ(pca.code, 2);
   EXPECT_THAT(pca.err, HasSubstr("--arch conv is for an ae, a dae, a vae, a cvae or a classifier, not a pca"));
+  const test::Result simt = test::run_cuvae("train --arch conv --conv cudnn --device simt --epochs 1 --no-progress " + data() +
+                                            " --out " + (work_dir() / "simt_cudnn").string());
+  EXPECT_EQ(simt.code, 1);
+  EXPECT_EQ(simt.err, "cuvae: error: --conv cudnn: the SIMT device has no cuDNN (use --conv custom or auto)\n");
+  const test::Result conv = test::run_cuvae("train --conv winograd " + data());
+  EXPECT_EQ(conv.code, 2);
+  EXPECT_THAT(conv.err, HasSubstr("--conv: winograd not in {custom,cudnn,auto}"));
   const test::Result arch = test::run_cuvae("train --arch resnet " + data());
   EXPECT_EQ(arch.code, 2);
   EXPECT_THAT(arch.err, HasSubstr("--arch 'resnet': unknown architecture (want one of mlp, conv, conv64)"));

@@ -180,7 +180,54 @@ TEST(CUVAE_DEVICE_SUITE(ConvKernelErrors), EmptyBatchGivesZeroGradients) {
   for (float v : download(*dev, db)) EXPECT_EQ(v, 0.f);
 }
 
+#if !defined(CUVAE_SIMT)
+// --conv cudnn (host/cuda/cudnn_conv.cu) on the GPU: every geometry of the table, forward with
+// bias and each activation, backward with act'(x), against the plain double loops at FP32's
+// tolerance (FMA math: no TF32), two runs the same bits (deterministic algorithms), empty batch.
+class CudnnConvKernels : public ::testing::TestWithParam<ConvCase> {};
+
+TEST_P(CudnnConvKernels, MatchDoubleLoopsAndRepeatBitwise) {
+  const ConvCase& c = GetParam();
+  CudaOptions o;
+  o.conv = cuda::ConvImpl::cudnn;
+  auto dev = CUVAE_DEVICE_OR_SKIP(o);
+  EXPECT_THAT(dev->describe(), ::testing::HasSubstr("cuDNN 9"));
+  const HostTensor x = input_of(c, Activation::relu, 14), w = weight_of(c.s, 15), b = test::random_tensor({c.s.out_c}, 16);
+  const HostTensor dy = test::random_tensor({c.batch, c.s.out_dim()}, 17);
+  for (const Activation act : {Activation::none, Activation::relu, Activation::sigmoid, Activation::leaky_relu}) {
+    const std::string what = std::string(c.name) + " cudnn " + std::string(to_string(act));
+    const Forward f = forward_on(*dev, c, x, w, b, act);
+    EXPECT_TRUE(test::all_close(f.y, test::conv_forward_ref(c.s, c.batch, x.v, w.v, b.v, act), 1e-5, what + " y"));
+    EXPECT_TRUE(test::bitwise_equal(forward_on(*dev, c, x, w, b, act).y, f.y)) << what << ": a second run differs";
+  }
+  const Grads g = backward_on(*dev, c, x, Activation::relu, w, dy, true);
+  const test::ConvGrads ref = test::conv_backward_ref(c.s, c.batch, x.v, Activation::relu, w.v, dy.v);
+  EXPECT_TRUE(test::all_close(g.dx, ref.dx, 1e-5, std::string(c.name) + " cudnn dx"));
+  EXPECT_TRUE(test::all_close(g.dw, ref.dw, 1e-5, std::string(c.name) + " cudnn dw"));
+  EXPECT_TRUE(test::all_close(g.db, ref.db, 1e-5, std::string(c.name) + " cudnn db"));
+  const Grads again = backward_on(*dev, c, x, Activation::relu, w, dy, true);
+  EXPECT_TRUE(test::bitwise_equal(again.dw, g.dw) && test::bitwise_equal(again.dx, g.dx)) << c.name << ": a second run differs";
+}
+
+INSTANTIATE_TEST_SUITE_P(Geometries, CudnnConvKernels, ::testing::ValuesIn(test::conv_cases()),
+                         [](const auto& param_info) { return std::string(param_info.param.name); });
+#endif
+
 #if defined(CUVAE_SIMT)
+// The SIMT device has no cuDNN: --conv cudnn is refused when the backend starts, naming it.
+TEST(ConvKernelsSimt, CudnnIsRefusedOnTheSimtDevice) {
+  CudaOptions o;
+  o.conv = cuda::ConvImpl::cudnn;
+  try {
+    auto dev = test::device_backend(o);
+    ADD_FAILURE() << "a SIMT backend with --conv cudnn started";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "--conv cudnn: the SIMT device has no cuDNN (use --conv custom or auto)");
+  }
+  o.conv = cuda::ConvImpl::automatic;  // auto: our kernels there
+  EXPECT_THAT(test::device_backend(o)->describe(), ::testing::HasSubstr("implicit-GEMM conv"));
+}
+
 // The launcher's knobs, on the SIMT device directly (its device memory is host memory).
 Tensor on_device(HostTensor& h) { return Tensor{h.v.data(), h.shape, Device::cuda}; }
 

@@ -41,16 +41,6 @@ kb::BatchNormParams geometry(const char* op, const Tensor& x, const Tensor& gamm
   return p;
 }
 
-template <class... P>
-void launch_or_fail(const std::string& what, void (*kernel)(P...), int channels, int threads, cudaStream_t stream,
-                    const kb::BatchNormParams& p) {
-  try {
-    cuvae::launch(kernel, dim3(static_cast<unsigned>(channels)), dim3(static_cast<unsigned>(threads)), 0, stream, p);
-  } catch (const Error& e) {
-    throw Error(what + ": " + e.what());
-  }
-}
-
 }  // namespace
 
 int batchnorm_threads(long long count) { return count <= kSmallCount ? kSmall : kLarge; }
@@ -69,8 +59,8 @@ void batchnorm2d_forward(cudaStream_t stream, const Tensor& x, const Tensor& gam
   p.training = training, p.momentum = momentum, p.eps = eps, p.act = act_kind(act);
   const int threads = batchnorm_threads(p.count);
   const NvtxRange range(training ? "batchnorm.forward_train" : "batchnorm.forward_eval", p.channels, x.rows(), p.plane);
-  launch_or_fail(op, threads == kSmall ? kb::batchnorm_forward<kSmall> : kb::batchnorm_forward<kLarge>, p.channels,
-                 threads, stream, p);
+  launch_or_fail(op, threads == kSmall ? kb::batchnorm_forward<kSmall> : kb::batchnorm_forward<kLarge>,
+                 dim3(static_cast<unsigned>(p.channels)), dim3(static_cast<unsigned>(threads)), stream, p);
 }
 
 void batchnorm2d_backward(cudaStream_t stream, const Tensor& x, const Tensor& y, Activation act, const Tensor& dy,
@@ -84,8 +74,8 @@ void batchnorm2d_backward(cudaStream_t stream, const Tensor& x, const Tensor& y,
   p.act = act_kind(act);
   const int threads = batchnorm_threads(p.count);
   const NvtxRange range("batchnorm.backward", p.channels, x.rows(), p.plane);
-  launch_or_fail(op, threads == kSmall ? kb::batchnorm_backward<kSmall> : kb::batchnorm_backward<kLarge>, p.channels,
-                 threads, stream, p);
+  launch_or_fail(op, threads == kSmall ? kb::batchnorm_backward<kSmall> : kb::batchnorm_backward<kLarge>,
+                 dim3(static_cast<unsigned>(p.channels)), dim3(static_cast<unsigned>(threads)), stream, p);
 }
 
 }  // inline namespace CUVAE_BUILD

@@ -62,15 +62,6 @@ int pick_tile(int M, bool wmma) {
   return 4;
 }
 
-template <class... P, class... A>
-void launch_or_fail(const std::string& what, void (*kernel)(P...), dim3 grid, dim3 block, cudaStream_t stream, A&&... args) {
-  try {
-    cuvae::launch(kernel, grid, block, 0, stream, std::forward<A>(args)...);
-  } catch (const Error& e) {
-    throw Error(what + ": " + e.what());
-  }
-}
-
 template <class Pass>
 void launch_pass(int tile, Precision precision, dim3 grid, const kc::ConvParams& p, cudaStream_t stream,
                  const std::string& what) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "host/backend.hpp"
 #include "host/cuda/gemm.hpp"  // Precision; CUVAE_BUILD, the inline namespace of this build
@@ -13,6 +14,17 @@ typedef struct CUstream_st* cudaStream_t;
 
 namespace cuvae::cuda {
 inline namespace CUVAE_BUILD {
+
+// --conv: our implicit-GEMM kernels, cuDNN (host/cuda/cudnn_conv.hpp), or automatic: cuDNN on a
+// GPU at fp32 and tf32, ours for bf16 and on the SIMT device (which has no cuDNN). A fixed rule,
+// not a timing, so two runs run the same kernels. Inline, as the GEMM flags' parsers.
+enum class ConvImpl { custom, cudnn, automatic };
+inline ConvImpl parse_conv_impl(std::string_view s) {
+  if (s == "custom") return ConvImpl::custom;
+  if (s == "cudnn") return ConvImpl::cudnn;
+  if (s == "auto") return ConvImpl::automatic;
+  throw Error("--conv '" + std::string(s) + "': want custom, cudnn or auto");
+}
 
 class Conv {
  public:

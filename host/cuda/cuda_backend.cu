@@ -30,6 +30,9 @@
 #include "host/cuda/arena.hpp"
 #include "host/cuda/batchnorm.hpp"
 #include "host/cuda/conv.hpp"
+#if !defined(CUVAE_SIMT)
+#include "host/cuda/cudnn_conv.hpp"  // --conv cudnn (the SIMT device has no cuDNN)
+#endif
 #include "host/cuda/device_api.hpp"
 #include "host/op_checks.hpp"
 #include "host/order.hpp"
@@ -129,6 +132,15 @@ class CudaBackend final : public Backend {
         gemm_(stream_.get(), options.precision, options.gemm),
         conv_(stream_.get(), options.precision,
               static_cast<float*>(arena_.allocate(Conv::kWorkspaceFloats * sizeof(float))), Conv::kWorkspaceFloats) {
+    // cuDNN: asked for, or automatic on a GPU for fp32 and tf32; its workspace reserved here.
+    if (options.conv == ConvImpl::cudnn ||
+        (options.conv == ConvImpl::automatic && !api::kSimulated && options.precision != Precision::bf16)) {
+#if defined(CUVAE_SIMT)
+      throw Error("--conv cudnn: the SIMT device has no cuDNN (use --conv custom or auto)");
+#else
+      cudnn_ = std::make_unique<CudnnConv>(stream_.get(), options.precision, arena_.allocate(CudnnConv::kWorkspaceBytes));
+#endif
+    }
     pos_ = static_cast<kd::StepPosition*>(arena_.allocate(sizeof(kd::StepPosition)));
     fault_ = static_cast<kd::DeviceFault*>(arena_.allocate(sizeof(kd::DeviceFault)));
     loss_arrived_ = static_cast<unsigned*>(arena_.allocate(sizeof(unsigned)));
@@ -161,7 +173,7 @@ class CudaBackend final : public Backend {
   std::string describe() const override {
     std::string s = label_ + " " + info_.name;
     if (!api::kSimulated) s += " (sm_" + std::to_string(info_.major) + std::to_string(info_.minor) + ")";
-    return s + ", " + gemm_.describe() + (options_.graphs ? ", graphs" : ", no graphs");
+    return s + ", " + gemm_.describe() + ", " + conv_describe() + (options_.graphs ? ", graphs" : ", no graphs");
   }
 
   // ---- memory ----
@@ -311,11 +323,17 @@ class CudaBackend final : public Backend {
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, Activation act,
                       const Tensor& y) override {
     const OpScope op("conv2d_forward", shapes_text({{"x", &x}, {"w", &w}, {"y", &y}}));
+#if !defined(CUVAE_SIMT)
+    if (cudnn_) return cudnn_->forward(x, w, b, s, act, y);
+#endif
     conv_.forward(x, w, b, s, act, y);
   }
   void conv2d_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const ConvShape& s,
                        const Tensor* dx, const Tensor& dw, const Tensor& db) override {
     const OpScope op("conv2d_backward", shapes_text({{"x", &x}, {"w", &w}, {"dy", &dy}, {"dx", dx}}));
+#if !defined(CUVAE_SIMT)
+    if (cudnn_) return cudnn_->backward(x, x_act, w, dy, s, dx, dw, db);
+#endif
     conv_.backward(x, x_act, w, dy, s, dx, dw, db);
   }
 
@@ -578,6 +596,12 @@ class CudaBackend final : public Backend {
   Arena arena_;
   Gemm gemm_;
   Conv conv_;  // its split-K workspace is reserved from the arena at start-up (Conv::kWorkspaceFloats)
+#if !defined(CUVAE_SIMT)
+  std::unique_ptr<CudnnConv> cudnn_;  // --conv cudnn (or auto on a GPU); its workspace from the arena
+  std::string conv_describe() const { return cudnn_ ? cudnn_->describe() : conv_.describe(); }
+#else
+  std::string conv_describe() const { return conv_.describe(); }
+#endif
   kd::StepPosition* pos_ = nullptr;
   kd::DeviceFault* fault_ = nullptr;
   int* order_ = nullptr;

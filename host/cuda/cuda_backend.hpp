@@ -9,6 +9,7 @@
 #include <string>
 
 #include "host/backend.hpp"
+#include "host/cuda/conv.hpp"
 #include "host/cuda/gemm.hpp"
 
 namespace cuvae {
@@ -18,6 +19,7 @@ inline namespace CUVAE_BUILD {
 struct CudaOptions {
   Precision precision = Precision::fp32;  // of the GEMMs (bf16/tf32 inputs, fp32 accumulation)
   GemmImpl gemm = GemmImpl::custom;       // custom kernels, cuBLAS(Lt), or the faster per shape
+  ConvImpl conv = ConvImpl::custom;       // our implicit-GEMM convolutions, cuDNN's, or auto (conv.hpp)
   bool graphs = true;                     // capture each training step shape as a CUDA graph
   // Device memory the arena may reserve in all; 0: 90% of the memory free when the backend starts.
   std::size_t memory_limit_bytes = 0;
