@@ -180,7 +180,7 @@ TEST(CUVAE_DEVICE_SUITE(ConvKernelErrors), EmptyBatchGivesZeroGradients) {
   for (float v : download(*dev, db)) EXPECT_EQ(v, 0.f);
 }
 
-#if !defined(CUVAE_SIMT)
+#if defined(CUVAE_HAVE_CUDNN) && !defined(CUVAE_SIMT)
 // --conv cudnn (host/cuda/cudnn_conv.cu) on the GPU: every geometry of the table, forward with
 // bias and each activation, backward with act'(x), against the plain double loops at FP32's
 // tolerance (FMA math: no TF32), two runs the same bits (deterministic algorithms), empty batch.

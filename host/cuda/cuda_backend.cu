@@ -30,8 +30,10 @@
 #include "host/cuda/arena.hpp"
 #include "host/cuda/batchnorm.hpp"
 #include "host/cuda/conv.hpp"
-#if !defined(CUVAE_SIMT)
-#include "host/cuda/cudnn_conv.hpp"  // --conv cudnn (the SIMT device has no cuDNN)
+// --conv cudnn: the GPU build with cuDNN found (the SIMT device has none).
+#if defined(CUVAE_HAVE_CUDNN) && !defined(CUVAE_SIMT)
+#define CUVAE_CUDNN_CONV 1
+#include "host/cuda/cudnn_conv.hpp"
 #endif
 #include "host/cuda/device_api.hpp"
 #include "host/op_checks.hpp"
@@ -135,10 +137,13 @@ class CudaBackend final : public Backend {
     // cuDNN: asked for, or automatic on a GPU for fp32 and tf32; its workspace reserved here.
     if (options.conv == ConvImpl::cudnn ||
         (options.conv == ConvImpl::automatic && !api::kSimulated && options.precision != Precision::bf16)) {
-#if defined(CUVAE_SIMT)
+#if defined(CUVAE_CUDNN_CONV)
+      cudnn_ = std::make_unique<CudnnConv>(stream_.get(), options.precision, arena_.allocate(CudnnConv::kWorkspaceBytes));
+#elif defined(CUVAE_SIMT)
       throw Error("--conv cudnn: the SIMT device has no cuDNN (use --conv custom or auto)");
 #else
-      cudnn_ = std::make_unique<CudnnConv>(stream_.get(), options.precision, arena_.allocate(CudnnConv::kWorkspaceBytes));
+      if (options.conv == ConvImpl::cudnn)
+        throw Error("--conv cudnn: this cuvae was built without cuDNN (configure with cuDNN 9 found: CUDNN_ROOT)");
 #endif
     }
     pos_ = static_cast<kd::StepPosition*>(arena_.allocate(sizeof(kd::StepPosition)));
@@ -323,7 +328,7 @@ class CudaBackend final : public Backend {
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, Activation act,
                       const Tensor& y) override {
     const OpScope op("conv2d_forward", shapes_text({{"x", &x}, {"w", &w}, {"y", &y}}));
-#if !defined(CUVAE_SIMT)
+#if defined(CUVAE_CUDNN_CONV)
     if (cudnn_) return cudnn_->forward(x, w, b, s, act, y);
 #endif
     conv_.forward(x, w, b, s, act, y);
@@ -331,7 +336,7 @@ class CudaBackend final : public Backend {
   void conv2d_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const ConvShape& s,
                        const Tensor* dx, const Tensor& dw, const Tensor& db) override {
     const OpScope op("conv2d_backward", shapes_text({{"x", &x}, {"w", &w}, {"dy", &dy}, {"dx", dx}}));
-#if !defined(CUVAE_SIMT)
+#if defined(CUVAE_CUDNN_CONV)
     if (cudnn_) return cudnn_->backward(x, x_act, w, dy, s, dx, dw, db);
 #endif
     conv_.backward(x, x_act, w, dy, s, dx, dw, db);
@@ -596,7 +601,7 @@ class CudaBackend final : public Backend {
   Arena arena_;
   Gemm gemm_;
   Conv conv_;  // its split-K workspace is reserved from the arena at start-up (Conv::kWorkspaceFloats)
-#if !defined(CUVAE_SIMT)
+#if defined(CUVAE_CUDNN_CONV)
   std::unique_ptr<CudnnConv> cudnn_;  // --conv cudnn (or auto on a GPU); its workspace from the arena
   std::string conv_describe() const { return cudnn_ ? cudnn_->describe() : conv_.describe(); }
 #else
