@@ -12,7 +12,7 @@
 # LD_LIBRARY_PATH, CUVAE_DATA, CUVAE_PYDEPS point there).
 #
 # Usage: profiling/gpu_check.sh [--probe] [RESULT_DIR]   (default: $OUT if set, else build/gpu-check)
-#   writes RESULT_DIR/gpu_check.json, RESULT_DIR/{configure,build,ctest,bench_gemm,bench_train,kernel_times,models}.log,
+#   writes RESULT_DIR/gpu_check.json, RESULT_DIR/{configure,build,ctest,bench_gemm,conv_layers,bench_train,kernel_times,models}.log,
 #   bench_{gemm,train}.json and kernel_times.csv (per-kernel times of 5 batch-128 steps, from ncu
 #   when it is there): 12 files, what the device tool brings back from $OUT
 #   --probe: only the dependencies, the GPU query and a configure (in build/gpu-check-probe); no build.
@@ -198,6 +198,24 @@ else
   say "bench_gemm: not built, or no time left"
 fi
 
+# ---- 5a'. the conv layers, ours against cuDNN (issue 11): bench_conv_layers' JSON lines -------
+# The conv VAE's four layers and conv64's eleven at batch 128, --conv custom then --conv cudnn,
+# into conv_layers.log (each line names its backend: "... custom fp32 implicit-GEMM conv" or "cuDNN").
+if [[ -x $build/profiling/bench_conv_layers ]] && (($(left) > 90)); then
+  set +e
+  : > "$out_dir/conv_layers.log"
+  for arch in conv conv64; do
+    for impl in custom cudnn; do
+      timeout 45 "$build/profiling/bench_conv_layers" --device cuda --conv "$impl" --arch "$arch" --batch 128 --reps 20 \
+        >> "$out_dir/conv_layers.log" 2>&1
+    done
+  done
+  set -e
+  say "bench_conv_layers: ours and cuDNN per layer (conv_layers.log)"
+else
+  say "bench_conv_layers: not built, or no time left"
+fi
+
 # ---- 5b. per-kernel times of training steps (Nsight Compute, when it is there) ------------------
 # Before the training benchmark, the longest step, which the deadline may cut (keeping its rows).
 # Only gpu__time_duration, caches and clocks left as they are (so small kernels are not timed
@@ -298,7 +316,7 @@ result = {
   "ctest": json.loads(e["CTEST"]), "bench_gemm": json.loads(e["GEMM"]), "bench_train": json.loads(e["TRAIN"]),
   "kernel_times": json.loads(e["KERNELS"]), "models": json.loads(e["MODELS"]),
   "seconds": int(e["SECONDS_ALL"]), "ok": e["STATUS"] == "0",
-  "logs": ["configure.log", "build.log", "ctest.log", "bench_gemm.log", "bench_gemm.json", "bench_train.log", "bench_train.json",
+  "logs": ["configure.log", "build.log", "ctest.log", "bench_gemm.log", "bench_gemm.json", "conv_layers.log", "bench_train.log", "bench_train.json",
            "kernel_times.csv", "kernel_times.log", "models.log"],
 }
 json.dump(result, open(sys.argv[1], "w"), indent=1)
