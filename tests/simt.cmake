@@ -6,6 +6,8 @@ cuvae_add_kernel_test(test_simt_atomics_math SOURCES test_simt_atomics_math.cpp)
 cuvae_add_kernel_test(test_simt_wmma SOURCES test_simt_wmma.cpp)
 cuvae_add_kernel_test(test_simt_samples SOURCES test_simt_samples.cpp)
 cuvae_add_kernel_test(test_simt_errors SOURCES test_simt_errors.cpp)
+# kernels/conv_bias.cuh (the cuDNN path's bias/activation and act' passes) against CPU loops.
+cuvae_add_kernel_test(test_conv_bias_kernels SOURCES test_conv_bias_kernels.cpp)
 
 # The same sample kernels through nvcc on a GPU; every case skips without a device.
 if(CUVAE_CUDA)

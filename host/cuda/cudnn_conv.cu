@@ -12,7 +12,7 @@
 #include "host/cuda/launch_support.hpp"
 #include "host/error.hpp"
 #include "host/op_checks.hpp"
-#include "kernels/epilogue.cuh"  // activate, derivative_from_output
+#include "kernels/conv_bias.cuh"  // channel_bias_act, times_derivative
 
 #if defined(CUVAE_SIMT)
 #error "host/cuda/cudnn_conv.cu is the GPU build's only: the SIMT device has no cuDNN"
@@ -22,7 +22,7 @@ namespace cuvae::cuda {
 inline namespace CUVAE_BUILD {
 namespace {
 
-namespace kg = cuvae::kernels::gemm;
+namespace kb = cuvae::kernels::conv_bias;
 
 #define CUVAE_CUDNN_CHECK(call, context)                                                                     \
   do {                                                                                                       \
@@ -30,20 +30,6 @@ namespace kg = cuvae::kernels::gemm;
       ::cuvae::fail_at(__FILE__, __LINE__, std::string("cuDNN error: ") + #call + ": " + cudnnGetErrorString(st_) + \
                                                " (" + std::string(context) + ")");                           \
   } while (0)
-
-// y[b, c, p] = act(y[b, c, p] + bias[c]) over planes of `plane` values, in place.
-__global__ void channel_bias_act(float* y, long long count, int channels, int plane, const float* bias, int act) {
-  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= count) return;
-  const int c = static_cast<int>((i / plane) % channels);
-  y[i] = kg::activate(act, y[i] + bias[c]);
-}
-
-// dx *= act'(x), in place (x the activation's output).
-__global__ void times_derivative(float* dx, const float* x, long long count, int act) {
-  const long long i = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < count) dx[i] *= kg::derivative_from_output(act, x[i]);
-}
 
 constexpr int kThreads = 256;
 unsigned blocks_for(long long count) { return static_cast<unsigned>((count + kThreads - 1) / kThreads); }
@@ -170,7 +156,7 @@ void CudnnConv::forward(const Tensor& x, const Tensor& w, const Tensor& b, const
   if (s.transposed) impl_->up(p, x.data, w.data, y.data, what);
   else impl_->down(p, x.data, w.data, y.data, what);
   const long long count = static_cast<long long>(batch) * s.out_dim();
-  launch_or_fail(what + ": bias and activation", channel_bias_act, dim3(blocks_for(count)), dim3(kThreads), impl_->stream,
+  launch_or_fail(what + ": bias and activation", kb::channel_bias_act, dim3(blocks_for(count)), dim3(kThreads), impl_->stream,
                  y.data, count, s.out_c, s.out_h() * s.out_w(), static_cast<const float*>(b.data), act_kind(act));
 }
 
@@ -201,7 +187,7 @@ void CudnnConv::backward(const Tensor& x, Activation x_act, const Tensor& w, con
   else impl_->up(p, dy.data, w.data, dx->data, what);
   if (x_act != Activation::none) {
     const long long count = static_cast<long long>(batch) * s.in_dim();
-    launch_or_fail(what + ": times act'(x)", times_derivative, dim3(blocks_for(count)), dim3(kThreads), impl_->stream,
+    launch_or_fail(what + ": times act'(x)", kb::times_derivative, dim3(blocks_for(count)), dim3(kThreads), impl_->stream,
                    dx->data, static_cast<const float*>(x.data), count, act_kind(x_act));
   }
 }
