@@ -1,11 +1,13 @@
 """Training benchmark: one epoch of the MLP VAE (784-400-20, Adam, Fashion-MNIST; --arch conv: the
-conv VAE) with cuvae and with PyTorch on the same device, threads, batch size and data; prints both
+conv VAE; --arch conv64: PyTorch-VAE's VanillaVAE on a --data folder of .npy images) with cuvae and with PyTorch on the same device, threads, batch size and data; prints both
 and the ratio.
 
 Run with any Python 3 (this script needs only the standard library), after building cuvae:
   profiling/torch_venv.sh                                   # once: the PyTorch 2.15 baseline's venv
   python3 profiling/bench_train.py --device cpu --threads 2 --cuvae build/cpu/cuvae
   python3 profiling/bench_train.py --device cuda --batch-size 128 1024 --compile default reduce-overhead
+  python3 profiling/bench_train.py --arch conv64 --data s64npy --baselines torch --cuvae build/cpu/cuvae
+  (s64npy: cuvae make-shapes --out s64 --count 2560 --size 64; /usr/bin/python3 profiling/images_to_npy.py s64 s64npy)
 Baselines (--baselines, bench_common.py): on the CPU by default PyTorch 2.15 from PyPI eager
 ("torch") and with torch.compile ("torch-compile", modes from --compile, default "default"), and
 Debian's PyTorch 1.13 eager ("debian", /usr/bin/python3). Without the venv the 2.15 rows are
@@ -31,11 +33,10 @@ import bench_common as bc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-N_TRAIN = 60000
 
 
 def cuvae_epoch(binary, device, threads, batch, data, extra=(), arch="mlp"):
-    """(seconds of the second epoch, the first line cuvae printed)."""
+    """(seconds of the second epoch, the first line cuvae printed, images in the epoch)."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [binary, "train", "--device", device, "--threads", str(threads), "--epochs", "2",
                "--batch-size", str(batch), "--test-limit", "512", "--no-progress", "--out", out, "--arch", arch, *extra]
@@ -44,19 +45,19 @@ def cuvae_epoch(binary, device, threads, batch, data, extra=(), arch="mlp"):
         first = (bc.run(cmd).splitlines() or [""])[0]
         with open(os.path.join(out, "metrics.jsonl")) as f:
             records = [json.loads(line) for line in f if line.strip()]
-    return records[-1]["seconds"], first
+    return records[-1]["seconds"], first, round(records[-1]["seconds"] * records[-1]["images_per_s"])
 
 
 def pytorch_epoch(python, device, threads, batch, data, compile_mode, arch="mlp"):
     """(seconds of the timed epoch, the libraries torch named) from pytorch_vae.py --bench (the
-    conv VAE: pytorch_models.py --arch conv --bench)."""
+    conv VAEs: pytorch_models.py --arch conv|conv64 --bench; conv64 reads --data as its --npy folder)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "pt.json")
         script = ["pytorch_vae.py", "--device", device] if arch == "mlp" else ["pytorch_models.py", "--arch", arch]
         cmd = [python, os.path.join(HERE, script[0]), *script[1:], "--bench",
                "--threads", str(threads), "--batch-size", str(batch), "--json", out]
         if data:
-            cmd += ["--data", data]
+            cmd += ["--npy" if arch == "conv64" else "--data", data]
         if compile_mode:
             cmd += ["--compile", compile_mode]
         bc.run(cmd)
@@ -75,9 +76,9 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, nargs="+", default=[128])
     p.add_argument("--data", default="")
-    p.add_argument("--arch", choices=["mlp", "conv"], default="mlp",
-                   help="mlp: the MLP VAE; conv: the conv VAE (cuvae --arch conv against pytorch_models.py "
-                        "--arch conv, eager only)")
+    p.add_argument("--arch", choices=["mlp", "conv", "conv64"], default="mlp",
+                   help="mlp: the MLP VAE; conv, conv64: the conv VAEs (cuvae --arch against pytorch_models.py "
+                        "--arch, eager only; conv64 needs --data, a folder of train.npy and test.npy)")
     bc.add_baseline_args(p, default=(), default_text="on cpu torch torch-compile debian, on cuda torch torch-compile")
     p.add_argument("--compile", nargs="*", metavar="MODE",
                    help="torch.compile modes of the torch-compile baseline (default: default); "
@@ -100,11 +101,13 @@ def main():
         a.baselines.append("torch-compile")
     if a.no_pytorch:
         a.baselines = ["none"]
-    if a.arch == "conv" and a.device == "cuda" and "none" not in a.baselines and not a.no_pytorch:
+    if a.arch == "conv64" and not a.data:
+        p.error("--arch conv64 needs --data, a folder with train.npy and test.npy (profiling/images_to_npy.py)")
+    if a.arch != "mlp" and a.device == "cuda" and "none" not in a.baselines and not a.no_pytorch:
         p.error("--arch conv: the PyTorch conv baseline (pytorch_models.py) runs on the CPU only; "
                 "on cuda pass --no-pytorch")
-    if a.arch == "conv" and "torch-compile" in a.baselines:
-        print("bench_train: no torch.compile row for --arch conv (pytorch_models.py runs eager only)", flush=True)
+    if a.arch != "mlp" and "torch-compile" in a.baselines:
+        print(f"bench_train: no torch.compile row for --arch {a.arch} (pytorch_models.py runs eager only)", flush=True)
         a.baselines = [b for b in a.baselines if b != "torch-compile"] or ["none"]
     if a.device == "cuda" and "debian" in a.baselines:
         p.error("--baselines debian is CPU only (Debian's PyTorch 1.13 has no CUDA)")
@@ -133,7 +136,7 @@ def main():
         """cuvae's epoch into row; False (and the row emitted) if it failed."""
         nonlocal cuvae_libs, failed
         try:
-            ours, first = cuvae_epoch(a.cuvae, a.device, a.threads, row["batch"], a.data, arch=a.arch)
+            ours, first, images = cuvae_epoch(a.cuvae, a.device, a.threads, row["batch"], a.data, arch=a.arch)
         except bc.RunFailed as e:
             failed = True
             emit(row, f"cuvae failed ({e})")
@@ -141,7 +144,7 @@ def main():
         if cuvae_libs is None:
             cuvae_libs = bc.cuvae_libs(a.cuvae, first)
             print(f"{'':12} cuvae: {cuvae_libs['blas']}; it printed: {cuvae_libs['device_info']}", flush=True)
-        row.update(cuvae_s=ours, cuvae_libs=cuvae_libs)
+        row.update(cuvae_s=ours, cuvae_libs=cuvae_libs, images=images)
         return True
 
     for batch in a.batch_size:
@@ -171,13 +174,13 @@ def main():
                 lib_text = bc.torch_name(libs) + (f", {libs['cuda_device']}" if libs.get("cuda_device") else "")
             emit(dict(row, baseline=label, baseline_key=key, baseline_python=python, baseline_libs=libs,
                       baseline_s=theirs, speedup=theirs / ours),
-                 f"{ours:9.3f} {N_TRAIN / ours:9.0f} {label:>26} {theirs:9.3f} {N_TRAIN / theirs:9.0f} "
+                 f"{ours:9.3f} {row['images'] / ours:9.0f} {label:>26} {theirs:9.3f} {row['images'] / theirs:9.0f} "
                  f"{theirs / ours:7.2f}x  {lib_text}")
             done = True
         if not todo and time_cuvae(row):  # no baseline asked for: cuvae's figure alone
-            emit(row, f"{row['cuvae_s']:9.3f} {N_TRAIN / row['cuvae_s']:9.0f}")
+            emit(row, f"{row['cuvae_s']:9.3f} {row['images'] / row['cuvae_s']:9.0f}")
         elif todo and not done and row["cuvae_s"] is not None:  # every baseline failed
-            emit(row, f"{row['cuvae_s']:9.3f} {N_TRAIN / row['cuvae_s']:9.0f}")
+            emit(row, f"{row['cuvae_s']:9.3f} {row['images'] / row['cuvae_s']:9.0f}")
     sys.exit(1 if failed else 0)
 
 

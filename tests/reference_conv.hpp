@@ -107,6 +107,10 @@ inline std::vector<ConvCase> conv_cases() {
   };
   ConvShape rect = conv(3, 9, 6, 5, 3, 1, 1);
   rect.kh = 2, rect.kw = 3, rect.sh = 2, rect.sw = 1, rect.ph = 0, rect.pw = 2;
+  // Few output channels at stride 1: the CPU's direct path (host/cpu/fast/conv_direct.hpp), one
+  // and two tiles of 16 pixels and a tail, a non-square kernel.
+  ConvShape few_rect = conv(3, 6, 21, 2, 3, 1, 1);
+  few_rect.kh = 2, few_rect.kw = 4, few_rect.ph = 1, few_rect.pw = 2;
   return {
       {"k1_s1_p0", conv(3, 5, 7, 4, 1, 1, 0), 2},
       {"k3_s1_p1", conv(5, 9, 9, 7, 3, 1, 1), 3},
@@ -120,6 +124,9 @@ inline std::vector<ConvCase> conv_cases() {
       {"t_k3_s1_p1", tconv(6, 5, 5, 7, 3, 1, 1, 0), 1},
       {"t_k5_s2_p2_op1", tconv(3, 3, 5, 4, 5, 2, 2, 1), 2},
       {"t_k1_s1_p0", tconv(7, 3, 4, 5, 1, 1, 0, 0), 2},
+      {"k3_s1_p1_out3_wide", conv(6, 5, 37, 3, 3, 1, 1), 2},
+      {"k5_s1_p2_out1", conv(2, 7, 9, 1, 5, 1, 2), 3},
+      {"rect_k2x4_s1_p1x2_out2", few_rect, 2},
   };
 }
 

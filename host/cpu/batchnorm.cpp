@@ -1,24 +1,30 @@
-// CPU BatchNorm2d (host/backend.hpp), plain loops: per channel, the batch's statistics in float64
-// in a fixed order (image by image, pixel by pixel; the variance a second pass over the squared
-// deviations from the mean), y = act(gamma (x - mean) invstd + beta) in float64 rounded once before
-// the activation; the backward's two per-channel sums likewise, dx in float64.
+// CPU BatchNorm2d (host/backend.hpp): per channel, the batch's statistics in float64 in a fixed
+// order (the Lanes of vecmath.hpp over each image's plane, the planes in image order; the variance
+// a second pass over the squared deviations from the mean), y = act(gamma (x - mean) invstd + beta)
+// in float64 rounded once before the activation; the backward's two per-channel sums likewise, dx
+// in float64. The elementwise loops vectorise (compiled with the fast ops' flags, host/CMakeLists.txt),
+// each value computed alone, so the bits do not depend on the vector width.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
 #include "host/cpu/activation.hpp"
 #include "host/cpu/fast/pool.hpp"
+#include "host/cpu/fast/vecmath.hpp"
 #include "host/cpu/ops.hpp"
 #include "host/op_checks.hpp"
 
 namespace cuvae::cpu {
 namespace {
 
-// Calls f(k) for the offset k of every value of channel c, in batch order then pixel order.
-template <class F>
-void for_channel(std::int64_t B, std::int64_t C, std::int64_t plane, std::int64_t c, F&& f) {
-  for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t p = 0, k = (b * C + c) * plane; p < plane; ++p, ++k) f(k);
-}
+using fast::kBlock;
+using fast::Lanes;
+
+// One channel of a batch [B, C, plane]: its values are B planes `stride` apart.
+struct Channel {
+  std::int64_t B, plane, stride, first;  // first: the offset of image 0's plane
+  std::int64_t at(std::int64_t b) const { return first + b * stride; }
+};
 
 // body(c) for every channel, on the pool's threads when there is one.
 template <class F>
@@ -27,6 +33,64 @@ void for_each_channel(fast::Pool* pool, std::int64_t C, F&& body) {
     pool->run(C, [&](std::int64_t c, int) { body(c); });
   else
     for (std::int64_t c = 0; c < C; ++c) body(c);
+}
+
+// The channel's sum and its sum of squared deviations from its mean.
+CUVAE_VECTOR_CLONES void moments(const float* x, const Channel& ch, double& mean, double& squares) {
+  Lanes sum, sq;
+  for (std::int64_t b = 0; b < ch.B; ++b) sum.add(x + ch.at(b), ch.plane);
+  mean = sum.sum() / double(ch.B * ch.plane);
+  double d[kBlock];
+  for (std::int64_t b = 0; b < ch.B; ++b)
+    for (std::int64_t p0 = 0; p0 < ch.plane; p0 += kBlock) {
+      const std::int64_t n = std::min(kBlock, ch.plane - p0);
+      const float* xp = x + ch.at(b) + p0;
+#pragma omp simd
+      for (std::int64_t k = 0; k < n; ++k) d[k] = (double(xp[k]) - mean) * (double(xp[k]) - mean);
+      sq.add(d, n);
+    }
+  squares = sq.sum();
+}
+
+CUVAE_VECTOR_CLONES void normalize(const float* x, const Channel& ch, double mean, double scale, double shift,
+                                   Activation act, float* y) {
+  for (std::int64_t b = 0; b < ch.B; ++b) {
+    const float* xp = x + ch.at(b);
+    float* yp = y + ch.at(b);
+#pragma omp simd
+    for (std::int64_t k = 0; k < ch.plane; ++k) yp[k] = activate(act, static_cast<float>((xp[k] - mean) * scale + shift));
+  }
+}
+
+// The backward of one channel: g = dy act'(y), xhat = (x - mean) invstd; dbeta = sum g,
+// dgamma = sum g xhat, dx = gamma invstd (g - mean(g) - xhat mean(g xhat)).
+CUVAE_VECTOR_CLONES void channel_backward(const float* x, const float* y, const float* dy, Activation act,
+                                          const Channel& ch, double mean, double invstd, double gamma, float* dx,
+                                          float& dgamma, float& dbeta) {
+  Lanes sum_g, sum_gx;
+  double g[kBlock], gx[kBlock];
+  for (std::int64_t b = 0; b < ch.B; ++b)
+    for (std::int64_t p0 = 0; p0 < ch.plane; p0 += kBlock) {
+      const std::int64_t n = std::min(kBlock, ch.plane - p0), o = ch.at(b) + p0;
+#pragma omp simd
+      for (std::int64_t k = 0; k < n; ++k) {
+        g[k] = double(dy[o + k]) * derivative_from_output(act, y[o + k]);
+        gx[k] = g[k] * ((x[o + k] - mean) * invstd);
+      }
+      sum_g.add(g, n);
+      sum_gx.add(gx, n);
+    }
+  const double sg = sum_g.sum(), sgx = sum_gx.sum(), count = double(ch.B * ch.plane);
+  dbeta = static_cast<float>(sg), dgamma = static_cast<float>(sgx);
+  const double k_scale = gamma * invstd, mean_g = sg / count, mean_gx = sgx / count;
+  for (std::int64_t b = 0; b < ch.B; ++b) {
+    const std::int64_t o = ch.at(b);
+#pragma omp simd
+    for (std::int64_t k = 0; k < ch.plane; ++k) {
+      const double gk = double(dy[o + k]) * derivative_from_output(act, y[o + k]);
+      dx[o + k] = static_cast<float>(k_scale * (gk - mean_g - (x[o + k] - mean) * invstd * mean_gx));
+    }
+  }
 }
 
 }  // namespace
@@ -39,15 +103,11 @@ void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& bet
   const std::int64_t B = x.rows(), C = gamma.numel(), plane = x.cols() / C, n = B * plane;
   const double m = momentum;
   for_each_channel(pool, C, [&](std::int64_t c) {
+    const Channel ch{B, plane, C * plane, c * plane};
     double mean = 0, invstd = 0;
     if (training) {
-      double sum = 0, squares = 0;
-      for_channel(B, C, plane, c, [&](std::int64_t k) { sum += x.data[k]; });
-      mean = sum / double(n);
-      for_channel(B, C, plane, c, [&](std::int64_t k) {
-        const double d = x.data[k] - mean;
-        squares += d * d;
-      });
+      double squares = 0;
+      moments(x.data, ch, mean, squares);
       invstd = 1 / std::sqrt(squares / double(n) + eps);
       save_mean.data[c] = static_cast<float>(mean), save_invstd.data[c] = static_cast<float>(invstd);
       running_mean.data[c] = static_cast<float>((1 - m) * running_mean.data[c] + m * mean);
@@ -55,10 +115,7 @@ void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& bet
     } else {
       mean = running_mean.data[c], invstd = 1 / std::sqrt(double(running_var.data[c]) + eps);
     }
-    const double scale = gamma.data[c] * invstd, shift = beta.data[c];
-    for_channel(B, C, plane, c, [&](std::int64_t k) {
-      y.data[k] = activate(act, static_cast<float>((x.data[k] - mean) * scale + shift));
-    });
+    normalize(x.data, ch, mean, gamma.data[c] * invstd, beta.data[c], act, y.data);
   });
 }
 
@@ -66,23 +123,11 @@ void batchnorm2d_backward(const Tensor& x, const Tensor& y, Activation act, cons
                           const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx, const Tensor& dgamma,
                           const Tensor& dbeta, fast::Pool* pool) {
   checks::batchnorm2d_backward(x, y, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
-  const std::int64_t B = x.rows(), C = gamma.numel(), plane = x.cols() / C, n = B * plane;
+  const std::int64_t B = x.rows(), C = gamma.numel(), plane = x.cols() / C;
   for_each_channel(pool, C, [&](std::int64_t c) {
-    const double mean = save_mean.data[c], invstd = save_invstd.data[c];
-    // g = dL/d(pre-activation) = dy act'(y); xhat = (x - mean) invstd.
-    auto g = [&](std::int64_t k) { return double(dy.data[k]) * derivative_from_output(act, y.data[k]); };
-    auto xhat = [&](std::int64_t k) { return (x.data[k] - mean) * invstd; };
-    double sum_g = 0, sum_gx = 0;
-    for_channel(B, C, plane, c, [&](std::int64_t k) {
-      sum_g += g(k);
-      sum_gx += g(k) * xhat(k);
-    });
-    dbeta.data[c] = static_cast<float>(sum_g), dgamma.data[c] = static_cast<float>(sum_gx);
-    // dx = gamma invstd (g - mean(g) - xhat mean(g xhat)).
-    const double k_scale = gamma.data[c] * invstd, mean_g = sum_g / double(n), mean_gx = sum_gx / double(n);
-    for_channel(B, C, plane, c, [&](std::int64_t k) {
-      dx.data[k] = static_cast<float>(k_scale * (g(k) - mean_g - xhat(k) * mean_gx));
-    });
+    const Channel ch{B, plane, C * plane, c * plane};
+    channel_backward(x.data, y.data, dy.data, act, ch, save_mean.data[c], save_invstd.data[c], gamma.data[c], dx.data,
+                     dgamma.data[c], dbeta.data[c]);
   });
 }
 

@@ -16,7 +16,8 @@ class Pool;
 void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y);
 void linear_backward(const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
                      const Tensor& dw, const Tensor& db);
-// BatchNorm2d (host/cpu/batchnorm.cpp): plain loops, per-channel sums in float64 in a fixed order.
+// BatchNorm2d (host/cpu/batchnorm.cpp): vectorised loops, per-channel sums in float64 lanes in a
+// fixed order; tests/reference_batchnorm.hpp's double loops are its oracle.
 // With a pool, the channels are its tasks: each channel is one task's whole work, so the result is
 // the same bits as without it, for any thread count.
 void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, bool training, float momentum,

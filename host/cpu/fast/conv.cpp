@@ -5,12 +5,14 @@
 // where the pass writes the big side, and the epilogue (bias and activation, or the activation's
 // derivative) on the chunk while it is in cache. The weight and bias gradients: one partial sum
 // per chunk, added in chunk order. So the results are the same bits for any thread count.
+// A Conv2d with few output channels takes the direct path instead (conv_direct.hpp), on the same chunks.
 #include <cblas.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "host/cpu/activation.hpp"
+#include "host/cpu/fast/conv_direct.hpp"
 #include "host/cpu/fast/fast.hpp"
 #include "host/op_checks.hpp"
 
@@ -117,13 +119,15 @@ struct Chunk {
 };
 
 struct Plan {
-  std::int64_t per = 1, chunks = 0, K = 0, M = 0, hw = 0;
+  std::int64_t per = 1, chunks = 0, K = 0, M = 0, hw = 0, direct_scratch = 0;
+  bool direct = false;  // the direct path (conv_direct.hpp): no cols, scratch for one image's padded planes
   Plan(const ConvShape& s, std::int64_t B)
-      : K(s.weight_cols()), M(s.small_c()), hw(std::int64_t(s.small_h()) * s.small_w()) {
+      : K(s.weight_cols()), M(s.small_c()), hw(std::int64_t(s.small_h()) * s.small_w()), direct(direct::fits(s)) {
     per = std::clamp<std::int64_t>(kChunkValues / std::max<std::int64_t>(1, K * hw), 1, kMaxImages);
     chunks = (B + per - 1) / per;
+    if (direct) direct_scratch = direct::scratch(s);
   }
-  std::int64_t scratch() const { return (K + M) * per * hw; }
+  std::int64_t scratch() const { return direct ? direct_scratch : (K + M) * per * hw; }
 };
 
 template <class F>
@@ -176,7 +180,9 @@ void conv2d_forward(Pool& pool, const Tensor& x, const Tensor& w, const Tensor& 
   for_chunks(pool, plan, B, [&](std::int64_t, const Chunk& ch) {
     const std::int64_t N = ch.n * hw;
     float* yc = y.data + ch.first * out;
-    if (s.transposed) {  // up: cols = W^T small, folded into each image's output
+    if (plan.direct) {
+      for (std::int64_t i = 0; i < ch.n; ++i) direct::forward(s, x.data + (ch.first + i) * in, w.data, yc + i * out, ch.cols);
+    } else if (s.transposed) {  // up: cols = W^T small, folded into each image's output
       small_to_matrix(s, x.data + ch.first * in, in, ch.n, ch.small);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(N), int(K), int(M), 1.f, ch.small, int(N), w.data,
                   int(K), 0.f, ch.cols, int(K));  // cols [N, K] = small^T W
@@ -202,6 +208,8 @@ void conv2d_backward(Pool& pool, const Tensor& x, Activation x_act, const Tensor
   const float* small_rows = s.transposed ? x.data : dy.data;
   const std::int64_t big_row = s.transposed ? out : in, small_row = s.transposed ? in : out;
   std::vector<float> partial(static_cast<std::size_t>(plan.chunks * (wsize + C)));  // per chunk: dW, then db
+  std::vector<float> flipped(plan.direct && dx ? static_cast<std::size_t>(wsize) : 0);
+  if (!flipped.empty()) direct::flip_weight(s, w.data, flipped.data());
   for_chunks(pool, plan, B, [&](std::int64_t c, const Chunk& ch) {
     const std::int64_t N = ch.n * hw;
     float* pw = partial.data() + c * (wsize + C);
@@ -216,13 +224,22 @@ void conv2d_backward(Pool& pool, const Tensor& x, Activation x_act, const Tensor
       }
       pb[k] = sum;
     }
-    for (std::int64_t i = 0; i < ch.n; ++i) im2col(s, big + (ch.first + i) * big_row, ch.cols + i * hw * K);
-    small_to_matrix(s, small_rows + ch.first * small_row, small_row, ch.n, ch.small);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(K), int(N), 1.f, ch.small, int(N), ch.cols,
-                int(K), 0.f, pw, int(K));  // this chunk's dW = small cols
+    if (plan.direct) {
+      std::fill(pw, pw + wsize, 0.f);
+      for (std::int64_t i = 0; i < ch.n; ++i)
+        direct::weight_grad_add(s, x.data + (ch.first + i) * in, dy.data + (ch.first + i) * out, pw, ch.cols);
+    } else {
+      for (std::int64_t i = 0; i < ch.n; ++i) im2col(s, big + (ch.first + i) * big_row, ch.cols + i * hw * K);
+      small_to_matrix(s, small_rows + ch.first * small_row, small_row, ch.n, ch.small);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(M), int(K), int(N), 1.f, ch.small, int(N), ch.cols,
+                  int(K), 0.f, pw, int(K));  // this chunk's dW = small cols
+    }
     if (!dx) return;
     float* dxc = dx->data + ch.first * in;
-    if (s.transposed) {  // dx = down(dy): W times the unfolded dy
+    if (plan.direct) {  // dx = the correlation of the padded dy with the flipped weight
+      for (std::int64_t i = 0; i < ch.n; ++i)
+        direct::input_grad(s, dy.data + (ch.first + i) * out, flipped.data(), dxc + i * in, ch.cols);
+    } else if (s.transposed) {  // dx = down(dy): W times the unfolded dy
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.f, w.data, int(K), ch.cols,
                   int(K), 0.f, ch.small, int(N));
       matrix_to_small(s, ch.small, ch.n, dxc, in);
