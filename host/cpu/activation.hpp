@@ -1,5 +1,7 @@
 // The hidden layers' activations and their derivatives for the CPU reference ops (linear, conv).
 #pragma once
+#include <type_traits>
+
 #include "host/backend.hpp"
 #include "kernels/sigmoid.cuh"
 
@@ -24,6 +26,20 @@ inline float derivative_from_output(Activation a, float y) {
     case Activation::none: break;
   }
   return 1.f;
+}
+
+// f(std::integral_constant<Activation, a>{}): a loop in f that passes its argument to activate
+// or derivative_from_output has the activation fixed at compile time, so it vectorises (one select
+// or none per value instead of a switch).
+template <class F>
+decltype(auto) with_activation(Activation a, F&& f) {
+  switch (a) {
+    case Activation::relu: return f(std::integral_constant<Activation, Activation::relu>{});
+    case Activation::sigmoid: return f(std::integral_constant<Activation, Activation::sigmoid>{});
+    case Activation::leaky_relu: return f(std::integral_constant<Activation, Activation::leaky_relu>{});
+    case Activation::none: break;
+  }
+  return f(std::integral_constant<Activation, Activation::none>{});
 }
 
 }  // namespace cuvae::cpu

@@ -52,20 +52,20 @@ CUVAE_VECTOR_CLONES void moments(const float* x, const Channel& ch, double& mean
   squares = sq.sum();
 }
 
-CUVAE_VECTOR_CLONES void normalize(const float* x, const Channel& ch, double mean, double scale, double shift,
-                                   Activation act, float* y) {
+template <Activation A>
+CUVAE_VECTOR_CLONES void normalize(const float* x, const Channel& ch, double mean, double scale, double shift, float* y) {
   for (std::int64_t b = 0; b < ch.B; ++b) {
     const float* xp = x + ch.at(b);
     float* yp = y + ch.at(b);
 #pragma omp simd
-    for (std::int64_t k = 0; k < ch.plane; ++k) yp[k] = activate(act, static_cast<float>((xp[k] - mean) * scale + shift));
+    for (std::int64_t k = 0; k < ch.plane; ++k) yp[k] = activate(A, static_cast<float>((xp[k] - mean) * scale + shift));
   }
 }
 
 // The backward of one channel: g = dy act'(y), xhat = (x - mean) invstd; dbeta = sum g,
 // dgamma = sum g xhat, dx = gamma invstd (g - mean(g) - xhat mean(g xhat)).
-CUVAE_VECTOR_CLONES void channel_backward(const float* x, const float* y, const float* dy, Activation act,
-                                          const Channel& ch, double mean, double invstd, double gamma, float* dx,
+template <Activation A>
+CUVAE_VECTOR_CLONES void channel_backward(const float* x, const float* y, const float* dy, const Channel& ch, double mean, double invstd, double gamma, float* dx,
                                           float& dgamma, float& dbeta) {
   Lanes sum_g, sum_gx;
   double g[kBlock], gx[kBlock];
@@ -74,7 +74,7 @@ CUVAE_VECTOR_CLONES void channel_backward(const float* x, const float* y, const 
       const std::int64_t n = std::min(kBlock, ch.plane - p0), o = ch.at(b) + p0;
 #pragma omp simd
       for (std::int64_t k = 0; k < n; ++k) {
-        g[k] = double(dy[o + k]) * derivative_from_output(act, y[o + k]);
+        g[k] = double(dy[o + k]) * derivative_from_output(A, y[o + k]);
         gx[k] = g[k] * ((x[o + k] - mean) * invstd);
       }
       sum_g.add(g, n);
@@ -87,7 +87,7 @@ CUVAE_VECTOR_CLONES void channel_backward(const float* x, const float* y, const 
     const std::int64_t o = ch.at(b);
 #pragma omp simd
     for (std::int64_t k = 0; k < ch.plane; ++k) {
-      const double gk = double(dy[o + k]) * derivative_from_output(act, y[o + k]);
+      const double gk = double(dy[o + k]) * derivative_from_output(A, y[o + k]);
       dx[o + k] = static_cast<float>(k_scale * (gk - mean_g - (x[o + k] - mean) * invstd * mean_gx));
     }
   }
@@ -115,7 +115,7 @@ void batchnorm2d_forward(const Tensor& x, const Tensor& gamma, const Tensor& bet
     } else {
       mean = running_mean.data[c], invstd = 1 / std::sqrt(double(running_var.data[c]) + eps);
     }
-    normalize(x.data, ch, mean, gamma.data[c] * invstd, beta.data[c], act, y.data);
+    with_activation(act, [&](auto a) { normalize<decltype(a)::value>(x.data, ch, mean, gamma.data[c] * invstd, beta.data[c], y.data); });
   });
 }
 
@@ -126,8 +126,10 @@ void batchnorm2d_backward(const Tensor& x, const Tensor& y, Activation act, cons
   const std::int64_t B = x.rows(), C = gamma.numel(), plane = x.cols() / C;
   for_each_channel(pool, C, [&](std::int64_t c) {
     const Channel ch{B, plane, C * plane, c * plane};
-    channel_backward(x.data, y.data, dy.data, act, ch, save_mean.data[c], save_invstd.data[c], gamma.data[c], dx.data,
-                     dgamma.data[c], dbeta.data[c]);
+    with_activation(act, [&](auto a) {
+      channel_backward<decltype(a)::value>(x.data, y.data, dy.data, ch, save_mean.data[c], save_invstd.data[c], gamma.data[c],
+                            dx.data, dgamma.data[c], dbeta.data[c]);
+    });
   });
 }
 

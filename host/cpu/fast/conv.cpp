@@ -14,6 +14,7 @@
 #include "host/cpu/activation.hpp"
 #include "host/cpu/fast/conv_direct.hpp"
 #include "host/cpu/fast/fast.hpp"
+#include "host/cpu/fast/vecmath.hpp"
 #include "host/op_checks.hpp"
 
 namespace cuvae::cpu::fast {
@@ -141,31 +142,39 @@ void for_chunks(Pool& pool, const Plan& plan, std::int64_t B, F&& f) {
 }
 
 // rows[i, c, p] = act(rows[i, c, p] + b[c]) for the chunk's images (rows `ld` apart, planes of `plane`).
-void bias_activate(const float* b, Activation act, std::int64_t channels, std::int64_t plane, float* rows,
-                   std::int64_t ld, std::int64_t n) {
+template <Activation A>
+CUVAE_VECTOR_CLONES void bias_activate(const float* b, std::int64_t channels, std::int64_t plane, float* rows,
+                                       std::int64_t ld, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i)
     for (std::int64_t c = 0; c < channels; ++c) {
       float* p = rows + i * ld + c * plane;
       const float bc = b[c];
-      switch (act) {
-        case Activation::relu:
-          for (std::int64_t k = 0; k < plane; ++k) p[k] = std::max(p[k] + bc, 0.f);
-          break;
-        case Activation::none:
-          for (std::int64_t k = 0; k < plane; ++k) p[k] += bc;
-          break;
-        default:
-          for (std::int64_t k = 0; k < plane; ++k) p[k] = activate(act, p[k] + bc);
-      }
+#pragma omp simd
+      for (std::int64_t k = 0; k < plane; ++k) p[k] = activate(A, p[k] + bc);
     }
 }
 
 // d *= act'(y) over n values (the derivative from the activation's output).
-void times_derivative(Activation act, const float* y, float* d, std::int64_t n) {
-  if (act == Activation::relu) {
-    for (std::int64_t k = 0; k < n; ++k) d[k] = y[k] > 0.f ? d[k] : 0.f;
-  } else if (act != Activation::none) {
-    for (std::int64_t k = 0; k < n; ++k) d[k] *= derivative_from_output(act, y[k]);
+template <Activation A>
+CUVAE_VECTOR_CLONES void times_derivative(const float* y, float* d, std::int64_t n) {
+  if constexpr (A != Activation::none) {
+#pragma omp simd
+    for (std::int64_t k = 0; k < n; ++k) d[k] *= derivative_from_output(A, y[k]);
+  }
+}
+
+// db[c] (c < channels) = the sum of the chunk's dy planes: each plane in Lanes (vecmath.hpp), the
+// images in order.
+CUVAE_VECTOR_CLONES void bias_grad(const float* dy, std::int64_t channels, std::int64_t plane, std::int64_t ld,
+                                   std::int64_t n, float* db) {
+  for (std::int64_t c = 0; c < channels; ++c) {
+    double sum = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      Lanes image;
+      image.add(dy + i * ld + c * plane, plane);
+      sum += image.sum();
+    }
+    db[c] = static_cast<float>(sum);
   }
 }
 
@@ -193,7 +202,7 @@ void conv2d_forward(Pool& pool, const Tensor& x, const Tensor& w, const Tensor& 
                   int(K), 0.f, ch.small, int(N));  // small [M, N] = W cols^T
       matrix_to_small(s, ch.small, ch.n, yc, out);
     }
-    bias_activate(b.data, act, s.out_c, plane, yc, out, ch.n);
+    with_activation(act, [&](auto a) { bias_activate<decltype(a)::value>(b.data, s.out_c, plane, yc, out, ch.n); });
   });
 }
 
@@ -207,23 +216,15 @@ void conv2d_backward(Pool& pool, const Tensor& x, Activation x_act, const Tensor
   const float* big = s.transposed ? dy.data : x.data;
   const float* small_rows = s.transposed ? x.data : dy.data;
   const std::int64_t big_row = s.transposed ? out : in, small_row = s.transposed ? in : out;
-  std::vector<float> partial(static_cast<std::size_t>(plan.chunks * (wsize + C)));  // per chunk: dW, then db
+  const std::int64_t total = wsize + C;
+  float* partial = pool.shared(plan.chunks * total);  // per chunk: dW, then db
   std::vector<float> flipped(plan.direct && dx ? static_cast<std::size_t>(wsize) : 0);
   if (!flipped.empty()) direct::flip_weight(s, w.data, flipped.data());
   for_chunks(pool, plan, B, [&](std::int64_t c, const Chunk& ch) {
     const std::int64_t N = ch.n * hw;
-    float* pw = partial.data() + c * (wsize + C);
+    float* pw = partial + c * total;
     float* pb = pw + wsize;
-    for (std::int64_t k = 0; k < C; ++k) {  // db: each image's planes, in image order
-      float sum = 0.f;
-      for (std::int64_t i = 0; i < ch.n; ++i) {
-        const float* d = dy.data + (ch.first + i) * out + k * plane;
-        float image = 0.f;
-        for (std::int64_t p = 0; p < plane; ++p) image += d[p];
-        sum += image;
-      }
-      pb[k] = sum;
-    }
+    bias_grad(dy.data + ch.first * out, C, plane, out, ch.n, pb);
     if (plan.direct) {
       std::fill(pw, pw + wsize, 0.f);
       for (std::int64_t i = 0; i < ch.n; ++i)
@@ -248,21 +249,21 @@ void conv2d_backward(Pool& pool, const Tensor& x, Activation x_act, const Tensor
                   int(K), 0.f, ch.cols, int(K));
       for (std::int64_t i = 0; i < ch.n; ++i) col2im(s, ch.cols + i * hw * K, dxc + i * in);
     }
-    times_derivative(x_act, x.data + ch.first * in, dxc, ch.n * in);
+    with_activation(x_act, [&](auto a) { times_derivative<decltype(a)::value>(x.data + ch.first * in, dxc, ch.n * in); });
   });
-  // The partial sums in chunk order, into chunk 0's (each element on its own: the same bits for
-  // any thread count).
-  const std::int64_t total = wsize + C;
-  if (plan.chunks == 0) partial.assign(static_cast<std::size_t>(total), 0.f);
-  for_chunks(pool, total, kChunkElements, [&](std::int64_t e0, std::int64_t e1) {
-    float* sum = partial.data();
-    for (std::int64_t c = 1; c < plan.chunks; ++c) {
-      const float* p = partial.data() + c * total;
-      for (std::int64_t e = e0; e < e1; ++e) sum[e] += p[e];
-    }
-  });
-  std::copy_n(partial.data(), wsize, dw.data);
-  std::copy_n(partial.data() + wsize, C, db.data);
+  // The partial sums in chunk order (each element on its own: the same bits for any thread count).
+  auto add_up = [&](std::int64_t first, std::int64_t n, float* dst) {
+    for_chunks(pool, n, kChunkElements, [&](std::int64_t e0, std::int64_t e1) {
+      if (plan.chunks == 0) return std::fill(dst + e0, dst + e1, 0.f);
+      std::copy(partial + first + e0, partial + first + e1, dst + e0);
+      for (std::int64_t c = 1; c < plan.chunks; ++c) {
+        const float* p = partial + c * total + first;
+        for (std::int64_t e = e0; e < e1; ++e) dst[e] += p[e];
+      }
+    });
+  };
+  add_up(0, wsize, dw.data);
+  add_up(wsize, C, db.data);
 }
 
 }  // namespace cuvae::cpu::fast

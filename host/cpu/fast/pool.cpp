@@ -41,6 +41,11 @@ Pool::~Pool() {
   for (std::thread& t : workers_) t.join();
 }
 
+float* Pool::shared(std::int64_t floats) {
+  if (static_cast<std::int64_t>(shared_.size()) < floats) shared_.resize(static_cast<std::size_t>(floats));
+  return shared_.data();
+}
+
 void Pool::reserve_scratch(std::int64_t floats) {
   for (std::vector<float>& s : scratch_)
     if (static_cast<std::int64_t>(s.size()) < floats) s.resize(static_cast<std::size_t>(floats));

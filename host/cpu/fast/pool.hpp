@@ -45,6 +45,10 @@ class Pool {
   float* scratch(int slot) { return scratch_[static_cast<std::size_t>(slot)].data(); }
   // Makes every slot's scratch hold at least `floats` (call before run, on the calling thread).
   void reserve_scratch(std::int64_t floats);
+  // One buffer of at least `floats` for the op now running (its per-task partial sums), kept between
+  // ops so that a training step does not allocate and fault in fresh pages each time. Not zeroed:
+  // the caller writes every element it reads. Call on the calling thread, before run.
+  float* shared(std::int64_t floats);
 
  private:
   using Fn = void (*)(const void*, std::int64_t, int);
@@ -54,6 +58,7 @@ class Pool {
 
   std::vector<std::thread> workers_;
   std::vector<std::vector<float>> scratch_;
+  std::vector<float> shared_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
   std::atomic<std::uint64_t> generation_{0};  // bumped by each run; workers wait for a change
