@@ -53,8 +53,8 @@ def pytorch_epoch(python, device, threads, batch, data, compile_mode, arch="mlp"
     conv VAEs: pytorch_models.py --arch conv|conv64 --bench; conv64 reads --data as its --npy folder)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "pt.json")
-        script = ["pytorch_vae.py", "--device", device] if arch == "mlp" else ["pytorch_models.py", "--arch", arch]
-        cmd = [python, os.path.join(HERE, script[0]), *script[1:], "--bench",
+        script = ["pytorch_vae.py"] if arch == "mlp" else ["pytorch_models.py", "--arch", arch]
+        cmd = [python, os.path.join(HERE, script[0]), *script[1:], "--device", device, "--bench",
                "--threads", str(threads), "--batch-size", str(batch), "--json", out]
         if data:
             cmd += ["--npy" if arch == "conv64" else "--data", data]
@@ -77,8 +77,8 @@ def main():
     p.add_argument("--batch-size", type=int, nargs="+", default=[128])
     p.add_argument("--data", default="")
     p.add_argument("--arch", choices=["mlp", "conv", "conv64"], default="mlp",
-                   help="mlp: the MLP VAE; conv, conv64: the conv VAEs (cuvae --arch against pytorch_models.py "
-                        "--arch, eager only; conv64 needs --data, a folder of train.npy and test.npy)")
+                   help="mlp: the MLP VAE (against pytorch_vae.py); conv, conv64: the conv VAEs (against "
+                        "pytorch_models.py --arch; conv64 needs --data, a folder of train.npy and test.npy)")
     bc.add_baseline_args(p, default=(), default_text="on cpu torch torch-compile debian, on cuda torch torch-compile")
     p.add_argument("--compile", nargs="*", metavar="MODE",
                    help="torch.compile modes of the torch-compile baseline (default: default); "
@@ -103,12 +103,6 @@ def main():
         a.baselines = ["none"]
     if a.arch == "conv64" and not a.data:
         p.error("--arch conv64 needs --data, a folder with train.npy and test.npy (profiling/images_to_npy.py)")
-    if a.arch != "mlp" and a.device == "cuda" and "none" not in a.baselines and not a.no_pytorch:
-        p.error("--arch conv: the PyTorch conv baseline (pytorch_models.py) runs on the CPU only; "
-                "on cuda pass --no-pytorch")
-    if a.arch != "mlp" and "torch-compile" in a.baselines:
-        print(f"bench_train: no torch.compile row for --arch {a.arch} (pytorch_models.py runs eager only)", flush=True)
-        a.baselines = [b for b in a.baselines if b != "torch-compile"] or ["none"]
     if a.device == "cuda" and "debian" in a.baselines:
         p.error("--baselines debian is CPU only (Debian's PyTorch 1.13 has no CUDA)")
     if a.device == "cuda" and not a.torch_python:

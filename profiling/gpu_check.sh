@@ -13,8 +13,8 @@
 #
 # Usage: profiling/gpu_check.sh [--probe] [RESULT_DIR]   (default: $OUT if set, else build/gpu-check)
 #   writes RESULT_DIR/gpu_check.json, RESULT_DIR/{configure,build,ctest,bench_gemm,conv_layers,bench_train,kernel_times,models}.log,
-#   bench_{gemm,train}.json and kernel_times.csv (per-kernel times of 5 batch-128 steps, from ncu
-#   when it is there): 12 files, what the device tool brings back from $OUT
+#   bench_{gemm,train,train_conv}.json and kernel_times.csv (per-kernel times of 5 batch-128 steps, from ncu
+#   when it is there): 13 files, what the device tool brings back from $OUT
 #   --probe: only the dependencies, the GPU query and a configure (in build/gpu-check-probe); no build.
 # Through the device tool: run(command="profiling/gpu_check.sh", carry=[".gpu-carry"], timeout_s=540)
 # Env: CUVAE_GPU_CHECK_FORCE_CARRY=1 uses .gpu-carry even where the system has the packages;
@@ -301,11 +301,35 @@ print(json.dumps({"rc": int(sys.argv[2]), "pytorch": sys.argv[3] or None, "rows"
 EOF
 )
 fi
+# The conv VAE's epoch (issue 11): cuvae (our kernels; conv_layers.log has them per layer against
+# cuDNN) against PyTorch + cuDNN eager and torch.compile reduce-overhead at batch 128, appended to
+# bench_train.log, its rows in bench_train_conv.json.
+conv_train_json='null'
+if [[ -x $build/cuvae && -n $torch_py ]] && (($(left) > 60)); then
+  say "bench_train --arch conv: cuvae vs PyTorch ($torch_py)"
+  rm -f "$out_dir/bench_train_conv.json"
+  set +e
+  timeout "$(left)" "$torch_py" "$repo/profiling/bench_train.py" --cuvae "$build/cuvae" --device cuda --arch conv \
+    --batch-size 128 --baselines torch torch-compile --compile reduce-overhead "${data_args[@]}" \
+    --json "$out_dir/bench_train_conv.json" >> "$out_dir/bench_train.log" 2>&1
+  conv_rc=$?
+  set -e
+  [[ $conv_rc == 0 ]] || status=1
+  conv_train_json=$(python3 - "$out_dir/bench_train_conv.json" "$conv_rc" <<'EOF'
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1]))
+except Exception:
+    rows = []
+print(json.dumps({"rc": int(sys.argv[2]), "rows": rows}))
+EOF
+)
+fi
 
 # ---- 6. one JSON, then the summary --------------------------------------------------------------
 GPU_NAME="$gpu_name" COMPUTE_CAP="$compute_cap" DRIVER="$(echo "$driver" | xargs)" MEMORY="$(echo "$memory" | xargs)" \
 CARRY_USED="$carry_used" CONFIGURE="$configure_status" BUILD="$build_status" BUILD_S="$build_s" \
-CTEST="$tests_json" GEMM="$gemm_json" TRAIN="$train_json" KERNELS="$kernels_json" MODELS="$models_json" SECONDS_ALL="$((SECONDS - t_start))" STATUS="$status" \
+CTEST="$tests_json" GEMM="$gemm_json" TRAIN="$train_json" CONV_TRAIN="$conv_train_json" KERNELS="$kernels_json" MODELS="$models_json" SECONDS_ALL="$((SECONDS - t_start))" STATUS="$status" \
 python3 - "$json" <<'EOF'
 import json, os, sys
 e = os.environ
@@ -314,10 +338,11 @@ result = {
   "carried_deps": e["CARRY_USED"] == "true",
   "configure": e["CONFIGURE"], "build": e["BUILD"], "build_seconds": int(e["BUILD_S"]),
   "ctest": json.loads(e["CTEST"]), "bench_gemm": json.loads(e["GEMM"]), "bench_train": json.loads(e["TRAIN"]),
+  "bench_train_conv": json.loads(e["CONV_TRAIN"]),
   "kernel_times": json.loads(e["KERNELS"]), "models": json.loads(e["MODELS"]),
   "seconds": int(e["SECONDS_ALL"]), "ok": e["STATUS"] == "0",
   "logs": ["configure.log", "build.log", "ctest.log", "bench_gemm.log", "bench_gemm.json", "conv_layers.log", "bench_train.log", "bench_train.json",
-           "kernel_times.csv", "kernel_times.log", "models.log"],
+           "bench_train_conv.json", "kernel_times.csv", "kernel_times.log", "models.log"],
 }
 json.dump(result, open(sys.argv[1], "w"), indent=1)
 EOF
@@ -336,13 +361,14 @@ print(f"{'bench_gemm':<12} " + ("not built" if not g else f"exit {g['rc']} (benc
 for m, rec in (r.get("models") or {}).items():
     figs = ", ".join(f"{k[5:]} {v:.2f}" for k, v in rec.items() if k.startswith("test_"))
     print(f"{'model ' + m:<12} " + (rec["error"] if "error" in rec else f"{figs}; {rec.get('seconds', 0):.2f} s"))
-b = r.get("bench_train") or {}
-for row in b.get("rows", []):
-    if not row.get("cuvae_s"):
-        print(f"{'train b=' + str(row['batch']):<12} cuvae failed"); continue
-    base = (f"{row['baseline']} {row['baseline_s']:.3f} s, speed-up {row['speedup']:.2f}x" if row.get("speedup")
-            else "no PyTorch baseline")
-    print(f"{'train b=' + str(row['batch']):<12} cuvae {row['cuvae_s']:.3f} s/epoch ({60000 / row['cuvae_s']:.0f} img/s); {base}")
+for key, name in (("bench_train", "train"), ("bench_train_conv", "conv")):
+    for row in (r.get(key) or {}).get("rows", []):
+        if not row.get("cuvae_s"):
+            print(f"{name + ' b=' + str(row['batch']):<12} cuvae failed"); continue
+        base = (f"{row['baseline']} {row['baseline_s']:.3f} s, speed-up {row['speedup']:.2f}x" if row.get("speedup")
+                else "no PyTorch baseline")
+        print(f"{name + ' b=' + str(row['batch']):<12} cuvae {row['cuvae_s']:.3f} s/epoch "
+              f"({row['images'] / row['cuvae_s']:.0f} img/s); {base}")
 print(f"results: {sys.argv[1]}")
 EOF
 exit $status

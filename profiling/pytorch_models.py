@@ -16,7 +16,14 @@ Run (Debian's Python, which has torch):
   /usr/bin/python3 profiling/pytorch_models.py --model ae --hidden 512,256 --latent 32 --epochs 10
   /usr/bin/python3 profiling/pytorch_models.py --model dae --noise mask:0.25 --bench   # time one epoch
   "$(profiling/torch_venv.sh)" profiling/pytorch_models.py --arch conv --epochs 10       # the conv VAE, PyTorch 2.15
---bench: one warm-up epoch, then exactly one timed training epoch, no test pass.
+  python3 profiling/pytorch_models.py --arch conv --device cuda --compile reduce-overhead --bench  # a CUDA torch
+--bench: one warm-up epoch (which also compiles every batch shape), then exactly one timed
+training epoch, no test pass; on CUDA the GPU is synchronised before each clock reading.
+--device cuda: the model and the whole data set on the GPU, batches indexed there (no DataLoader);
+the loss is summed on the GPU (no synchronisation per step); a dae's corruption and the batch
+order are drawn on the CPU, as on --device cpu, and moved.
+--compile [MODE]: torch.compile (torch >= 2) of the training step's forward pass and loss terms,
+dynamic=False (the last partial batch is one more shape); MODE as pytorch_vae.py's.
 """
 import argparse, json, math, os, platform, sys, time
 
@@ -26,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python"))
 sys.path.insert(0, HERE)
 import cuvae_torch  # noqa: E402
-from pytorch_vae import DEFAULT_DATA, find_file, load_idx_images  # noqa: E402
+from pytorch_vae import COMPILE_MODES, DEFAULT_DATA, find_file, load_idx_images, sync  # noqa: E402
 from bench_common import torch_libs  # noqa: E402
 
 
@@ -45,11 +52,12 @@ def load_npy_images(path):
 
 def corrupt(x, noise, gen):
     kind, level = noise
+    rand = lambda: torch.rand(x.shape, generator=gen).to(x.device)  # drawn on the CPU for every device
     if kind == "mask":
-        return x * (torch.rand(x.shape, generator=gen) >= level).to(x.dtype)
+        return x * (rand() >= level).to(x.dtype)
     if kind == "gaussian":
-        return (x + level * torch.randn(x.shape, generator=gen)).clamp(0.0, 1.0)
-    u = torch.rand(x.shape, generator=gen)  # saltpepper
+        return (x + level * torch.randn(x.shape, generator=gen).to(x.device)).clamp(0.0, 1.0)
+    u = rand()  # saltpepper
     return torch.where(u < level / 2, torch.zeros_like(x), torch.where(u < level, torch.ones_like(x), x))
 
 
@@ -58,16 +66,19 @@ def terms(model, config, x_in, target, eps=None):
     return t["recon"], t.get("kl")
 
 
-def train_epoch(model, config, opt, train, args, gen, step):
+def train_epoch(model, config, opt, train, args, gen, step, step_terms, mark_step=None):
+    """step_terms(x_in, x) -> (recon, kl or None): terms(), or its torch.compile'd version."""
     model.train()
     n = train.shape[0]
-    perm = torch.randperm(n, generator=gen)
-    total = 0.0
+    perm = torch.randperm(n, generator=gen).to(train.device)
+    total = torch.zeros((), device=train.device)
     for start in range(0, n, args.batch_size):
         step += 1
         x = train[perm[start:start + args.batch_size]]
         x_in = corrupt(x, config["_noise"], gen) if config["_noise"] else x
-        recon, kl = terms(model, config, x_in, x)
+        if mark_step is not None:  # reduce-overhead: a new CUDA-graph step begins
+            mark_step()
+        recon, kl = step_terms(x_in, x)
         beta = args.beta
         if args.kl_warmup > 0:
             beta = args.beta * min(1.0, (step - 1) / args.kl_warmup)
@@ -75,8 +86,8 @@ def train_epoch(model, config, opt, train, args, gen, step):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        total += loss.item()
-    return total / n, step
+        total += loss.detach()
+    return total.item() / n, step
 
 
 @torch.no_grad()
@@ -138,6 +149,9 @@ def main():
     p.add_argument("--kl-warmup", type=int, default=0)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--compile", nargs="?", const="default", choices=COMPILE_MODES, metavar="MODE",
+                   help="torch.compile the forward pass and loss terms (torch>=2); MODE: " + ", ".join(COMPILE_MODES))
     p.add_argument("--limit", type=int, default=0, help="use only the first N train images")
     p.add_argument("--json", help="write config and per-epoch results here")
     p.add_argument("--bench", action="store_true", help="time one training epoch after a warm-up epoch")
@@ -155,6 +169,9 @@ def main():
               "noise": args.noise or ("mask:0.25" if args.model == "dae" else "none"), "arch": args.arch}
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit(f"error: --device cuda, but this torch ({torch.__version__}) sees no CUDA GPU")
+    device = torch.device(args.device)
     gen = torch.Generator().manual_seed(args.seed)
     if args.npy:
         train, image = load_npy_images(os.path.join(args.npy, "train.npy"))
@@ -168,7 +185,16 @@ def main():
     if args.limit > 0:
         train = train[:args.limit]
     config["input_dim"] = train.shape[1]
-    model = cuvae_torch.model_from_config(config)
+    train = train.to(device)
+    test = None if test is None else test.to(device)
+    model = cuvae_torch.model_from_config(config).to(device)
+    step_terms, mark_step = (lambda x_in, x: terms(model, config, x_in, x)), None
+    if args.compile:
+        if not hasattr(torch, "compile"):
+            sys.exit(f"error: --compile needs torch>=2 (torch.compile); this is torch {torch.__version__}")
+        step_terms = torch.compile(step_terms, mode=args.compile, dynamic=False)
+        if "cudagraphs" not in args.compile and args.compile != "default" and device.type == "cuda":
+            mark_step = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
     noise = config["noise"]
     config["_noise"] = None if noise == "none" else (noise.split(":")[0], float(noise.split(":")[1]))
     if args.weight_decay > 0:
@@ -177,26 +203,32 @@ def main():
         opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.l2)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=args.lr_decay)
     n_train = train.shape[0]
-    print(f"# torch {torch.__version__} threads {torch.get_num_threads()} {args.model} {config['input_dim']}-"
+    print(f"# torch {torch.__version__} {device} threads {torch.get_num_threads()} {args.model} {config['input_dim']}-"
           f"{hidden}-{args.latent} {config['likelihood']} noise {noise} batch {args.batch_size} n_train {n_train}")
     meta = dict(vars(args), config={k: v for k, v in config.items() if not k.startswith("_")}, torch=torch.__version__,
                 num_threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(),
-                libs=torch_libs(torch))
+                libs=torch_libs(torch), cuda_device=torch.cuda.get_device_name(0) if device.type == "cuda" else None)
     result = {"config": meta, "epochs": []}
     step = 0
     if args.bench:
+        sync(device)
         t0 = time.perf_counter()
-        _, step = train_epoch(model, config, opt, train, args, gen, step)
+        _, step = train_epoch(model, config, opt, train, args, gen, step, step_terms, mark_step)
+        sync(device)
         warm = time.perf_counter() - t0
         t0 = time.perf_counter()
-        loss, step = train_epoch(model, config, opt, train, args, gen, step)
+        loss, step = train_epoch(model, config, opt, train, args, gen, step, step_terms, mark_step)
+        sync(device)
         sec = time.perf_counter() - t0
-        result["bench"] = {"warmup_seconds": warm, "seconds": sec, "images_per_s": n_train / sec, "train_loss": loss}
+        result["bench"] = {"warmup_seconds": warm, "seconds": sec, "images_per_s": n_train / sec, "train_loss": loss,
+                           "compile": args.compile}
         print(f"bench: one epoch of {n_train} images, batch {args.batch_size}: {sec:.3f} s, "
               f"{n_train / sec:.0f} images/s (train loss {loss:.4f}; warm-up {warm:.3f} s)")
     for epoch in range(1, 0 if args.bench else args.epochs + 1):
+        sync(device)
         t0 = time.perf_counter()
-        loss, step = train_epoch(model, config, opt, train, args, gen, step)
+        loss, step = train_epoch(model, config, opt, train, args, gen, step, step_terms, mark_step)
+        sync(device)
         sec = time.perf_counter() - t0
         sched.step()
         figs = figures(config, model, test, args)
