@@ -36,6 +36,7 @@
 #include "host/cuda/cudnn_conv.hpp"
 #endif
 #include "host/cuda/device_api.hpp"
+#include "host/cuda/op_scope.hpp"
 #include "host/op_checks.hpp"
 #include "host/order.hpp"
 #include "kernels/adam.cuh"
@@ -67,56 +68,6 @@ constexpr int kThreads = 256;  // block size of the grid-stride kernels
 
 long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
 bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
-
-// ---- ops: NVTX range and error context -------------------------------------------------------
-
-std::string shapes_text(std::initializer_list<std::pair<const char*, const Tensor*>> tensors) {
-  std::string s;
-  for (const auto& [name, t] : tensors)
-    if (t) s += std::string(s.empty() ? "" : " ") + name + t->shape.str();
-  return s;
-}
-
-// One per op call: an NVTX range named "op shapes" (what Nsight Systems shows), and the context
-// every launch failure of the op is reported with.
-class OpScope {
- public:
-  OpScope(const char* op, const std::string& shapes) : name_(shapes.empty() ? op : std::string(op) + " " + shapes) {
-    nvtxRangePushA(name_.c_str());
-  }
-  ~OpScope() { nvtxRangePop(); }
-  OpScope(const OpScope&) = delete;
-  OpScope& operator=(const OpScope&) = delete;
-  const std::string& name() const { return name_; }
-
-  template <class... P, class... A>
-  void launch(const char* kernel_name, const char* file, int line, void (*kernel)(P...), dim3 grid, dim3 block,
-              std::size_t smem, api::Stream stream, A&&... args) const {
-    try {
-      cuvae::launch(kernel, grid, block, smem, stream, std::forward<A>(args)...);
-    } catch (const Error& e) {
-      fail_at(file, line, name_ + ": " + kernel_name + ": " + e.what());
-    }
-  }
-
- private:
-  std::string name_;
-};
-#define CUVAE_LAUNCH(scope, kernel, ...) (scope).launch(#kernel, __FILE__, __LINE__, kernel, __VA_ARGS__)
-
-// ---- the backend ------------------------------------------------------------------------------
-
-class StreamHolder {
- public:
-  StreamHolder() : s_(api::create_stream()) {}
-  ~StreamHolder() { api::destroy_stream(s_); }
-  StreamHolder(const StreamHolder&) = delete;
-  StreamHolder& operator=(const StreamHolder&) = delete;
-  api::Stream get() const { return s_; }
-
- private:
-  api::Stream s_;
-};
 
 std::size_t default_limit() {
   std::size_t free = 0, total = 0;
