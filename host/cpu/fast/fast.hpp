@@ -20,8 +20,9 @@ namespace cuvae::cpu::fast {
 void linear_forward(Pool& pool, const Tensor& x, const Tensor& w, const Tensor& b, Activation act, const Tensor& y);
 void linear_backward(Pool& pool, const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy, const Tensor* dx,
                      const Tensor& dw, const Tensor& db);
-// Conv2d / ConvTranspose2d (conv.cpp): im2col and OpenBLAS sgemm on chunks of images; the plain
-// double loops of tests/reference_conv.hpp are its oracle.
+// Conv2d / ConvTranspose2d (conv.cpp): im2col and OpenBLAS sgemm on chunks of images, or for a
+// Conv2d with few output channels the direct path (conv_direct.hpp); the plain double loops of
+// tests/reference_conv.hpp are its oracle.
 void conv2d_forward(Pool& pool, const Tensor& x, const Tensor& w, const Tensor& b, const ConvShape& s, Activation act,
                     const Tensor& y);
 void conv2d_backward(Pool& pool, const Tensor& x, Activation x_act, const Tensor& w, const Tensor& dy,
