@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "python"))
 sys.path.insert(0, HERE)
 import cuvae_torch  # noqa: E402
-from pytorch_vae import COMPILE_MODES, DEFAULT_DATA, find_file, load_idx_images, sync  # noqa: E402
+from pytorch_vae import DEFAULT_DATA, add_run_args, find_file, load_idx_images, sync  # noqa: E402
 from bench_common import torch_libs  # noqa: E402
 
 
@@ -147,14 +147,7 @@ def main():
     p.add_argument("--noise", default=None, help="dae: mask:P, gaussian:S or saltpepper:P (default mask:0.25)")
     p.add_argument("--beta", type=float, default=1.0)
     p.add_argument("--kl-warmup", type=int, default=0)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--compile", nargs="?", const="default", choices=COMPILE_MODES, metavar="MODE",
-                   help="torch.compile the forward pass and loss terms (torch>=2); MODE: " + ", ".join(COMPILE_MODES))
-    p.add_argument("--limit", type=int, default=0, help="use only the first N train images")
-    p.add_argument("--json", help="write config and per-epoch results here")
-    p.add_argument("--bench", action="store_true", help="time one training epoch after a warm-up epoch")
+    add_run_args(p)
     args = p.parse_args()
 
     linear = args.model == "linear-ae"

@@ -148,6 +148,18 @@ def test_pass(model, test, args):
     return (recon_sum + kl_sum) / n, recon_sum / n, kl_sum / n
 
 
+def add_run_args(p):
+    """The options every PyTorch-side script here shares (pytorch_models.py too)."""
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--compile", nargs="?", const="default", choices=COMPILE_MODES, metavar="MODE",
+                   help="torch.compile the forward pass and loss terms (torch>=2); MODE: " + ", ".join(COMPILE_MODES))
+    p.add_argument("--limit", type=int, default=0, help="use only the first N train images")
+    p.add_argument("--json", help="write config and per-epoch results here")
+    p.add_argument("--bench", action="store_true", help="time one training epoch after a warm-up epoch")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=DEFAULT_DATA)
@@ -157,14 +169,7 @@ def main():
     p.add_argument("--latent", type=int, default=20)
     p.add_argument("--hidden", default="400", help='hidden sizes, e.g. "400" or "512,256"')
     p.add_argument("--beta", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--compile", nargs="?", const="default", choices=COMPILE_MODES, metavar="MODE",
-                   help="torch.compile the forward pass + loss (torch>=2); MODE: " + ", ".join(COMPILE_MODES))
-    p.add_argument("--limit", type=int, default=0, help="use only the first N train images")
-    p.add_argument("--json", help="write config and per-epoch results here")
-    p.add_argument("--bench", action="store_true", help="time one training epoch after a warm-up epoch")
+    add_run_args(p)
     args = p.parse_args()
     try:
         hidden = [int(h) for h in args.hidden.split(",")]
