@@ -29,15 +29,24 @@ set(_arch "${CMAKE_LIBRARY_ARCHITECTURE}")
 if(NOT _arch)
   set(_arch "x86_64-linux-gnu")
 endif()
-set(_dir "/usr/lib/${_arch}/openblas-${CUVAE_OPENBLAS}")
-find_library(CUVAE_OPENBLAS_LIBRARY NAMES openblas PATHS "${_dir}" NO_DEFAULT_PATH NO_CACHE)
-find_path(CUVAE_OPENBLAS_INCLUDE_DIR cblas.h PATHS "/usr/include/${_arch}/openblas-${CUVAE_OPENBLAS}" NO_DEFAULT_PATH
-          NO_CACHE)
+# Under each CMAKE_PREFIX_PATH entry (the variable, then the environment's: a carried tree such as
+# profiling/gpu_check.sh's) before the system's /usr.
+string(REPLACE ":" ";" _env_prefixes "$ENV{CMAKE_PREFIX_PATH}")
+set(_lib_dirs)
+set(_inc_dirs)
+foreach(_p IN LISTS CMAKE_PREFIX_PATH _env_prefixes ITEMS /usr)
+  list(APPEND _lib_dirs "${_p}/lib/${_arch}/openblas-${CUVAE_OPENBLAS}")
+  list(APPEND _inc_dirs "${_p}/include/${_arch}/openblas-${CUVAE_OPENBLAS}")
+endforeach()
+find_library(CUVAE_OPENBLAS_LIBRARY NAMES openblas PATHS ${_lib_dirs} NO_DEFAULT_PATH NO_CACHE)
+find_path(CUVAE_OPENBLAS_INCLUDE_DIR cblas.h PATHS ${_inc_dirs} NO_DEFAULT_PATH NO_CACHE)
 if(NOT CUVAE_OPENBLAS_LIBRARY OR NOT CUVAE_OPENBLAS_INCLUDE_DIR)
-  message(FATAL_ERROR "OpenBLAS ${CUVAE_OPENBLAS} build not found (libopenblas.so under ${_dir}, cblas.h under "
-                      "/usr/include/${_arch}/openblas-${CUVAE_OPENBLAS}): install libopenblas-${CUVAE_OPENBLAS}-dev "
-                      "(.ci/setup does)")
+  message(FATAL_ERROR "OpenBLAS ${CUVAE_OPENBLAS} build not found (libopenblas.so under "
+                      "/usr/lib/${_arch}/openblas-${CUVAE_OPENBLAS}, cblas.h under "
+                      "/usr/include/${_arch}/openblas-${CUVAE_OPENBLAS}, or the same under a CMAKE_PREFIX_PATH): "
+                      "install libopenblas-${CUVAE_OPENBLAS}-dev (.ci/setup does)")
 endif()
+get_filename_component(_dir "${CUVAE_OPENBLAS_LIBRARY}" DIRECTORY)
 
 add_library(cuvae_openblas INTERFACE)
 target_link_libraries(cuvae_openblas INTERFACE "${CUVAE_OPENBLAS_LIBRARY}")

@@ -4,7 +4,8 @@
 # folder .gpu-carry/ what that build needs and such a machine may lack:
 #   .gpu-carry/root.tar.xz  the -dev packages of .ci/setup and their runtime libraries, fetched with
 #                           `apt-get download`, unpacked with `dpkg -x`, pruned (Boost: only the headers
-#                           Boost.Context pulls in; no docs, man pages or static BLAS) and packed,
+#                           Boost.Context pulls in; no docs, man pages, locales or static libraries but
+#                           GoogleTest's) and packed, with pkgconf (cairo is found through pkg-config),
 #                           with Debian's alternatives links (libopenblas.so, cblas.h) made by hand;
 #   .gpu-carry/data/        the Fashion-MNIST files (dataset-fashion-mnist);
 #   .gpu-carry/pydeps/      safetensors from PyPI (the checkpoint tests' reference reader);
@@ -35,7 +36,8 @@ mkdir -p "$work/debs" "$work/root"
 # CUDA image may lack. Base-system packages every such image has are not followed.
 mapfile -t roots < <(sed -n '/^debs=(/,/)/p' "$repo/.ci/setup" | tr ' ()' '\n\n\n' | grep -E -- '-dev$' | sort -u)
 ((${#roots[@]})) || die "found no -dev packages in .ci/setup"
-skip_re='^(libc6|libc6-dev|libc-dev-bin|linux-libc-dev|libgcc-s1|gcc-[0-9]+-base|libstdc\+\+6|libstdc\+\+-[0-9]+-dev|zlib1g|googletest|libcrypt.*|libboost-(thread|atomic|chrono|date-time|system|serialization)[0-9.]*-dev)$'
+# Not followed either: what only CI's other jobs use (clang's fuzzer runtime, the OpenMP OpenBLAS).
+skip_re='^(libc6|libc6-dev|libc-dev-bin|linux-libc-dev|libgcc-s1|gcc-[0-9]+-base|libstdc\+\+6|libstdc\+\+-[0-9]+-dev|zlib1g|googletest|libcrypt.*|libboost-(thread|atomic|chrono|date-time|system|serialization)[0-9.]*-dev|libclang-rt-[0-9]+-dev|libopenblas-openmp-dev)$'
 declare -A seen=()
 queue=("${roots[@]}")
 while ((${#queue[@]})); do
@@ -67,8 +69,10 @@ g++ -std=c++20 -M -I"$root/usr/include" "$work/probe.cpp" | tr ' \\' '\n\n' | gr
 mkdir -p "$work/boost-keep"
 (cd "$root/usr/include" && sed "s|^$root/usr/include/||" "$work/boost-headers" | tar -cf - -T -) | tar -xf - -C "$work/boost-keep"
 rm -rf "$root/usr/include/boost" && mv "$work/boost-keep/boost" "$root/usr/include/boost"
-rm -rf "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/lintian" "$root/usr/src"
-find "$root" -name '*.a' \( -path '*openblas*' -o -name 'libblas.a' -o -name 'liblapack.a' \) -delete
+rm -rf "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/lintian" "$root/usr/src" \
+       "$root/usr/share/locale" "$root/usr/share/X11/locale" "$root"/usr/lib/python3*
+# Static libraries: only GoogleTest's (Debian ships no shared ones); the build links the rest shared.
+find "$root" -name '*.a' ! -name 'libgtest*.a' ! -name 'libgmock*.a' -delete
 
 # ---- Debian's alternatives (update-alternatives, which dpkg -x does not run): the pthread OpenBLAS.
 lib="$root/usr/lib/x86_64-linux-gnu"
@@ -81,6 +85,8 @@ for h in "$root"/usr/include/x86_64-linux-gnu/openblas-pthread/*.h; do
   ln -sfn "x86_64-linux-gnu/openblas-pthread/$(basename "$h")" "$root/usr/include/$(basename "$h")"
 done
 [[ -e $root/usr/include/cblas.h ]] || die "cblas.h missing after unpacking"
+[[ -x $root/usr/bin/pkgconf && -f $lib/pkgconfig/cairo.pc ]] ||
+  die "pkgconf or cairo.pc missing after unpacking (host/ finds cairo through pkg-config)"
 
 # ---- pack; data; pydeps
 rm -rf "$carry/root" "$carry/root.tar.xz" "$carry/data" "$carry/pydeps"

@@ -47,12 +47,14 @@ have_library() {  # a linkable (development) library
   echo 'int main() { return 0; }' | ${CXX:-c++} -x c++ - -o /dev/null "-l$1" >/dev/null 2>&1
 }
 missing=()
-for h in cblas.h gtest/gtest.h gmock/gmock.h boost/context/fiber.hpp CLI/CLI.hpp nlohmann/json.hpp png.h zlib.h; do
+for h in cblas.h gtest/gtest.h gmock/gmock.h boost/context/fiber.hpp CLI/CLI.hpp nlohmann/json.hpp png.h zlib.h jpeglib.h; do
   have_header "$h" || missing+=("$h")
 done
-for l in openblas boost_context gtest png z; do
+for l in openblas boost_context gtest png z jpeg cairo; do
   have_library "$l" || missing+=("lib$l")
 done
+# cairo's headers are found through pkg-config (host/CMakeLists.txt): both must be there.
+pkg-config --exists cairo 2>/dev/null || missing+=("cairo.pc (pkg-config)")
 carry="$repo/.gpu-carry"
 carry_used=false
 # Points CMake, the compilers and the loader at the packages of .gpu-carry/root.tar.xz, unpacked
@@ -70,9 +72,15 @@ use_carry() {
   fi
   lib="$root/usr/lib/x86_64-linux-gnu"
   export CMAKE_PREFIX_PATH="$root/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
-  export CPATH="$root/usr/include${CPATH:+:$CPATH}"
+  # and the multiarch folder, which the compiler searches only under /usr (jconfig.h, openblas)
+  export CPATH="$root/usr/include:$root/usr/include/x86_64-linux-gnu${CPATH:+:$CPATH}"
   export LIBRARY_PATH="$lib:$lib/openblas-pthread${LIBRARY_PATH:+:$LIBRARY_PATH}"
   export LD_LIBRARY_PATH="$lib:$lib/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  # pkg-config (the system's, else the carried pkgconf at the end of PATH) reads only the carried
+  # .pc files, and the sysroot puts their -I/-L paths (prefix=/usr) inside the unpacked tree.
+  export PATH="$PATH:$root/usr/bin"
+  export PKG_CONFIG_LIBDIR="$lib/pkgconfig:$root/usr/share/pkgconfig"
+  export PKG_CONFIG_SYSROOT_DIR="$root"
   carry_used=true
 }
 if ((${#missing[@]})) || [[ ${CUVAE_GPU_CHECK_FORCE_CARRY:-0} == 1 ]]; then
@@ -98,6 +106,18 @@ if [[ -z ${CUVAE_DATA:-} && ! -f /usr/share/datasets/fashion-mnist/train-images-
   fi
 fi
 [[ -z ${CUVAE_PYDEPS:-} && -d $carry/pydeps ]] && export CUVAE_PYDEPS="$carry/pydeps"
+# The tests' reference scripts run under /usr/bin/python3 (Debian's, with numpy, PIL, scipy, torch);
+# on an image whose python3 with those is elsewhere (the CUDA image's /opt/torch/.venv), that one.
+ref_mods='import numpy, PIL, scipy, torch'
+if [[ -z ${CUVAE_PYTHON:-} ]] && ! /usr/bin/python3 -c "$ref_mods" >/dev/null 2>&1; then
+  py=$(command -v python3 || true)
+  if [[ -n $py && $py != /usr/bin/python3 ]] && "$py" -c "$ref_mods" >/dev/null 2>&1; then
+    export CUVAE_PYTHON="$py"
+    say "reference scripts: $py (/usr/bin/python3 lacks numpy, PIL, scipy or torch)"
+  else
+    say "warning: no python3 with numpy, PIL, scipy and torch; the tests against Python references will fail"
+  fi
+fi
 
 # ---- 2. the GPU ---------------------------------------------------------------------------------
 if ! command -v nvidia-smi >/dev/null 2>&1; then
@@ -114,20 +134,24 @@ gpu_name=$(echo "$gpu_name" | xargs); compute_cap=$(echo "$compute_cap" | xargs)
 arch=${compute_cap/./}
 say "GPU: $gpu_name (sm_$arch), driver$(echo "$driver" | sed 's/^ */ /'), $memory; $jobs jobs"
 
+# Ninja where it is there (the CUDA image has it; make may be absent), for a folder not yet configured.
+generator=()
+[[ ! -f $build/CMakeCache.txt ]] && command -v ninja >/dev/null && generator=(-G Ninja)
 if [[ $probe == 1 ]]; then
   rc=0
-  configure "$repo/build/gpu-check-probe" -S "$repo" -B "$repo/build/gpu-check-probe" -DCUVAE_CUDA=ON \
+  probe_dir="$repo/build/gpu-check-probe"
+  probe_gen=()
+  [[ ! -f $probe_dir/CMakeCache.txt ]] && command -v ninja >/dev/null && probe_gen=(-G Ninja)
+  configure "$probe_dir" -S "$repo" -B "$probe_dir" "${probe_gen[@]}" -DCUVAE_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="$arch" || rc=1
   say "probe: carried deps $carry_used${missing:+ (the system lacks ${missing[*]})}; configure $([[ $rc == 0 ]] && echo ok || echo failed) ($out_dir/configure.log)"
   exit $rc
 fi
 
 status=0
-step_status() { if [[ $1 == 0 ]]; then echo ok; else status=1; echo failed; fi; }
+step_status() { if [[ $1 == 0 ]]; then echo ok; else echo failed; fi; }  # runs in $(...): sets no status
 
 # ---- 3. configure and build ---------------------------------------------------------------------
-generator=()
-[[ ! -f $build/CMakeCache.txt ]] && command -v ninja >/dev/null && generator=(-G Ninja)
 t0=$SECONDS
 set +e
 cd "$repo"  # cmake --preset reads ./CMakePresets.json
@@ -143,6 +167,7 @@ set -e
 build_s=$((SECONDS - t0))
 configure_status=$(step_status $configure_rc)
 build_status=$(step_status $build_rc)
+[[ $configure_rc == 0 && $build_rc == 0 ]] || status=1
 say "configure $configure_status, build $build_status (${build_s} s)"
 
 # ---- 4. tests -----------------------------------------------------------------------------------

@@ -3,8 +3,10 @@ cuvae_add_test(test_training SOURCES test_training.cpp LIBS cuvae_lib GTest::gmo
 cuvae_add_test(test_cli SOURCES test_cli.cpp LIBS cuvae_lib GTest::gmock LABEL cli)
 add_dependencies(test_cli cuvae)
 # python/cuvae_torch.py (the module that loads cuvae checkpoints into torch) and the parity checker,
-# against hand-written torch formulas (Debian's /usr/bin/python3 with python3-torch, .ci/setup).
-add_test(NAME Python.CuvaeTorchModule COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/python/test_cuvae_torch.py)
+# against hand-written torch formulas (Debian's /usr/bin/python3 with python3-torch, .ci/setup;
+# $CUVAE_PYTHON instead where set, as for every reference script: tests/support.hpp).
+add_test(NAME Python.CuvaeTorchModule
+         COMMAND sh -c "exec \"\${CUVAE_PYTHON:-/usr/bin/python3}\" \"$0\"" ${PROJECT_SOURCE_DIR}/tests/python/test_cuvae_torch.py)
 set_tests_properties(Python.CuvaeTorchModule PROPERTIES LABELS models)
 cuvae_add_test(test_compare SOURCES test_compare.cpp LIBS cuvae_app LABEL models)
 # Strict checkpoint reading (its own binary: alloc_probe.hpp replaces operator new).

@@ -120,7 +120,14 @@ inline std::string pydeps() {
   const char* home = std::getenv("HOME");
   return std::string(home ? home : "") + "/.cache/cuvae/pydeps";
 }
-inline std::string python_prefix() { return "PYTHONPATH=" + shell_quote(pydeps()) + " /usr/bin/python3 "; }
+// The Python the reference scripts run under: $CUVAE_PYTHON (profiling/gpu_check.sh sets it where
+// the image's numpy and torch are not under /usr/bin), else Debian's /usr/bin/python3.
+inline std::string python_path() {
+  const char* env = std::getenv("CUVAE_PYTHON");
+  return env && *env ? env : "/usr/bin/python3";
+}
+inline std::string python() { return shell_quote(python_path()); }
+inline std::string python_prefix() { return "PYTHONPATH=" + shell_quote(pydeps()) + " " + python() + " "; }
 
 // Central finite difference of a scalar function of one element of `x`, in double steps.
 template <class F>

@@ -13,6 +13,7 @@
 
 #include "host/cpu/ops.hpp"
 #include "reference_batchnorm.hpp"
+#include "support.hpp"
 
 namespace cuvae {
 namespace {
@@ -179,7 +180,7 @@ TEST(BatchNormCpuRunning, TwoStepsThenEval) {
 
 // ---- PyTorch: torch.nn.BatchNorm2d + LeakyReLU in float64 on the same inputs ----
 
-bool have_torch() { return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
+bool have_torch() { return std::system((test::python() + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0; }
 
 void write_f32(const std::filesystem::path& p, const std::vector<float>& v) {
   std::ofstream out(p, std::ios::binary);
@@ -194,7 +195,7 @@ std::vector<double> read_f64(const std::filesystem::path& p, std::size_t n) {
 }
 
 TEST(BatchNormTorch, TwoTrainingStepsBackwardAndEvalMatchPyTorch) {
-  if (!have_torch()) GTEST_SKIP() << "/usr/bin/python3 with torch not found (python3-torch)";
+  if (!have_torch()) GTEST_SKIP() << test::python_path() << " with torch not found (python3-torch)";
   const BatchNormCase c{"c5_6x7_b3", 5, 6, 7, 3};
   const std::filesystem::path dir = test::fresh_dir();
   BatchNormInputs in(c, 7), second(c, 8);
@@ -202,7 +203,7 @@ TEST(BatchNormTorch, TwoTrainingStepsBackwardAndEvalMatchPyTorch) {
       {"x1", &in.x}, {"x2", &second.x}, {"gamma", &in.gamma}, {"beta", &in.beta},
       {"running_mean", &in.running_mean}, {"running_var", &in.running_var}, {"dy", &in.dy}};
   for (const auto& [name, t] : inputs) write_f32(dir / (std::string(name) + ".f32"), t->v);
-  const std::string cmd = "/usr/bin/python3 " + std::string(CUVAE_SOURCE_DIR) + "/tests/python/batchnorm_reference.py " +
+  const std::string cmd = test::python() + " " + std::string(CUVAE_SOURCE_DIR) + "/tests/python/batchnorm_reference.py " +
                           test::shell_quote(dir.string()) + " " + std::to_string(c.batch) + " " +
                           std::to_string(c.channels) + " " + std::to_string(c.h) + " " + std::to_string(c.w) + " " +
                           std::to_string(kMomentum) + " " + std::to_string(kEps) + " 2>&1";

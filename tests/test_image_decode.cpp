@@ -79,7 +79,7 @@ class ImageDecode : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fresh_dir();
-    const std::string cmd = "/usr/bin/python3 " + test::shell_quote(CUVAE_SOURCE_DIR "/tests/python/make_decode_fixtures.py") +
+    const std::string cmd = test::python() + " " + test::shell_quote(CUVAE_SOURCE_DIR "/tests/python/make_decode_fixtures.py") +
                             " " + test::shell_quote(dir_.string()) + " 2>&1";
     std::string log;
     ASSERT_EQ(test::run_command(cmd, log), 0) << cmd << "\n" << log << "(.ci/setup installs python3-pil)";

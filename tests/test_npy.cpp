@@ -31,7 +31,7 @@ using test::fresh_dir;
 using test::error_of;
 
 
-bool have_numpy() { return std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0; }
+bool have_numpy() { return std::system((test::python() + " -c 'import numpy' >/dev/null 2>&1").c_str()) == 0; }
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -94,7 +94,7 @@ class NpyTest : public ::testing::Test {
     std::ofstream(script) << "import os, sys\nimport numpy as np\nd = sys.argv[1]\n"
                              "def p(name): return os.path.join(d, name)\n"
                           << body << "\n";
-    const std::string cmd = "/usr/bin/python3 " + script.string() + " " + dir_.string() + " >" + log.string() + " 2>&1";
+    const std::string cmd = test::python() + " " + script.string() + " " + dir_.string() + " >" + log.string() + " 2>&1";
     const int rc = std::system(cmd.c_str());
     EXPECT_EQ(rc, 0) << body << "\n" << slurp(log);
     return rc == 0;
@@ -108,7 +108,7 @@ using NpyBadInput = NpyTest;
 
 #define REQUIRE_NUMPY()                                                                     \
   do {                                                                                      \
-    if (!have_numpy()) GTEST_SKIP() << "/usr/bin/python3 with numpy not found (python3-numpy)"; \
+    if (!have_numpy()) GTEST_SKIP() << test::python_path() << " with numpy not found (python3-numpy)"; \
   } while (0)
 
 // --- round trips --------------------------------------------------------------------------

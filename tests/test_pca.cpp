@@ -35,7 +35,7 @@ Reference numpy_pca(const std::vector<float>& x, std::int64_t N, std::int64_t D,
     std::ofstream out(dir / "x.f32", std::ios::binary);
     out.write(reinterpret_cast<const char*>(x.data()), static_cast<std::streamsize>(x.size() * sizeof(float)));
   }
-  const std::string cmd = "/usr/bin/python3 " + std::string(CUVAE_SOURCE_DIR) + "/tests/python/pca_reference.py " +
+  const std::string cmd = test::python() + " " + std::string(CUVAE_SOURCE_DIR) + "/tests/python/pca_reference.py " +
                           (dir / "x.f32").string() + " " + std::to_string(N) + " " + std::to_string(D) + " " +
                           std::to_string(K) + " " + dir.string() + " 2>&1";
   std::string output;

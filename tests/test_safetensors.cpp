@@ -51,6 +51,7 @@ std::string floats_bytes(const std::vector<float>& v) {
 }
 
 using cuvae::test::pydeps;
+using cuvae::test::python_path;
 using cuvae::test::python_prefix;
 using cuvae::test::shell_quote;
 
@@ -113,7 +114,7 @@ class SafetensorsTest : public ::testing::Test {
 
 // Empty when Python's safetensors can be used, else the reason to skip.
 std::string python_unavailable() {
-  if (!fs::exists("/usr/bin/python3")) return "/usr/bin/python3 not found";
+  if (!fs::exists(python_path())) return python_path() + " not found";
   std::string cmd = python_prefix() + "-c 'import numpy, safetensors.numpy' >/dev/null 2>&1";
   if (std::system(cmd.c_str()) != 0)
     return "Python package safetensors (or numpy) not importable with PYTHONPATH=" + pydeps() +

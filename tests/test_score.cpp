@@ -60,7 +60,7 @@ double scipy_frechet(const std::vector<float>& a, std::int64_t na, const std::ve
   const std::int64_t sa[2] = {na, d}, sb[2] = {nb, d};
   write_npy(dir / "a.npy", a.data(), sa);
   write_npy(dir / "b.npy", b.data(), sb);
-  const std::string cmd = "/usr/bin/python3 " + std::string(CUVAE_SOURCE_DIR) + "/tests/python/frechet_reference.py " +
+  const std::string cmd = test::python() + " " + std::string(CUVAE_SOURCE_DIR) + "/tests/python/frechet_reference.py " +
                           (dir / "a.npy").string() + " " + (dir / "b.npy").string() + " " + (dir / "d2.txt").string() +
                           " 2>&1";
   std::string output;

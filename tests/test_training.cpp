@@ -116,12 +116,12 @@ int run_parity(const ModelConfig& config, int batch, std::string& output) {
   const fs::path file = fresh_dir("parity-" + config.model + "-" + hidden_to_string(config.hidden)) / "dump.safetensors";
   write_safetensors(file, views, {{"format", "cuvae.model.v2"}, {"config", to_json(config).dump()}});
   const char* pydeps = std::getenv("CUVAE_PYDEPS");
-  std::string cmd = std::string(pydeps ? "CUVAE_PYDEPS=" + std::string(pydeps) + " " : "") + "/usr/bin/python3 " +
+  std::string cmd = std::string(pydeps ? "CUVAE_PYDEPS=" + std::string(pydeps) + " " : "") + test::python() + " " +
                     CUVAE_SOURCE_DIR + "/tests/python/model_parity.py " + file.string() + " 2>&1";
   return test::run_command(cmd, output);
 }
 
-bool have_torch() { return std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
+bool have_torch() { return std::system((test::python() + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0; }
 
 struct ParityCase {
   const char* name;
@@ -140,7 +140,7 @@ void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.name; }  // ctest
 class Parity : public ::testing::TestWithParam<ParityCase> {};
 
 TEST_P(Parity, LossAndEveryGradientMatchPyTorch) {
-  if (!have_torch()) GTEST_SKIP() << "/usr/bin/python3 with torch not found (python3-torch)";
+  if (!have_torch()) GTEST_SKIP() << test::python_path() << " with torch not found (python3-torch)";
   const ParityCase& c = GetParam();
   ModelConfig config = default_config(c.model);
   config.input_dim = c.input_dim, config.hidden = c.hidden, config.latent = c.latent, config.beta = c.beta;
