@@ -74,6 +74,31 @@ rm -rf "$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/lintian" "$r
 # Static libraries: only GoogleTest's (Debian ships no shared ones); the build links the rest shared.
 find "$root" -name '*.a' ! -name 'libgtest*.a' ! -name 'libgmock*.a' -delete
 
+# ---- shared libraries: only those the build links (cairo, jpeg, png, Boost.Context, OpenBLAS), pkgconf's, and
+# what they need (their DT_NEEDED closure, read with readelf). gpu_check.sh puts usr/lib/<arch> on
+# LD_LIBRARY_PATH for every process it starts, the image's python3 and compilers too, so any other
+# carried library (libffi, glib, libmount, libselinux, ...) would shadow the image's newer copy.
+command -v readelf >/dev/null || die "needs readelf (binutils)"
+lib="$root/usr/lib/x86_64-linux-gnu"
+declare -A needed=()
+todo=(libcairo.so.2 libjpeg.so.62 libpng16.so.16 libboost_context.so.1.74.0 libopenblas.so.0 libpkgconf.so.3)  # + the carried pkgconf
+while ((${#todo[@]})); do
+  so=${todo[0]}
+  todo=("${todo[@]:1}")
+  [[ -n ${needed[$so]:-} ]] && continue
+  needed[$so]=1
+  f=$(find "$lib" -name "$so" -print -quit)
+  [[ -n $f ]] || continue  # the system's (libc, libm, libstdc++, libz)
+  while read -r n; do todo+=("$n"); done < <(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+done
+for f in "$lib"/*.so.[0-9]* "$lib"/*-[0-9]*.so; do  # libfoo.so.N.M, and libfoo-N.M.so (libelf)
+  [[ -f $f && ! -L $f ]] || continue
+  soname=$(readelf -d "$f" 2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+  [[ -n $soname && -n ${needed[$soname]:-} ]] && continue
+  rm -f "$f"
+done
+find "$lib" -maxdepth 1 -xtype l -name '*.so.[0-9]*' -delete  # the runtime links to what went
+
 # ---- Debian's alternatives (update-alternatives, which dpkg -x does not run): the pthread OpenBLAS.
 lib="$root/usr/lib/x86_64-linux-gnu"
 blas="$lib/openblas-pthread"

@@ -134,15 +134,17 @@ gpu_name=$(echo "$gpu_name" | xargs); compute_cap=$(echo "$compute_cap" | xargs)
 arch=${compute_cap/./}
 say "GPU: $gpu_name (sm_$arch), driver$(echo "$driver" | sed 's/^ */ /'), $memory; $jobs jobs"
 
-# Ninja where it is there (the CUDA image has it; make may be absent), for a folder not yet configured.
-generator=()
-[[ ! -f $build/CMakeCache.txt ]] && command -v ninja >/dev/null && generator=(-G Ninja)
+# generator: Ninja where it is there (the CUDA image has it; make may be absent) for build folder $1
+# not yet configured; else CMake's default, or what the folder was configured with.
+pick_generator() {
+  generator=()
+  if [[ ! -f $1/CMakeCache.txt ]] && command -v ninja >/dev/null; then generator=(-G Ninja); fi
+}
 if [[ $probe == 1 ]]; then
   rc=0
   probe_dir="$repo/build/gpu-check-probe"
-  probe_gen=()
-  [[ ! -f $probe_dir/CMakeCache.txt ]] && command -v ninja >/dev/null && probe_gen=(-G Ninja)
-  configure "$probe_dir" -S "$repo" -B "$probe_dir" "${probe_gen[@]}" -DCUVAE_CUDA=ON \
+  pick_generator "$probe_dir"
+  configure "$probe_dir" -S "$repo" -B "$probe_dir" "${generator[@]}" -DCUVAE_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="$arch" || rc=1
   say "probe: carried deps $carry_used${missing:+ (the system lacks ${missing[*]})}; configure $([[ $rc == 0 ]] && echo ok || echo failed) ($out_dir/configure.log)"
   exit $rc
@@ -152,6 +154,7 @@ status=0
 step_status() { if [[ $1 == 0 ]]; then echo ok; else echo failed; fi; }  # runs in $(...): sets no status
 
 # ---- 3. configure and build ---------------------------------------------------------------------
+pick_generator "$build"
 t0=$SECONDS
 set +e
 cd "$repo"  # cmake --preset reads ./CMakePresets.json
