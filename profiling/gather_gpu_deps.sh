@@ -100,7 +100,6 @@ done
 find "$lib" -maxdepth 1 -xtype l -name '*.so.[0-9]*' -delete  # the runtime links to what went
 
 # ---- Debian's alternatives (update-alternatives, which dpkg -x does not run): the pthread OpenBLAS.
-lib="$root/usr/lib/x86_64-linux-gnu"
 blas="$lib/openblas-pthread"
 [[ -d $blas ]] || die "no openblas-pthread in the download"
 for f in libopenblas.so libopenblas.so.0 libblas.so libblas.so.3 liblapack.so liblapack.so.3; do

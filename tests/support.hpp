@@ -127,6 +127,10 @@ inline std::string python_path() {
   return env && *env ? env : "/usr/bin/python3";
 }
 inline std::string python() { return shell_quote(python_path()); }
+// Whether that Python imports `modules` ("torch", "numpy, PIL"): the reference tests skip without.
+inline bool python_has(const std::string& modules) {
+  return std::system((python() + " -c " + shell_quote("import " + modules) + " >/dev/null 2>&1").c_str()) == 0;
+}
 inline std::string python_prefix() { return "PYTHONPATH=" + shell_quote(pydeps()) + " " + python() + " "; }
 
 // Central finite difference of a scalar function of one element of `x`, in double steps.

@@ -180,8 +180,6 @@ TEST(BatchNormCpuRunning, TwoStepsThenEval) {
 
 // ---- PyTorch: torch.nn.BatchNorm2d + LeakyReLU in float64 on the same inputs ----
 
-bool have_torch() { return std::system((test::python() + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0; }
-
 void write_f32(const std::filesystem::path& p, const std::vector<float>& v) {
   std::ofstream out(p, std::ios::binary);
   out.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(float)));
@@ -195,7 +193,7 @@ std::vector<double> read_f64(const std::filesystem::path& p, std::size_t n) {
 }
 
 TEST(BatchNormTorch, TwoTrainingStepsBackwardAndEvalMatchPyTorch) {
-  if (!have_torch()) GTEST_SKIP() << test::python_path() << " with torch not found (python3-torch)";
+  if (!test::python_has("torch")) GTEST_SKIP() << test::python_path() << " with torch not found (python3-torch)";
   const BatchNormCase c{"c5_6x7_b3", 5, 6, 7, 3};
   const std::filesystem::path dir = test::fresh_dir();
   BatchNormInputs in(c, 7), second(c, 8);

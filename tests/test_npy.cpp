@@ -30,9 +30,6 @@ namespace fs = std::filesystem;
 using test::fresh_dir;
 using test::error_of;
 
-
-bool have_numpy() { return std::system((test::python() + " -c 'import numpy' >/dev/null 2>&1").c_str()) == 0; }
-
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream s;
@@ -108,7 +105,7 @@ using NpyBadInput = NpyTest;
 
 #define REQUIRE_NUMPY()                                                                     \
   do {                                                                                      \
-    if (!have_numpy()) GTEST_SKIP() << test::python_path() << " with numpy not found (python3-numpy)"; \
+    if (!test::python_has("numpy")) GTEST_SKIP() << test::python_path() << " with numpy not found (python3-numpy)"; \
   } while (0)
 
 // --- round trips --------------------------------------------------------------------------

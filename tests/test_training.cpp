@@ -121,8 +121,6 @@ int run_parity(const ModelConfig& config, int batch, std::string& output) {
   return test::run_command(cmd, output);
 }
 
-bool have_torch() { return std::system((test::python() + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0; }
-
 struct ParityCase {
   const char* name;
   const char* model;
@@ -140,7 +138,7 @@ void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.name; }  // ctest
 class Parity : public ::testing::TestWithParam<ParityCase> {};
 
 TEST_P(Parity, LossAndEveryGradientMatchPyTorch) {
-  if (!have_torch()) GTEST_SKIP() << test::python_path() << " with torch not found (python3-torch)";
+  if (!test::python_has("torch")) GTEST_SKIP() << test::python_path() << " with torch not found (python3-torch)";
   const ParityCase& c = GetParam();
   ModelConfig config = default_config(c.model);
   config.input_dim = c.input_dim, config.hidden = c.hidden, config.latent = c.latent, config.beta = c.beta;
